@@ -1,0 +1,76 @@
+# Caricom Connects intake assistant.
+#   make run    set up what is missing, train the model if data changed, start everything
+#   make test   set up what is missing and run the whole suite
+#   make bench  benchmarks (turn latency and throughput, webhook acknowledgement)
+#   make lint   ruff + mypy
+
+SHELL := /bin/bash
+PYTHON ?= python3
+# Rasa 3.6 needs Python 3.10: taken from RASA_PYTHON, else `python3.10` on PATH.
+RASA_PYTHON ?= $(shell command -v python3.10 2>/dev/null)
+CHROMIUM_PATH ?= /usr/bin/chromium
+
+APP_VENV := .venv
+RASA_VENV := .venv-rasa
+APP_STAMP := $(APP_VENV)/.installed
+RASA_STAMP := $(RASA_VENV)/.installed
+CLI := $(APP_VENV)/bin/python -m bot.cli
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: run test bench lint setup model db-upgrade check-chromium clean
+
+setup: $(APP_STAMP) $(RASA_STAMP)
+
+$(APP_STAMP): requirements/app.lock pyproject.toml
+	@echo "==> Creating the gateway environment in $(APP_VENV) (Python 3.11+)"
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed for the gateway (set PYTHON=...).")'
+	$(PYTHON) -m venv $(APP_VENV)
+	$(APP_VENV)/bin/pip install --quiet --upgrade pip
+	$(APP_VENV)/bin/pip install --quiet -r requirements/app.lock
+	$(APP_VENV)/bin/pip install --quiet --no-deps -e .
+	@touch $@
+
+$(RASA_STAMP): requirements/rasa.lock
+	@if [ -z "$(RASA_PYTHON)" ] || ! "$(RASA_PYTHON)" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 10) else 1)' 2>/dev/null; then \
+	  echo "Rasa 3.6 needs Python 3.10, and none was found."; \
+	  echo "Install Python 3.10 (for example 'pyenv install 3.10' and keep this repo's .python-version,"; \
+	  echo "or your system's python3.10 package), or point RASA_PYTHON at one: make RASA_PYTHON=/path/to/python3.10 ..."; \
+	  exit 1; fi
+	@echo "==> Creating the Rasa environment in $(RASA_VENV) with $(RASA_PYTHON) (about a minute)"
+	"$(RASA_PYTHON)" -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install --quiet --upgrade pip
+	$(RASA_VENV)/bin/pip install --quiet -r requirements/rasa.lock
+	@touch $@
+
+model: setup
+	@$(CLI) model ensure
+
+db-upgrade: $(APP_STAMP)
+	@$(CLI) db upgrade
+
+run: setup db-upgrade model
+	@mkdir -p var
+	RASA_MODEL=$$($(CLI) model path) $(APP_VENV)/bin/honcho start -f Procfile
+
+check-chromium:
+	@if [ ! -x "$(CHROMIUM_PATH)" ]; then \
+	  echo "Browser tests need headless Chromium at $(CHROMIUM_PATH), and it is missing."; \
+	  echo "On Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y chromium"; \
+	  echo "Elsewhere, install Chromium and run: make test CHROMIUM_PATH=/path/to/chromium"; \
+	  exit 1; fi
+
+test: setup model check-chromium
+	CHROMIUM_PATH=$(CHROMIUM_PATH) $(APP_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: setup model
+	$(APP_VENV)/bin/python -m bench $(BENCH_ARGS)
+
+lint: $(APP_STAMP)
+	$(APP_VENV)/bin/ruff check .
+	$(APP_VENV)/bin/ruff format --check .
+	$(APP_VENV)/bin/mypy
+
+clean:
+	rm -rf $(APP_VENV) $(RASA_VENV) models var .pytest_cache .mypy_cache .ruff_cache

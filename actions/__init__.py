@@ -1,0 +1,1 @@
+"""Rasa custom actions (run by the action server, `rasa run actions`), split by concern."""

@@ -1,0 +1,43 @@
+"""Clarifying what the customer meant when the assistant is unsure."""
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.topics import TOPIC_TITLES
+
+
+class ActionAskAffirmation(Action):
+    """First stage of the two-stage fallback: "Did you mean <topic>?" in the customer's words.
+
+    Rasa's default asks about the intent's identifier ("Did you mean 'track_order'?"). When the
+    best guess is not a topic (small talk, out of scope), the customer is asked to say more.
+    Responses: `utter_ask_rephrase`.
+    """
+
+    def name(self) -> Text:
+        return "action_default_ask_affirmation"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+    ) -> List[EventType]:
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        guesses = [r.get("name") for r in ranking if r.get("name") in TOPIC_TITLES]
+        if not guesses:
+            dispatcher.utter_message(response="utter_ask_rephrase")
+            return []
+        intent = guesses[0]
+        dispatcher.utter_message(
+            text=f"Sorry, I want to be sure I understood. Is your question about "
+            f"{TOPIC_TITLES[intent]}?",
+            buttons=[
+                {"title": "Yes", "payload": f"/{intent}"},
+                {"title": "No", "payload": "/out_of_scope"},
+            ],
+        )
+        return []

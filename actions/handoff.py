@@ -1,0 +1,58 @@
+"""Handing the conversation to a person.
+
+The action does not queue anything itself: it returns a custom payload
+`{"handoff": {"reason", "priority", "summary"}}` and the gateway, which owns the queue, acts on it.
+"""
+
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+# intent -> (reason, priority, response to send before the handoff, if any)
+HANDOFF_BY_INTENT: Dict[Text, Tuple[Text, Text, Optional[Text]]] = {
+    "contact_human_agent": ("customer_request", "normal", None),
+    "complaint": ("complaint", "high", None),
+    "payment_dispute": ("payment_dispute", "urgent", "utter_payment_dispute_first_steps"),
+    "account_compromised": (
+        "account_compromised",
+        "urgent",
+        "utter_account_compromised_first_steps",
+    ),
+}
+SUMMARY_CHARS = 280
+
+
+class ActionHandoffToHuman(Action):
+    """Asks the gateway for a person, with a reason and priority that follow from the intent.
+
+    Slots: `handoff_reason` (set by the "connect me" button after repeated fallback).
+    Responses: `utter_payment_dispute_first_steps`, `utter_account_compromised_first_steps`.
+    """
+
+    def name(self) -> Text:
+        return "action_handoff_to_human"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+    ) -> List[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        reason, priority, first_steps = HANDOFF_BY_INTENT.get(
+            intent, ("customer_request", "normal", None)
+        )
+        if tracker.get_slot("handoff_reason") == "repeated_fallback":
+            reason = "repeated_fallback"
+        if first_steps:
+            dispatcher.utter_message(response=first_steps)
+        text = tracker.latest_message.get("text") or ""
+        summary = None if text.startswith("/") else text[:SUMMARY_CHARS]
+        dispatcher.utter_message(
+            json_message={
+                "handoff": {"reason": reason, "priority": priority, "summary": summary}
+            }
+        )
+        return [SlotSet("handoff_reason", None)]

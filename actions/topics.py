@@ -1,0 +1,35 @@
+"""Customer-facing names of the self-service topics, keyed by intent."""
+
+from typing import Dict
+
+TOPIC_TITLES: Dict[str, str] = {
+    "create_account": "opening an account",
+    "edit_account": "changing your account details",
+    "delete_account": "closing your account",
+    "recover_password": "resetting your password",
+    "registration_problems": "trouble signing up",
+    "switch_account": "changing your plan or profile",
+    "place_order": "placing an order",
+    "cancel_order": "cancelling an order",
+    "change_order": "changing an order",
+    "track_order": "tracking an order",
+    "delivery_options": "delivery options",
+    "delivery_period": "how long delivery takes",
+    "change_shipping_address": "changing the delivery address of an order",
+    "set_up_shipping_address": "saving a shipping address",
+    "check_cancellation_fee": "the cancellation fee",
+    "check_payment_methods": "ways to pay",
+    "payment_issue": "a payment that did not go through",
+    "check_invoice": "checking an invoice",
+    "get_invoice": "getting a copy of an invoice",
+    "check_refund_policy": "the refund policy",
+    "get_refund": "asking for a refund",
+    "track_refund": "the status of a refund",
+    "contact_customer_service": "how to reach customer service",
+    "contact_human_agent": "talking to a person",
+    "complaint": "making a complaint",
+    "review": "leaving feedback",
+    "newsletter_subscription": "the newsletter",
+    "payment_dispute": "a charge you don't recognise",
+    "account_compromised": "someone else using your account",
+}

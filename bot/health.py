@@ -1,0 +1,35 @@
+"""Liveness and readiness: `GET /healthz`, `GET /readyz`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from bot.services import Services
+from bot.store.db import ping
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """The store and the assistant can be reached (503 with what is down otherwise)."""
+    services: Services = request.app.state.services
+    checks: dict[str, str] = {}
+    try:
+        await ping(services.engine)
+        checks["store"] = "ok"
+    except Exception as error:
+        checks["store"] = f"unreachable: {type(error).__name__}"
+    checks["assistant"] = "ok" if await services.rasa.is_ready() else "unreachable"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )

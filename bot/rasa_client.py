@@ -1,0 +1,122 @@
+"""The gateway's client for one assistant turn (see connectors/gateway.py for the other half)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from bot.messages import Button
+
+logger = logging.getLogger(__name__)
+
+TURN_PATH = "/webhooks/gateway/webhook"
+READY_PATH = "/webhooks/gateway/"
+
+
+class AssistantUnavailable(Exception):
+    """Rasa could not be reached, answered with an error, or took too long."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffRequest:
+    """An action asked for a person (custom payload `{"handoff": {...}}`)."""
+
+    reason: str
+    priority: str
+    summary: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BotReply:
+    text: str
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What the assistant made of one customer message."""
+
+    replies: tuple[BotReply, ...]
+    intent: str | None
+    confidence: float | None
+    slots: dict[str, Any] = field(default_factory=dict)
+    handoff: HandoffRequest | None = None
+
+
+def parse_turn(body: Any) -> Turn:
+    """Turn the connector's JSON answer into a `Turn`; unknown message kinds are dropped."""
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        raise AssistantUnavailable("the assistant answered with an unexpected body")
+    replies: list[BotReply] = []
+    handoff: HandoffRequest | None = None
+    for message in body["messages"]:
+        if not isinstance(message, dict):
+            continue
+        custom = message.get("custom")
+        if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
+            request = custom["handoff"]
+            handoff = HandoffRequest(
+                reason=str(request.get("reason") or "customer_request"),
+                priority=str(request.get("priority") or "normal"),
+                summary=request.get("summary"),
+            )
+            continue
+        buttons = tuple(
+            Button(title=str(b.get("title", "")), payload=str(b.get("payload", "")))
+            for b in message.get("buttons") or ()
+            if isinstance(b, dict)
+        )
+        text = message.get("text")
+        if isinstance(text, str) and text or buttons:
+            replies.append(BotReply(text=text or "", buttons=buttons))
+    intent = body.get("intent") if isinstance(body.get("intent"), dict) else {}
+    slots = body.get("slots") if isinstance(body.get("slots"), dict) else {}
+    confidence = intent.get("confidence") if intent else None
+    return Turn(
+        replies=tuple(replies),
+        intent=intent.get("name") if intent else None,
+        confidence=float(confidence) if isinstance(confidence, int | float) else None,
+        slots=slots or {},
+        handoff=handoff,
+    )
+
+
+class RasaClient:
+    """Asks the Rasa server for turns over one pooled HTTP connection set."""
+
+    def __init__(self, base_url: str, *, timeout: float) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        )
+
+    async def turn(self, *, sender_id: str, text: str, metadata: dict[str, Any]) -> Turn:
+        """One customer message in, the assistant's turn out; `AssistantUnavailable` on any fault."""
+        try:
+            response = await self._client.post(
+                TURN_PATH, json={"sender": sender_id, "message": text, "metadata": metadata}
+            )
+        except httpx.HTTPError as error:
+            raise AssistantUnavailable(f"{type(error).__name__}: {error}") from error
+        if response.status_code != 200:
+            raise AssistantUnavailable(f"the assistant answered HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as error:
+            raise AssistantUnavailable("the assistant answered with invalid JSON") from error
+        return parse_turn(body)
+
+    async def is_ready(self) -> bool:
+        """True when the Rasa server is up with its model loaded."""
+        try:
+            response = await self._client.get(READY_PATH, timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,336 @@
+"""The conversation router: store every customer message first, then route it.
+
+`receive` commits the message (or reports a duplicate delivery) and nothing else, so a channel
+can acknowledge its vendor at once. `process` routes what is pending for a conversation, in
+order: to Rasa while the bot owns the conversation, to the human queue once a person does.
+Replies are committed together with their outbox rows and sent after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.keyed_locks import KeyedLocks
+from bot.lifecycle import HUMAN_STATES, Actor, transition
+from bot.messages import Channel, Direction, InboundMessage, Reply, SenderKind
+from bot.outbox import Outbox
+from bot.rasa_client import AssistantUnavailable, RasaClient, Turn
+from bot.store.models import (
+    Contact,
+    Conversation,
+    ConversationState,
+    Delivery,
+    Message,
+    TurnStatus,
+    utcnow,
+)
+from handoff.escalation import request_handoff
+from handoff.policy import queue_notice_text
+
+logger = logging.getLogger(__name__)
+
+# Intents that say nothing about what the customer needs; the nature of inquiry is the first
+# intent not in this set.
+SMALL_TALK = frozenset(
+    {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope", "nlu_fallback"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A stored customer message."""
+
+    conversation_id: int
+    message_id: int
+
+
+class ConversationRouter:
+    """Stores customer messages and routes them to the bot or the human queue."""
+
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        rasa: RasaClient,
+        outbox: Outbox,
+        promise_hours: int,
+    ) -> None:
+        self._session_factory = session_factory
+        self._rasa = rasa
+        self._outbox = outbox
+        self._promise_hours = promise_hours
+        self._turn_locks = KeyedLocks()
+
+    async def handle(self, inbound: InboundMessage) -> Received | None:
+        """Store and route one message now (web chat); None when it was a duplicate delivery."""
+        received = await self.receive(inbound)
+        if received is not None:
+            await self.process(received.conversation_id)
+        return received
+
+    async def receive(self, inbound: InboundMessage) -> Received | None:
+        """Commit the customer's message; None when this delivery was stored before."""
+        for attempt in range(3):
+            try:
+                return await self._store_inbound(inbound)
+            except IntegrityError:
+                # Either the same delivery arrived twice (unique external id), or two first
+                # messages raced to create the same contact or conversation: look and retry.
+                if inbound.external_id and await self._is_stored(inbound):
+                    logger.info(
+                        "inbound.duplicate channel=%s external_id=%s",
+                        inbound.channel, inbound.external_id,
+                    )
+                    return None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def process(self, conversation_id: int) -> None:
+        """Route every pending customer message of a conversation, oldest first."""
+        async with self._turn_locks.hold(conversation_id):
+            while await self._route_next(conversation_id):
+                pass
+
+    async def pending_conversations(self) -> list[int]:
+        """Conversations with customer messages stored but not yet routed (after a restart)."""
+        async with self._session_factory() as session:
+            rows = await session.execute(
+                select(Message.conversation_id)
+                .where(Message.turn_status == TurnStatus.PENDING)
+                .distinct()
+            )
+            return list(rows.scalars())
+
+    async def _store_inbound(self, inbound: InboundMessage) -> Received:
+        now = utcnow()
+        async with self._session_factory() as session, session.begin():
+            conversation = await self._conversation_for(session, inbound)
+            payload: dict[str, Any] = {}
+            if inbound.attachments:
+                payload["attachments"] = [a.as_dict() for a in inbound.attachments]
+            if inbound.metadata:
+                payload["metadata"] = inbound.metadata
+            message = Message(
+                conversation_id=conversation.id,
+                channel=inbound.channel,
+                direction=Direction.INBOUND,
+                sender_kind=SenderKind.CUSTOMER,
+                text=inbound.text,
+                payload=payload or None,
+                external_id=inbound.external_id,
+                turn_status=TurnStatus.PENDING,
+                created_at=now,
+            )
+            session.add(message)
+            conversation.last_message_at = now
+            await session.flush()
+            return Received(conversation_id=conversation.id, message_id=message.id)
+
+    async def _conversation_for(self, session: AsyncSession, inbound: InboundMessage) -> Conversation:
+        conversation = await session.scalar(
+            select(Conversation).where(
+                Conversation.channel == inbound.channel, Conversation.address == inbound.address
+            )
+        )
+        if conversation is not None:
+            return conversation
+        contact = None
+        if inbound.phone:
+            contact = await session.scalar(select(Contact).where(Contact.phone == inbound.phone))
+        if contact is None:
+            contact = Contact(display_name=inbound.display_name, phone=inbound.phone)
+            session.add(contact)
+            await session.flush()
+        conversation = Conversation(
+            contact_id=contact.id, channel=inbound.channel, address=inbound.address
+        )
+        session.add(conversation)
+        await session.flush()
+        return conversation
+
+    async def _is_stored(self, inbound: InboundMessage) -> bool:
+        async with self._session_factory() as session:
+            found = await session.scalar(
+                select(Message.id).where(
+                    Message.channel == inbound.channel, Message.external_id == inbound.external_id
+                )
+            )
+            return found is not None
+
+    async def _route_next(self, conversation_id: int) -> bool:
+        """Route the oldest pending message; False when none is left."""
+        async with self._session_factory() as session:
+            row = (
+                await session.execute(
+                    select(Message.id, Message.text, Conversation.state, Conversation.channel)
+                    .join(Conversation, Conversation.id == Message.conversation_id)
+                    .where(
+                        Message.conversation_id == conversation_id,
+                        Message.turn_status == TurnStatus.PENDING,
+                    )
+                    .order_by(Message.id)
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            return False
+        message_id, text, state, channel = row
+        if state in HUMAN_STATES:
+            await self._hold_for_person(conversation_id, message_id)
+        else:
+            await self._bot_turn(conversation_id, message_id, text, channel)
+        return True
+
+    async def _bot_turn(
+        self, conversation_id: int, message_id: int, text: str, channel: Channel
+    ) -> None:
+        started = time.perf_counter()
+        turn: Turn | None
+        try:
+            turn = await self._rasa.turn(
+                sender_id=f"conversation-{conversation_id}",
+                text=text,
+                metadata={"channel": str(channel)},
+            ) if text else None
+        except AssistantUnavailable as error:
+            logger.warning(
+                "turn.assistant_unavailable conversation_id=%s error=%s", conversation_id, error
+            )
+            await self._commit_turn(conversation_id, message_id, turn=None, unavailable=True)
+            return
+        await self._commit_turn(conversation_id, message_id, turn=turn, unavailable=False)
+        logger.debug(
+            "turn.completed conversation_id=%s intent=%s ms=%.1f",
+            conversation_id, turn.intent if turn else None, (time.perf_counter() - started) * 1000,
+        )
+
+    async def _commit_turn(
+        self, conversation_id: int, message_id: int, *, turn: Turn | None, unavailable: bool
+    ) -> None:
+        now = utcnow()
+        deliveries: list[Delivery] = []
+        async with self._session_factory() as session, session.begin():
+            conversation = await session.get(Conversation, conversation_id)
+            message = await session.get(Message, message_id)
+            assert conversation is not None and message is not None
+            message.turn_status = TurnStatus.DONE
+            if conversation.state == ConversationState.RESOLVED:
+                transition(
+                    session, conversation, ConversationState.BOT,
+                    actor=Actor.CUSTOMER, reason="customer wrote again", at=now,
+                )
+            replies: list[Reply] = []
+            if turn is not None:
+                message.intent = turn.intent
+                message.intent_confidence = turn.confidence
+                if conversation.nature_of_inquiry is None and turn.intent not in SMALL_TALK:
+                    conversation.nature_of_inquiry = turn.intent
+                replies.extend(
+                    Reply(text=r.text, sender_kind=SenderKind.BOT, buttons=r.buttons)
+                    for r in turn.replies
+                )
+            handoff = turn.handoff if turn is not None else None
+            if unavailable or handoff is not None:
+                replies.append(
+                    request_handoff(
+                        session,
+                        conversation,
+                        reason=handoff.reason if handoff else "assistant_unavailable",
+                        priority=handoff.priority if handoff else "normal",
+                        context=_handoff_context(turn),
+                        actor=Actor.BOT if handoff else Actor.SYSTEM,
+                        now=now,
+                        promise_hours=self._promise_hours,
+                    )
+                )
+                logger.info(
+                    "handoff.queued conversation_id=%s reason=%s priority=%s",
+                    conversation.id, conversation.escalation_reason, conversation.priority,
+                )
+            deliveries = await self._add_replies(session, conversation, replies, now)
+        await self._outbox.send_claimed(deliveries)
+
+    async def _hold_for_person(self, conversation_id: int, message_id: int) -> None:
+        """A person owns the conversation: keep the message for them; acknowledge once in the queue."""
+        now = utcnow()
+        async with self._session_factory() as session, session.begin():
+            conversation = await session.get(Conversation, conversation_id)
+            message = await session.get(Message, message_id)
+            assert conversation is not None and message is not None
+            message.turn_status = TurnStatus.DONE
+            replies: list[Reply] = []
+            if conversation.state == ConversationState.QUEUED and not conversation.queue_notice_sent:
+                conversation.queue_notice_sent = True
+                replies.append(
+                    Reply(text=queue_notice_text(self._promise_hours), sender_kind=SenderKind.SYSTEM)
+                )
+            deliveries = await self._add_replies(session, conversation, replies, now)
+        await self._outbox.send_claimed(deliveries)
+
+    async def send_reply(self, conversation_id: int, reply: Reply) -> int:
+        """Log and send a reply (a rep's, or the system's) on the conversation's channel."""
+        now = utcnow()
+        async with self._session_factory() as session, session.begin():
+            conversation = await session.get(Conversation, conversation_id)
+            if conversation is None:
+                raise LookupError(f"no conversation {conversation_id}")
+            deliveries = await self._add_replies(session, conversation, [reply], now)
+            message_id = deliveries[0].message_id if deliveries else 0
+        await self._outbox.send_claimed(deliveries)
+        return message_id
+
+    async def _add_replies(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        replies: Sequence[Reply],
+        now: Any,
+    ) -> list[Delivery]:
+        deliveries: list[Delivery] = []
+        for reply in replies:
+            message = Message(
+                conversation_id=conversation.id,
+                channel=conversation.channel,
+                direction=Direction.OUTBOUND,
+                sender_kind=reply.sender_kind,
+                rep_id=reply.rep_id,
+                text=reply.text,
+                payload=reply.payload() or None,
+                created_at=now,
+            )
+            session.add(message)
+            await session.flush()
+            deliveries.extend(
+                self._outbox.enqueue(
+                    session,
+                    message_id=message.id,
+                    conversation_id=conversation.id,
+                    channel=conversation.channel,
+                    address=conversation.address,
+                    reply=reply,
+                )
+            )
+        if replies:
+            conversation.last_message_at = now
+            await session.flush()
+        return deliveries
+
+
+def _handoff_context(turn: Turn | None) -> dict[str, Any]:
+    if turn is None:
+        return {}
+    return {
+        "intent": turn.intent,
+        "confidence": turn.confidence,
+        "slots": turn.slots,
+        "summary": turn.handoff.summary if turn.handoff else None,
+    }

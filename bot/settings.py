@@ -1,0 +1,85 @@
+"""One settings class for the gateway, read from environment variables and a `.env` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TWILIO_API_DEFAULT = "https://api.twilio.com"
+TELEGRAM_API_DEFAULT = "https://api.telegram.org"
+
+
+def async_database_url(url: str) -> str:
+    """Return `url` with the async driver this gateway uses (aiosqlite, asyncpg).
+
+    Deployments write plain `postgresql://…` or `sqlite:///…` URLs; the driver is our concern.
+    """
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+class Settings(BaseSettings):
+    """Everything the gateway reads from its environment; defaults run on one machine."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    ENVIRONMENT: Literal["development", "test", "production"] = "development"
+    LOG_LEVEL: str = "INFO"
+
+    DATABASE_URL: str = "sqlite:///var/caricom.db"
+    RASA_URL: str = "http://localhost:5005"
+    RASA_TIMEOUT_SECONDS: float = Field(default=15.0, gt=0)
+    REDIS_URL: str | None = None
+    PUBLIC_BASE_URL: str = "http://localhost:8000"
+
+    TWILIO_ACCOUNT_SID: str = ""
+    TWILIO_AUTH_TOKEN: str = ""
+    TWILIO_API_BASE_URL: str = TWILIO_API_DEFAULT
+    TELEGRAM_BOT_TOKEN: str = ""
+    TELEGRAM_SECRET_TOKEN: str = ""
+    TELEGRAM_API_BASE_URL: str = TELEGRAM_API_DEFAULT
+
+    # Customer input limits (web chat refuses longer messages with a clear error).
+    MAX_MESSAGE_CHARS: int = Field(default=2000, gt=0)
+    # The company's promise to customers on every channel.
+    RESPONSE_PROMISE_HOURS: int = Field(default=24, gt=0)
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _use_async_driver(cls, value: str) -> str:
+        return async_database_url(value)
+
+    @field_validator("RASA_URL", "PUBLIC_BASE_URL", "TWILIO_API_BASE_URL", "TELEGRAM_API_BASE_URL")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.ENVIRONMENT != "production":
+            return self
+        for name in ("TWILIO_AUTH_TOKEN", "TELEGRAM_SECRET_TOKEN"):
+            value: str = getattr(self, name)
+            if value and (value.lower() in {"changeme", "change-me", "secret", "test"}):
+                raise ValueError(f"{name} is a placeholder; set a real secret in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.DATABASE_URL.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

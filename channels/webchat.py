@@ -1,0 +1,130 @@
+"""Web chat over Socket.IO, speaking the event protocol of Rasa's socketio channel.
+
+Client → server: `session_request {session_id}`, `user_uttered {message, session_id}`.
+Server → client: `session_confirm`, `bot_uttered {text, quick_replies?, sender}`, and `error
+{message}` for input we refuse. Every socket of a session joins a room named by the session id
+(Rasa's "session persistence"), so a customer who reloads the page continues the same
+conversation and gets later messages, a rep's reply included. Replies written while no socket
+of the session is connected wait in the outbox until one reconnects.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+
+from bot.messages import Channel, InboundMessage, Reply
+from bot.outbox import OutboundJob, Offline, Outcome, Sent
+from bot.text import clean_customer_text
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "/"
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+# Called with a parsed message; returns once it is stored and routed.
+InboundHandler = Callable[[InboundMessage], Awaitable[Any]]
+# Called when a session (re)connects, to send what waited for it.
+ReconnectHandler = Callable[[str], Awaitable[None]]
+
+
+class WebChatChannel:
+    """Both halves of the web chat channel, bound to one Socket.IO server."""
+
+    channel = Channel.WEBCHAT
+
+    def __init__(self, sio: socketio.AsyncServer, *, max_message_chars: int) -> None:
+        self._sio = sio
+        self._max_chars = max_message_chars
+        self._on_message: InboundHandler | None = None
+        self._on_reconnect: ReconnectHandler | None = None
+        sio.on("session_request", self._session_request)
+        sio.on("user_uttered", self._user_uttered)
+
+    def attach(self, *, on_message: InboundHandler, on_reconnect: ReconnectHandler) -> None:
+        self._on_message = on_message
+        self._on_reconnect = on_reconnect
+
+    # Inbound -------------------------------------------------------------------------------
+
+    async def _session_request(self, sid: str, data: Any) -> None:
+        requested = data.get("session_id") if isinstance(data, dict) else None
+        if requested is None or requested == "":
+            session_id = uuid.uuid4().hex
+        elif isinstance(requested, str) and _SESSION_ID.match(requested):
+            session_id = requested
+        else:
+            await self._error(sid, "session_id must be 1 to 128 letters, digits or -_.:")
+            return
+        await self._sio.save_session(sid, {"session_id": session_id})
+        await self._sio.enter_room(sid, session_id)
+        await self._sio.emit("session_confirm", session_id, to=sid)
+        if self._on_reconnect is not None:
+            await self._on_reconnect(session_id)
+
+    async def _user_uttered(self, sid: str, data: Any) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("message"), str):
+            await self._error(sid, 'expected {"message": "<text>", "session_id": "<id>"}')
+            return
+        session_id = await self._session_id(sid, data)
+        if session_id is None:
+            await self._error(sid, "send session_request first, or include a valid session_id")
+            return
+        text = clean_customer_text(data["message"])
+        if not text:
+            return  # nothing to answer; the widget never sends empty messages
+        if len(text) > self._max_chars:
+            logger.info("webchat.message_too_long session_id=%s chars=%s", session_id, len(text))
+            await self._error(
+                sid,
+                f"Your message is too long ({len(text):,} characters). Please keep it under "
+                f"{self._max_chars:,} characters, or send it in parts.",
+            )
+            return
+        assert self._on_message is not None, "attach() the router before serving"
+        try:
+            await self._on_message(
+                InboundMessage(channel=Channel.WEBCHAT, address=session_id, text=text)
+            )
+        except Exception:
+            logger.exception("webchat.inbound_failed session_id=%s", session_id)
+            await self._error(sid, "Sorry, we could not take your message just now. Please try again.")
+
+    async def _session_id(self, sid: str, data: dict[str, Any]) -> str | None:
+        given = data.get("session_id")
+        if isinstance(given, str) and _SESSION_ID.match(given):
+            # Rasa's widgets send the session id with each message; make sure this socket
+            # gets the answers even if it skipped session_request.
+            await self._sio.enter_room(sid, given)
+            return given
+        session = await self._sio.get_session(sid)
+        found = session.get("session_id") if session else None
+        return found if isinstance(found, str) else None
+
+    async def _error(self, sid: str, message: str) -> None:
+        await self._sio.emit("error", {"message": message}, to=sid)
+
+    # Outbound ------------------------------------------------------------------------------
+
+    def render(self, reply: Reply) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"text": reply.text, "sender": str(reply.sender_kind)}
+        if reply.buttons:
+            body["quick_replies"] = [
+                {"content_type": "text", "title": b.title, "payload": b.payload}
+                for b in reply.buttons
+            ]
+        return [body]
+
+    async def send(self, job: OutboundJob) -> Outcome:
+        if not self._is_connected(job.address):
+            return Offline()
+        await self._sio.emit("bot_uttered", job.body, room=job.address)
+        return Sent()
+
+    def _is_connected(self, session_id: str) -> bool:
+        return any(True for _ in self._sio.manager.get_participants(NAMESPACE, session_id))

@@ -1,0 +1,1 @@
+"""The human queue: handoff, assignment, the SLA clock, the rep API and console."""

@@ -1,0 +1,42 @@
+"""Handing a conversation from the bot to the human queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.lifecycle import transition
+from bot.messages import Reply, SenderKind
+from bot.store.models import Conversation, ConversationState
+from handoff.policy import RESPONSE_TARGETS, parse_priority, promise_text
+
+
+def request_handoff(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    reason: str,
+    priority: str | None,
+    context: dict[str, Any],
+    actor: str,
+    now: datetime,
+    promise_hours: int,
+) -> Reply:
+    """Queue `conversation` for a person with the escalation flag up; return what to tell the customer.
+
+    `context` is the handoff packet's bot part (last intent and confidence, slots, summary);
+    the transcript is read from the log when a rep opens the conversation.
+    """
+    level = parse_priority(priority)
+    transition(session, conversation, ConversationState.QUEUED, actor=actor, reason=f"handoff: {reason}", at=now)
+    conversation.escalation_reason = reason
+    conversation.priority = level
+    conversation.priority_rank = level.rank
+    conversation.tier = 1
+    conversation.handoff_requested_at = now
+    conversation.due_at = now + RESPONSE_TARGETS[level]
+    conversation.handoff_context = context
+    conversation.queue_notice_sent = False
+    return Reply(text=promise_text(reason, promise_hours), sender_kind=SenderKind.SYSTEM)
