@@ -1,0 +1,126 @@
+"""The real assistant (trained model, Rasa and action servers) through the gateway's web chat."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from bot.store.models import Conversation, ConversationState, Message, Priority
+from tests.conftest import make_settings
+from tests.support.gateway import LiveGateway, running_gateway
+from tests.support.rasa_stack import RasaStack
+from tests.support.webchat_customer import WebChatCustomer
+
+pytestmark = pytest.mark.rasa
+
+ROOT = Path(__file__).resolve().parents[2]
+ANSWERS: dict[str, list[dict[str, Any]]] = yaml.safe_load(
+    (ROOT / "data/responses/faq.yml").read_text()
+)["responses"]
+STORIES = yaml.safe_load((ROOT / "tests/test_stories.yml").read_text())["stories"]
+# (customer's words, intent, what the bot must do) for every catalogue topic, phrased unlike
+# the training data.
+CATALOGUE = [
+    (s["steps"][0]["user"].strip(), s["steps"][0]["intent"], s["steps"][1]["action"]) for s in STORIES
+]
+
+
+@pytest.fixture
+async def gateway(rasa_stack: RasaStack, sqlite_url: str) -> AsyncIterator[LiveGateway]:
+    async with running_gateway(make_settings(sqlite_url, rasa_stack.rasa_url)) as gateway:
+        yield gateway
+
+
+async def _conversation(gateway: LiveGateway, session_id: str) -> Conversation:
+    async with gateway.services.session_factory() as session:
+        found = await session.scalar(select(Conversation).filter_by(address=session_id))
+        assert found is not None
+        return found
+
+
+async def _messages(gateway: LiveGateway, conversation_id: int) -> list[Message]:
+    async with gateway.services.session_factory() as session:
+        rows = await session.scalars(
+            select(Message).filter_by(conversation_id=conversation_id).order_by(Message.id)
+        )
+        return list(rows)
+
+
+@pytest.mark.parametrize(("words", "intent", "action"), CATALOGUE, ids=[c[1] for c in CATALOGUE])
+async def test_each_topic_in_the_customers_own_words(
+    gateway: LiveGateway, words: str, intent: str, action: str
+) -> None:
+    customer = await WebChatCustomer().connect(gateway.url)
+    replies = await customer.say(words)
+    await customer.close()
+    texts = [r["text"] for r in replies]
+    if action == "action_handoff_to_human":
+        assert "a representative will reply here within 24 hours" in texts[-1]
+    else:
+        assert texts[0] in [variant["text"] for variant in ANSWERS[action]]
+
+    conversation = await _conversation(gateway, customer.session_id)
+    stored = await _messages(gateway, conversation.id)
+    assert stored[0].text == words and stored[0].intent == intent
+    assert stored[0].intent_confidence is not None and stored[0].intent_confidence > 0.45
+    assert [m.text for m in stored[1:]] == texts
+    if intent not in {"greet", "goodbye", "thank", "bot_challenge"}:
+        assert conversation.nature_of_inquiry == intent
+
+
+@pytest.mark.parametrize(
+    ("words", "reason", "priority"),
+    [
+        ("can I talk to a real person please", "customer_request", Priority.NORMAL),
+        ("this is the worst service ever, I want to make a formal complaint", "complaint", Priority.HIGH),
+        ("somebody hack mi account and change the email", "account_compromised", Priority.URGENT),
+    ],
+)
+async def test_asking_for_a_person_or_complaining_queues_with_the_promise(
+    gateway: LiveGateway, words: str, reason: str, priority: Priority
+) -> None:
+    customer = await WebChatCustomer().connect(gateway.url)
+    replies = await customer.say(words)
+    assert "within 24 hours" in replies[-1]["text"] and replies[-1]["sender"] == "system"
+    later = await customer.say("hello? anyone")
+    assert "added this to your request" in later[0]["text"]
+    await customer.close()
+
+    conversation = await _conversation(gateway, customer.session_id)
+    assert conversation.state == ConversationState.QUEUED and conversation.escalated
+    assert conversation.escalation_reason == reason and conversation.priority == priority
+    assert conversation.handoff_context is not None
+    assert conversation.handoff_context["intent"] is not None
+    assert conversation.handoff_context["summary"] == words
+
+
+async def test_nonsense_gets_a_clarifying_reply_then_the_offer_of_a_person(gateway: LiveGateway) -> None:
+    customer = await WebChatCustomer().connect(gateway.url)
+    first = await customer.say("zxqv plonk wibbly frazzle")
+    all_answers = {v["text"] for name, vs in ANSWERS.items() if name != "utter_ask_rephrase" for v in vs}
+    assert first[0]["text"] not in all_answers  # a question back, not a wrong answer
+    second = await customer.say("blorp snizzle quankt")
+    offer = second[-1]
+    assert "person" in offer["text"]
+    yes = offer["quick_replies"][0]
+    assert yes["title"] == "Yes, connect me"
+    handoff = await customer.say(yes["payload"])
+    assert "within 24 hours" in handoff[-1]["text"]
+    await customer.close()
+    conversation = await _conversation(gateway, customer.session_id)
+    assert conversation.state == ConversationState.QUEUED
+    assert conversation.escalation_reason == "repeated_fallback"
+
+
+async def test_a_clarified_guess_gets_the_answer(gateway: LiveGateway) -> None:
+    customer = await WebChatCustomer().connect(gateway.url)
+    first = await customer.say("refund thing")
+    if "quick_replies" in first[-1]:  # "Is your question about …?" — say yes
+        answer = await customer.say(first[-1]["quick_replies"][0]["payload"])
+        assert answer[0]["text"] in {v["text"] for vs in ANSWERS.values() for v in vs}
+    await customer.close()
