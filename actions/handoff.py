@@ -51,8 +51,6 @@ class ActionHandoffToHuman(Action):
         text = tracker.latest_message.get("text") or ""
         summary = None if text.startswith("/") else text[:SUMMARY_CHARS]
         dispatcher.utter_message(
-            json_message={
-                "handoff": {"reason": reason, "priority": priority, "summary": summary}
-            }
+            json_message={"handoff": {"reason": reason, "priority": priority, "summary": summary}}
         )
         return [SlotSet("handoff_reason", None)]

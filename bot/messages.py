@@ -46,8 +46,16 @@ class Attachment:
     description: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in (("kind", self.kind), ("url", self.url),
-                ("content_type", self.content_type), ("description", self.description)) if v}
+        return {
+            k: v
+            for k, v in (
+                ("kind", self.kind),
+                ("url", self.url),
+                ("content_type", self.content_type),
+                ("description", self.description),
+            )
+            if v
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +78,7 @@ class InboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """Something to send to a customer: text and optional buttons, from the bot, a rep or the system."""
+    """Something to send a customer: text and buttons, from the bot, a rep or the system."""
 
     text: str
     sender_kind: SenderKind

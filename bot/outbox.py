@@ -11,6 +11,7 @@ cannot go now, the ones after it wait too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Iterable, Sequence
@@ -182,7 +183,7 @@ class Outbox:
                 .order_by(Delivery.id)
                 .limit(limit)
             )
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
             jobs = await self._claim(session, due, now)
         await self._send_jobs(jobs)
@@ -204,13 +205,11 @@ class Outbox:
                 # A store outage must not end the loop: log and try again next tick.
                 logger.exception("outbox.poll_failed")
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
-            except TimeoutError:
-                pass
 
     async def _claim(
-        self, session: AsyncSession, ids: Select[tuple[int]], now: datetime
+        self, session: AsyncSession, ids: Select[Any], now: datetime
     ) -> list[OutboundJob]:
         # A conditional UPDATE … RETURNING: of two instances racing, each row goes to one.
         result = await session.execute(
@@ -263,7 +262,9 @@ class Outbox:
             return await self.sender(job.channel).send(job)
         except Exception as error:
             # A sender bug must not lose the message: retry it, and make the bug visible.
-            logger.exception("outbox.sender_error delivery_id=%s channel=%s", job.delivery_id, job.channel)
+            logger.exception(
+                "outbox.sender_error delivery_id=%s channel=%s", job.delivery_id, job.channel
+            )
             return RetryLater(error=f"{type(error).__name__}: {error}")
 
     async def _record(self, outcomes: list[tuple[OutboundJob, Outcome | None]]) -> None:
@@ -283,10 +284,16 @@ class Outbox:
                 _apply(delivery, outcome, now)
                 if isinstance(outcome, RetryLater | Offline):
                     first_wait = delivery.next_attempt_at
-                    if isinstance(outcome, RetryLater) and delivery.status == DeliveryStatus.PENDING:
+                    if (
+                        isinstance(outcome, RetryLater)
+                        and delivery.status == DeliveryStatus.PENDING
+                    ):
                         logger.warning(
                             "outbox.retry_scheduled delivery_id=%s channel=%s attempts=%s error=%s",
-                            delivery.id, delivery.channel, delivery.attempts, outcome.error,
+                            delivery.id,
+                            delivery.channel,
+                            delivery.attempts,
+                            outcome.error,
                         )
 
 
@@ -316,4 +323,9 @@ def _apply(delivery: Delivery, outcome: Outcome, now: datetime) -> None:
             delivery.status = DeliveryStatus.FAILED
             delivery.last_error = error
             delivery.next_attempt_at = None
-            logger.warning("outbox.failed delivery_id=%s channel=%s error=%s", delivery.id, delivery.channel, error)
+            logger.warning(
+                "outbox.failed delivery_id=%s channel=%s error=%s",
+                delivery.id,
+                delivery.channel,
+                error,
+            )

@@ -70,7 +70,7 @@ def parse_turn(body: Any) -> Turn:
             if isinstance(b, dict)
         )
         text = message.get("text")
-        if isinstance(text, str) and text or buttons:
+        if (isinstance(text, str) and text) or buttons:
             replies.append(BotReply(text=text or "", buttons=buttons))
     intent = body.get("intent") if isinstance(body.get("intent"), dict) else {}
     slots = body.get("slots") if isinstance(body.get("slots"), dict) else {}
@@ -95,7 +95,7 @@ class RasaClient:
         )
 
     async def turn(self, *, sender_id: str, text: str, metadata: dict[str, Any]) -> Turn:
-        """One customer message in, the assistant's turn out; `AssistantUnavailable` on any fault."""
+        """One customer message in, the assistant's turn out; `AssistantUnavailable` on a fault."""
         try:
             response = await self._client.post(
                 TURN_PATH, json={"sender": sender_id, "message": text, "metadata": metadata}

@@ -87,7 +87,8 @@ class ConversationRouter:
                 if inbound.external_id and await self._is_stored(inbound):
                     logger.info(
                         "inbound.duplicate channel=%s external_id=%s",
-                        inbound.channel, inbound.external_id,
+                        inbound.channel,
+                        inbound.external_id,
                     )
                     return None
                 if attempt == 2:
@@ -135,7 +136,9 @@ class ConversationRouter:
             await session.flush()
             return Received(conversation_id=conversation.id, message_id=message.id)
 
-    async def _conversation_for(self, session: AsyncSession, inbound: InboundMessage) -> Conversation:
+    async def _conversation_for(
+        self, session: AsyncSession, inbound: InboundMessage
+    ) -> Conversation:
         conversation = await session.scalar(
             select(Conversation).where(
                 Conversation.channel == inbound.channel, Conversation.address == inbound.address
@@ -196,11 +199,15 @@ class ConversationRouter:
         started = time.perf_counter()
         turn: Turn | None
         try:
-            turn = await self._rasa.turn(
-                sender_id=f"conversation-{conversation_id}",
-                text=text,
-                metadata={"channel": str(channel)},
-            ) if text else None
+            turn = (
+                await self._rasa.turn(
+                    sender_id=f"conversation-{conversation_id}",
+                    text=text,
+                    metadata={"channel": str(channel)},
+                )
+                if text
+                else None
+            )
         except AssistantUnavailable as error:
             logger.warning(
                 "turn.assistant_unavailable conversation_id=%s error=%s", conversation_id, error
@@ -210,7 +217,9 @@ class ConversationRouter:
         await self._commit_turn(conversation_id, message_id, turn=turn, unavailable=False)
         logger.debug(
             "turn.completed conversation_id=%s intent=%s ms=%.1f",
-            conversation_id, turn.intent if turn else None, (time.perf_counter() - started) * 1000,
+            conversation_id,
+            turn.intent if turn else None,
+            (time.perf_counter() - started) * 1000,
         )
 
     async def _commit_turn(
@@ -225,8 +234,12 @@ class ConversationRouter:
             message.turn_status = TurnStatus.DONE
             if conversation.state == ConversationState.RESOLVED:
                 transition(
-                    session, conversation, ConversationState.BOT,
-                    actor=Actor.CUSTOMER, reason="customer wrote again", at=now,
+                    session,
+                    conversation,
+                    ConversationState.BOT,
+                    actor=Actor.CUSTOMER,
+                    reason="customer wrote again",
+                    at=now,
                 )
             replies: list[Reply] = []
             if turn is not None:
@@ -254,13 +267,15 @@ class ConversationRouter:
                 )
                 logger.info(
                     "handoff.queued conversation_id=%s reason=%s priority=%s",
-                    conversation.id, conversation.escalation_reason, conversation.priority,
+                    conversation.id,
+                    conversation.escalation_reason,
+                    conversation.priority,
                 )
             deliveries = await self._add_replies(session, conversation, replies, now)
         await self._outbox.send_claimed(deliveries)
 
     async def _hold_for_person(self, conversation_id: int, message_id: int) -> None:
-        """A person owns the conversation: keep the message for them; acknowledge once in the queue."""
+        """A person owns the conversation: keep the message for them; acknowledge once if queued."""
         now = utcnow()
         async with self._session_factory() as session, session.begin():
             conversation = await session.get(Conversation, conversation_id)
@@ -268,10 +283,15 @@ class ConversationRouter:
             assert conversation is not None and message is not None
             message.turn_status = TurnStatus.DONE
             replies: list[Reply] = []
-            if conversation.state == ConversationState.QUEUED and not conversation.queue_notice_sent:
+            if (
+                conversation.state == ConversationState.QUEUED
+                and not conversation.queue_notice_sent
+            ):
                 conversation.queue_notice_sent = True
                 replies.append(
-                    Reply(text=queue_notice_text(self._promise_hours), sender_kind=SenderKind.SYSTEM)
+                    Reply(
+                        text=queue_notice_text(self._promise_hours), sender_kind=SenderKind.SYSTEM
+                    )
                 )
             deliveries = await self._add_replies(session, conversation, replies, now)
         await self._outbox.send_claimed(deliveries)

@@ -10,11 +10,9 @@ _KEPT_CONTROLS = {"\n", "\t"}
 
 
 def clean_customer_text(text: str) -> str:
-    """Return `text` without control characters, with CRLF as LF, trimmed; emoji and all scripts kept."""
+    """`text` without control characters, CRLF as LF, trimmed; emoji and all scripts kept."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     kept = (
-        ch
-        for ch in text
-        if ch in _KEPT_CONTROLS or unicodedata.category(ch) not in {"Cc", "Cs"}
+        ch for ch in text if ch in _KEPT_CONTROLS or unicodedata.category(ch) not in {"Cc", "Cs"}
     )
     return "".join(kept).strip()

@@ -19,7 +19,7 @@ from typing import Any
 import socketio
 
 from bot.messages import Channel, InboundMessage, Reply
-from bot.outbox import OutboundJob, Offline, Outcome, Sent
+from bot.outbox import Offline, OutboundJob, Outcome, Sent
 from bot.text import clean_customer_text
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,9 @@ class WebChatChannel:
 
     # Inbound -------------------------------------------------------------------------------
 
-    async def _session_request(self, sid: str, data: Any) -> None:
+    async def _session_request(self, sid: str, *args: Any) -> None:
+        # A client may emit an event with no data, or with several arguments.
+        data = args[0] if args else None
         requested = data.get("session_id") if isinstance(data, dict) else None
         if requested is None or requested == "":
             session_id = uuid.uuid4().hex
@@ -67,7 +69,8 @@ class WebChatChannel:
         if self._on_reconnect is not None:
             await self._on_reconnect(session_id)
 
-    async def _user_uttered(self, sid: str, data: Any) -> None:
+    async def _user_uttered(self, sid: str, *args: Any) -> None:
+        data = args[0] if args else None
         if not isinstance(data, dict) or not isinstance(data.get("message"), str):
             await self._error(sid, 'expected {"message": "<text>", "session_id": "<id>"}')
             return
@@ -93,7 +96,9 @@ class WebChatChannel:
             )
         except Exception:
             logger.exception("webchat.inbound_failed session_id=%s", session_id)
-            await self._error(sid, "Sorry, we could not take your message just now. Please try again.")
+            await self._error(
+                sid, "Sorry, we could not take your message just now. Please try again."
+            )
 
     async def _session_id(self, sid: str, data: dict[str, Any]) -> str | None:
         given = data.get("session_id")

@@ -34,9 +34,7 @@ class GatewayInput(InputChannel):
     def name(cls) -> Text:
         return "gateway"
 
-    def blueprint(
-        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> Blueprint:
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         gateway_webhook = Blueprint("gateway_webhook", __name__)
 
         @gateway_webhook.route("/", methods=["GET"])
@@ -87,13 +85,10 @@ async def _run_turn(
     parse = tracker.latest_message.parse_data if tracker.latest_message else {}
     intent = parse.get("intent") or {}
     return {
-        "messages": [
-            {k: v for k, v in m.items() if k != "recipient_id"} for m in output.messages
-        ],
+        "messages": [{k: v for k, v in m.items() if k != "recipient_id"} for m in output.messages],
         "intent": {"name": intent.get("name"), "confidence": intent.get("confidence")},
         "entities": [
-            {"entity": e.get("entity"), "value": e.get("value")}
-            for e in parse.get("entities", [])
+            {"entity": e.get("entity"), "value": e.get("value")} for e in parse.get("entities", [])
         ],
         "slots": {
             name: value

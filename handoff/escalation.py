@@ -24,13 +24,20 @@ def request_handoff(
     now: datetime,
     promise_hours: int,
 ) -> Reply:
-    """Queue `conversation` for a person with the escalation flag up; return what to tell the customer.
+    """Queue `conversation` for a person, escalation flag up; return what to tell the customer.
 
     `context` is the handoff packet's bot part (last intent and confidence, slots, summary);
     the transcript is read from the log when a rep opens the conversation.
     """
     level = parse_priority(priority)
-    transition(session, conversation, ConversationState.QUEUED, actor=actor, reason=f"handoff: {reason}", at=now)
+    transition(
+        session,
+        conversation,
+        ConversationState.QUEUED,
+        actor=actor,
+        reason=f"handoff: {reason}",
+        at=now,
+    )
     conversation.escalation_reason = reason
     conversation.priority = level
     conversation.priority_rank = level.rank

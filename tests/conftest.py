@@ -14,10 +14,14 @@ from bot.settings import Settings
 from bot.store import migrate
 from tests.support.rasa_stack import RasaStack
 
-POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
-def make_settings(database_url: str, rasa_url: str = "http://127.0.0.1:9", **overrides: Any) -> Settings:
+def make_settings(
+    database_url: str, rasa_url: str = "http://127.0.0.1:9", **overrides: Any
+) -> Settings:
     """Settings for a test: nothing read from the developer's environment or .env file."""
     values: dict[str, Any] = {
         "ENVIRONMENT": "test",

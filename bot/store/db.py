@@ -7,11 +7,19 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from bot.settings import async_database_url
 
 
 def create_engine(database_url: str) -> AsyncEngine:
     """An async engine for `database_url`, tuned for its dialect."""
+    database_url = async_database_url(database_url)
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(database_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command
@@ -26,8 +27,13 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database at `database_url` up to `revision` (blocking; run from the CLI)."""
-    command.upgrade(alembic_config(database_url), revision)
+    """Bring the database at `database_url` up to `revision` (blocking).
+
+    Alembic's env runs the async engine with `asyncio.run`, so it gets a thread of its own: this
+    works from the CLI and from code that already runs an event loop.
+    """
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(command.upgrade, alembic_config(database_url), revision).result()
 
 
 def head_revision() -> str:
@@ -40,7 +46,9 @@ async def ensure_schema_current(engine: AsyncEngine) -> None:
     """Raise `SchemaNotCurrent` with the command that fixes it, unless the schema is at head."""
     try:
         async with engine.connect() as connection:
-            current = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+            current = (
+                await connection.execute(text("SELECT version_num FROM alembic_version"))
+            ).scalar()
     except DBAPIError:
         current = None
     if current != head_revision():

@@ -26,7 +26,8 @@ STORIES = yaml.safe_load((ROOT / "tests/test_stories.yml").read_text())["stories
 # (customer's words, intent, what the bot must do) for every catalogue topic, phrased unlike
 # the training data.
 CATALOGUE = [
-    (s["steps"][0]["user"].strip(), s["steps"][0]["intent"], s["steps"][1]["action"]) for s in STORIES
+    (s["steps"][0]["user"].strip(), s["steps"][0]["intent"], s["steps"][1]["action"])
+    for s in STORIES
 ]
 
 
@@ -77,7 +78,11 @@ async def test_each_topic_in_the_customers_own_words(
     ("words", "reason", "priority"),
     [
         ("can I talk to a real person please", "customer_request", Priority.NORMAL),
-        ("this is the worst service ever, I want to make a formal complaint", "complaint", Priority.HIGH),
+        (
+            "this is the worst service ever, I want to make a formal complaint",
+            "complaint",
+            Priority.HIGH,
+        ),
         ("somebody hack mi account and change the email", "account_compromised", Priority.URGENT),
     ],
 )
@@ -99,10 +104,14 @@ async def test_asking_for_a_person_or_complaining_queues_with_the_promise(
     assert conversation.handoff_context["summary"] == words
 
 
-async def test_nonsense_gets_a_clarifying_reply_then_the_offer_of_a_person(gateway: LiveGateway) -> None:
+async def test_nonsense_gets_a_clarifying_reply_then_the_offer_of_a_person(
+    gateway: LiveGateway,
+) -> None:
     customer = await WebChatCustomer().connect(gateway.url)
     first = await customer.say("zxqv plonk wibbly frazzle")
-    all_answers = {v["text"] for name, vs in ANSWERS.items() if name != "utter_ask_rephrase" for v in vs}
+    all_answers = {
+        v["text"] for name, vs in ANSWERS.items() if name != "utter_ask_rephrase" for v in vs
+    }
     assert first[0]["text"] not in all_answers  # a question back, not a wrong answer
     second = await customer.say("blorp snizzle quankt")
     offer = second[-1]

@@ -65,4 +65,4 @@ async def test_illegal_moves_are_refused(sqlite_url: str, from_state: S, to_stat
 def test_escalation_flag_follows_the_human_states() -> None:
     from bot.lifecycle import HUMAN_STATES
 
-    assert HUMAN_STATES == {S.QUEUED, S.ASSIGNED, S.ESCALATED}
+    assert {S.QUEUED, S.ASSIGNED, S.ESCALATED} == HUMAN_STATES

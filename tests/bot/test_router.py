@@ -51,9 +51,11 @@ class Harness:
 
 @pytest.fixture
 async def harness(database_url: str) -> AsyncIterator[Harness]:
-    async with running_rasa_standin() as rasa:
-        async with running_gateway(make_settings(database_url, rasa.url)) as gateway:
-            yield Harness(gateway, rasa)
+    async with (
+        running_rasa_standin() as rasa,
+        running_gateway(make_settings(database_url, rasa.url)) as gateway,
+    ):
+        yield Harness(gateway, rasa)
 
 
 ADDRESS = "session-a"
@@ -76,7 +78,9 @@ async def test_a_turn_is_logged_with_intent_and_nature_of_inquiry(harness: Harne
         ("customer", "where is order CC-123456"),
         ("bot", "Open My Orders to track it."),
     ]
-    assert messages[0].intent == "track_order" and messages[0].intent_confidence == pytest.approx(0.97)
+    assert messages[0].intent == "track_order" and messages[0].intent_confidence == pytest.approx(
+        0.97
+    )
     assert messages[0].turn_status == TurnStatus.DONE
     conversation = await harness.conversation(ADDRESS)
     assert conversation.nature_of_inquiry == "track_order"
@@ -85,7 +89,10 @@ async def test_a_turn_is_logged_with_intent_and_nature_of_inquiry(harness: Harne
 
 
 async def test_small_talk_is_not_the_nature_of_inquiry(harness: Harness) -> None:
-    harness.rasa.reply = {"messages": [{"text": "Hi!"}], "intent": {"name": "greet", "confidence": 0.99}}
+    harness.rasa.reply = {
+        "messages": [{"text": "Hi!"}],
+        "intent": {"name": "greet", "confidence": 0.99},
+    }
     await harness.gateway.services.router.handle(chat("hi"))
     assert (await harness.conversation(ADDRESS)).nature_of_inquiry is None
 
@@ -107,14 +114,20 @@ async def test_concurrent_duplicates_are_stored_once(harness: Harness) -> None:
 
 async def test_first_messages_racing_make_one_conversation(harness: Harness) -> None:
     router = harness.gateway.services.router
-    results = await asyncio.gather(*(router.receive(chat(f"m{i}", sid=f"SMc{i}")) for i in range(6)))
+    results = await asyncio.gather(
+        *(router.receive(chat(f"m{i}", sid=f"SMc{i}")) for i in range(6))
+    )
     assert len({r.conversation_id for r in results if r}) == 1
     assert await harness.count(Conversation) == 1
 
 
-async def test_handoff_payload_queues_with_flag_reason_priority_and_promise(harness: Harness) -> None:
+async def test_handoff_payload_queues_with_flag_reason_priority_and_promise(
+    harness: Harness,
+) -> None:
     harness.rasa.reply = {
-        "messages": [{"custom": {"handoff": {"reason": "complaint", "priority": "high", "summary": "bad"}}}],
+        "messages": [
+            {"custom": {"handoff": {"reason": "complaint", "priority": "high", "summary": "bad"}}}
+        ],
         "intent": {"name": "complaint", "confidence": 0.93},
         "slots": {"order_number": "CC-1"},
     }
@@ -126,8 +139,11 @@ async def test_handoff_payload_queues_with_flag_reason_priority_and_promise(harn
     assert conversation.priority == Priority.HIGH and conversation.tier == 1
     assert conversation.due_at is not None and conversation.handoff_requested_at is not None
     assert conversation.handoff_context == {
-        "intent": "complaint", "confidence": 0.93, "slots": {"order_number": "CC-1"}, "summary": "bad",
-    }  # fmt: skip
+        "intent": "complaint",
+        "confidence": 0.93,
+        "slots": {"order_number": "CC-1"},
+        "summary": "bad",
+    }
     replies = [m for m in await harness.messages(conversation.id) if m.sender_kind == "system"]
     assert len(replies) == 1 and "within 24 hours" in replies[0].text
     assert await harness.count(AuditEvent, to_state="queued") == 1
@@ -183,9 +199,14 @@ async def test_messages_left_pending_are_routed_after_a_restart(sqlite_url: str)
             await gateway.services.router.receive(chat("track CC-555555", sid="SMlost"))
         assert rasa.received == []
         async with running_gateway(settings) as gateway:
+
             async def answered() -> bool:
                 async with gateway.services.session_factory() as session:
-                    return bool(await session.scalar(select(func.count()).where(Message.sender_kind == "bot")))
+                    return bool(
+                        await session.scalar(
+                            select(func.count()).where(Message.sender_kind == "bot")
+                        )
+                    )
 
             from tests.support.net import eventually
 

@@ -20,9 +20,11 @@ from tests.support.webchat_customer import WebChatCustomer
 
 @pytest.fixture
 async def live(sqlite_url: str) -> AsyncIterator[tuple[LiveGateway, RasaStandIn]]:
-    async with running_rasa_standin() as rasa:
-        async with running_gateway(make_settings(sqlite_url, rasa.url)) as gateway:
-            yield gateway, rasa
+    async with (
+        running_rasa_standin() as rasa,
+        running_gateway(make_settings(sqlite_url, rasa.url)) as gateway,
+    ):
+        yield gateway, rasa
 
 
 @pytest.fixture
@@ -38,13 +40,17 @@ async def _stored_customer_texts(gateway: LiveGateway) -> list[str]:
         return list(rows)
 
 
-async def test_session_request_is_confirmed_with_the_session_id(live: tuple[LiveGateway, RasaStandIn]) -> None:
+async def test_session_request_is_confirmed_with_the_session_id(
+    live: tuple[LiveGateway, RasaStandIn],
+) -> None:
     customer = WebChatCustomer(session_id="my-session-1")
     await customer.connect(live[0].url)
     await customer.close()  # connect() waited for session_confirm("my-session-1")
 
 
-async def test_a_session_id_is_made_when_none_is_given(live: tuple[LiveGateway, RasaStandIn]) -> None:
+async def test_a_session_id_is_made_when_none_is_given(
+    live: tuple[LiveGateway, RasaStandIn],
+) -> None:
     client = socketio.AsyncClient(reconnection=False)
     confirmed: asyncio.Queue[str] = asyncio.Queue()
     client.on("session_confirm", confirmed.put_nowait)
@@ -64,17 +70,26 @@ async def test_buttons_are_sent_as_quick_replies(
     live: tuple[LiveGateway, RasaStandIn], customer: WebChatCustomer
 ) -> None:
     live[1].reply = {
-        "messages": [{"text": "Is it about tracking?", "buttons": [{"title": "Yes", "payload": "/track_order"}]}],
+        "messages": [
+            {
+                "text": "Is it about tracking?",
+                "buttons": [{"title": "Yes", "payload": "/track_order"}],
+            }
+        ],
         "intent": {"name": "nlu_fallback", "confidence": 0.3},
     }
     [reply] = await customer.say("hmm")
-    assert reply["quick_replies"] == [{"content_type": "text", "title": "Yes", "payload": "/track_order"}]
+    assert reply["quick_replies"] == [
+        {"content_type": "text", "title": "Yes", "payload": "/track_order"}
+    ]
 
 
 async def test_empty_and_whitespace_messages_are_ignored(
     live: tuple[LiveGateway, RasaStandIn], customer: WebChatCustomer
 ) -> None:
-    await customer.client.emit("user_uttered", {"message": "   \n\t ", "session_id": customer.session_id})
+    await customer.client.emit(
+        "user_uttered", {"message": "   \n\t ", "session_id": customer.session_id}
+    )
     await customer.client.emit("user_uttered", {"message": "", "session_id": customer.session_id})
     assert await customer.say("hello")  # the connection still works
     assert await _stored_customer_texts(live[0]) == ["hello"]
@@ -84,7 +99,9 @@ async def test_empty_and_whitespace_messages_are_ignored(
 async def test_an_overlong_message_is_refused_with_a_clear_error(
     live: tuple[LiveGateway, RasaStandIn], customer: WebChatCustomer
 ) -> None:
-    await customer.client.emit("user_uttered", {"message": "a" * 2001, "session_id": customer.session_id})
+    await customer.client.emit(
+        "user_uttered", {"message": "a" * 2001, "session_id": customer.session_id}
+    )
     error = await asyncio.wait_for(customer.errors.get(), 5)
     assert "too long" in error["message"] and "2,000" in error["message"]
     assert await _stored_customer_texts(live[0]) == []
@@ -95,7 +112,14 @@ async def test_an_overlong_message_is_refused_with_a_clear_error(
 
 @pytest.mark.parametrize(
     "event",
-    ["just a string", None, 42, {"text": "wrong key"}, {"message": ["a", "list"]}, {"message": None}],
+    [
+        "just a string",
+        None,
+        42,
+        {"text": "wrong key"},
+        {"message": ["a", "list"]},
+        {"message": None},
+    ],
 )
 async def test_malformed_events_get_an_error_and_the_connection_survives(
     customer: WebChatCustomer, event: object
@@ -106,8 +130,12 @@ async def test_malformed_events_get_an_error_and_the_connection_survives(
     assert await customer.say("still there?")
 
 
-async def test_an_event_with_extra_arguments_is_read_by_its_first(customer: WebChatCustomer) -> None:
-    await customer.client.emit("user_uttered", ({"message": "hi", "session_id": customer.session_id}, "extra"))
+async def test_an_event_with_extra_arguments_is_read_by_its_first(
+    customer: WebChatCustomer,
+) -> None:
+    await customer.client.emit(
+        "user_uttered", ({"message": "hi", "session_id": customer.session_id}, "extra")
+    )
     assert await customer.receive()
 
 
@@ -128,7 +156,9 @@ async def test_control_characters_emoji_and_other_scripts(
     assert live[1].received[0]["message"] == "mi order 🙏🏾 नमस्ते 你好"
 
 
-async def test_a_reload_continues_the_same_conversation(live: tuple[LiveGateway, RasaStandIn]) -> None:
+async def test_a_reload_continues_the_same_conversation(
+    live: tuple[LiveGateway, RasaStandIn],
+) -> None:
     first = await WebChatCustomer(session_id="reload-1").connect(live[0].url)
     await first.say("hello")
     await first.close()
@@ -140,7 +170,9 @@ async def test_a_reload_continues_the_same_conversation(live: tuple[LiveGateway,
     assert {r["sender"] for r in live[1].received} == {live[1].received[0]["sender"]}
 
 
-async def test_messages_written_while_away_arrive_on_reconnect(live: tuple[LiveGateway, RasaStandIn]) -> None:
+async def test_messages_written_while_away_arrive_on_reconnect(
+    live: tuple[LiveGateway, RasaStandIn],
+) -> None:
     gateway = live[0]
     customer = await WebChatCustomer(session_id="away-1").connect(gateway.url)
     await customer.say("hello")
@@ -150,7 +182,8 @@ async def test_messages_written_while_away_arrive_on_reconnect(live: tuple[LiveG
     assert conversation_id is not None
     # A person answers while the page is closed.
     await gateway.services.router.send_reply(
-        conversation_id, Reply(text="Hi, this is Keisha from support.", sender_kind=SenderKind.REP, rep_id=7)
+        conversation_id,
+        Reply(text="Hi, this is Keisha from support.", sender_kind=SenderKind.REP, rep_id=7),
     )
     async with gateway.services.session_factory() as session:
         delivery = await session.scalar(select(Delivery).order_by(Delivery.id.desc()))
@@ -170,7 +203,9 @@ async def test_messages_written_while_away_arrive_on_reconnect(live: tuple[LiveG
     await back.close()
 
 
-async def test_two_tabs_of_one_session_both_get_replies(live: tuple[LiveGateway, RasaStandIn]) -> None:
+async def test_two_tabs_of_one_session_both_get_replies(
+    live: tuple[LiveGateway, RasaStandIn],
+) -> None:
     tab1 = await WebChatCustomer(session_id="tabs-1").connect(live[0].url)
     tab2 = await WebChatCustomer(session_id="tabs-1").connect(live[0].url)
     await tab1.say("hello")

@@ -57,8 +57,12 @@ class RasaStack:
     def _spawn(self, name: str, command: list[str]) -> None:
         log = (self.workdir / f"{name}.log").open("wb")
         self._processes.append(
-            subprocess.Popen(  # noqa: S603
-                command, cwd=PROJECT_ROOT, env=rasa_environment(), stdout=log, stderr=subprocess.STDOUT
+            subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=rasa_environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         )
 

@@ -27,7 +27,9 @@ class WebChatCustomer:
             await asyncio.wait_for(self.confirmed.get(), 5)
         return self
 
-    async def say(self, text: str, *, expect: int = 1, timeout: float = 15.0) -> list[dict[str, Any]]:
+    async def say(
+        self, text: str, *, expect: int = 1, timeout: float = 15.0
+    ) -> list[dict[str, Any]]:
         """Send `text`; return the next `expect` bot messages (and any that follow at once)."""
         await self.client.emit("user_uttered", {"message": text, "session_id": self.session_id})
         return await self.receive(expect=expect, timeout=timeout)

@@ -1,0 +1,59 @@
+"""The processes a benchmark measures: Rasa + action server, and the gateway as in production."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bot.assistant_model import PROJECT_ROOT
+from bot.store import migrate
+from tests.support.net import free_port, wait_for_http
+from tests.support.rasa_stack import RasaStack
+
+
+@contextmanager
+def rasa_stack(workdir: Path) -> Iterator[RasaStack]:
+    print("Starting the Rasa server and action server…", file=sys.stderr)
+    stack = RasaStack(workdir=workdir).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@contextmanager
+def gateway_process(
+    workdir: Path, *, rasa_url: str, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A uvicorn gateway process on its own SQLite store; yields its URL."""
+    database_url = f"sqlite:///{workdir / 'gateway.db'}"
+    migrate.upgrade(database_url)
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        RASA_URL=rasa_url,
+        LOG_LEVEL="WARNING",
+        ENVIRONMENT="development",
+        **(extra_env or {}),
+    )
+    log = (workdir / "gateway.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "uvicorn", "bot.app:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+        ],
+        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_for_http(f"{url}/readyz", timeout=60):
+            raise RuntimeError((workdir / "gateway.log").read_text()[-3000:])
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
