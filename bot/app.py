@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     )
     api.state.services = services
     api.include_router(health.router)
+    # Vendor channels' webhook routes.
     api.mount("/static/webchat", StaticFiles(directory=WEBCHAT_STATIC), name="webchat-static")
 
     @api.get("/", include_in_schema=False)
@@ -60,4 +61,4 @@ async def _resume_pending_turns(services: Services) -> None:
     """Route customer messages stored before a restart but never answered."""
     for conversation_id in await services.router.pending_conversations():
         logger.info("turn.resumed conversation_id=%s", conversation_id)
-        services.spawn(services.router.process(conversation_id), name=f"turn-{conversation_id}")
+        services.process_in_background(conversation_id)

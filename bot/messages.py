@@ -73,6 +73,8 @@ class InboundMessage:
     display_name: str | None = None
     phone: str | None = None  # E.164, links SMS and WhatsApp identities to one contact
     attachments: tuple[Attachment, ...] = ()
+    # A chosen button: `text` is its title (what the log shows), this is what the bot receives.
+    button_payload: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
 

@@ -39,6 +39,12 @@ logger = logging.getLogger(__name__)
 
 # Intents that say nothing about what the customer needs; the nature of inquiry is the first
 # intent not in this set.
+# Said when a customer sends media or a location to the bot, which reads text only.
+ATTACHMENT_NOTICE = (
+    'Thanks. I can only read text, but a representative can see what you sent: type "agent" '
+    "if you'd like a person to look at it."
+)
+
 SMALL_TALK = frozenset(
     {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope", "nlu_fallback"}
 )
@@ -78,9 +84,19 @@ class ConversationRouter:
 
     async def receive(self, inbound: InboundMessage) -> Received | None:
         """Commit the customer's message; None when this delivery was stored before."""
+        return await self._store_once(inbound, routed=False)
+
+    async def record(self, inbound: InboundMessage, *, reply: Reply | None) -> Received | None:
+        """Log a message the bot must not see (STOP, HELP …) and send `reply`, if any."""
+        received = await self._store_once(inbound, routed=True)
+        if received is not None and reply is not None:
+            await self.send_reply(received.conversation_id, reply)
+        return received
+
+    async def _store_once(self, inbound: InboundMessage, *, routed: bool) -> Received | None:
         for attempt in range(3):
             try:
-                return await self._store_inbound(inbound)
+                return await self._store_inbound(inbound, routed=routed)
             except IntegrityError:
                 # Either the same delivery arrived twice (unique external id), or two first
                 # messages raced to create the same contact or conversation: look and retry.
@@ -111,13 +127,15 @@ class ConversationRouter:
             )
             return list(rows.scalars())
 
-    async def _store_inbound(self, inbound: InboundMessage) -> Received:
+    async def _store_inbound(self, inbound: InboundMessage, *, routed: bool) -> Received:
         now = utcnow()
         async with self._session_factory() as session, session.begin():
             conversation = await self._conversation_for(session, inbound)
             payload: dict[str, Any] = {}
             if inbound.attachments:
                 payload["attachments"] = [a.as_dict() for a in inbound.attachments]
+            if inbound.button_payload:
+                payload["button_payload"] = inbound.button_payload
             if inbound.metadata:
                 payload["metadata"] = inbound.metadata
             message = Message(
@@ -128,11 +146,12 @@ class ConversationRouter:
                 text=inbound.text,
                 payload=payload or None,
                 external_id=inbound.external_id,
-                turn_status=TurnStatus.PENDING,
+                turn_status=TurnStatus.DONE if routed else TurnStatus.PENDING,
                 created_at=now,
             )
             session.add(message)
             conversation.last_message_at = now
+            conversation.last_customer_message_at = now
             await session.flush()
             return Received(conversation_id=conversation.id, message_id=message.id)
 
@@ -174,7 +193,13 @@ class ConversationRouter:
         async with self._session_factory() as session:
             row = (
                 await session.execute(
-                    select(Message.id, Message.text, Conversation.state, Conversation.channel)
+                    select(
+                        Message.id,
+                        Message.text,
+                        Message.payload,
+                        Conversation.state,
+                        Conversation.channel,
+                    )
                     .join(Conversation, Conversation.id == Message.conversation_id)
                     .where(
                         Message.conversation_id == conversation_id,
@@ -186,35 +211,45 @@ class ConversationRouter:
             ).first()
         if row is None:
             return False
-        message_id, text, state, channel = row
+        message_id, text, payload, state, channel = row
+        payload = payload or {}
         if state in HUMAN_STATES:
             await self._hold_for_person(conversation_id, message_id)
         else:
-            await self._bot_turn(conversation_id, message_id, text, channel)
+            said = payload.get("button_payload") or text
+            has_attachments = bool(payload.get("attachments"))
+            await self._bot_turn(conversation_id, message_id, said, channel, has_attachments)
         return True
 
     async def _bot_turn(
-        self, conversation_id: int, message_id: int, text: str, channel: Channel
+        self,
+        conversation_id: int,
+        message_id: int,
+        text: str,
+        channel: Channel,
+        has_attachments: bool,
     ) -> None:
         started = time.perf_counter()
-        turn: Turn | None
+        notices = [ATTACHMENT_NOTICE] if has_attachments else []
+        turn: Turn | None = None
         try:
-            turn = (
-                await self._rasa.turn(
+            if text:  # a photo alone has nothing for the assistant to read
+                turn = await self._rasa.turn(
                     sender_id=f"conversation-{conversation_id}",
                     text=text,
                     metadata={"channel": str(channel)},
                 )
-                if text
-                else None
-            )
         except AssistantUnavailable as error:
             logger.warning(
                 "turn.assistant_unavailable conversation_id=%s error=%s", conversation_id, error
             )
-            await self._commit_turn(conversation_id, message_id, turn=None, unavailable=True)
+            await self._commit_turn(
+                conversation_id, message_id, turn=None, unavailable=True, notices=[]
+            )
             return
-        await self._commit_turn(conversation_id, message_id, turn=turn, unavailable=False)
+        await self._commit_turn(
+            conversation_id, message_id, turn=turn, unavailable=False, notices=notices
+        )
         logger.debug(
             "turn.completed conversation_id=%s intent=%s ms=%.1f",
             conversation_id,
@@ -223,7 +258,13 @@ class ConversationRouter:
         )
 
     async def _commit_turn(
-        self, conversation_id: int, message_id: int, *, turn: Turn | None, unavailable: bool
+        self,
+        conversation_id: int,
+        message_id: int,
+        *,
+        turn: Turn | None,
+        unavailable: bool,
+        notices: list[str],
     ) -> None:
         now = utcnow()
         deliveries: list[Delivery] = []
@@ -241,7 +282,7 @@ class ConversationRouter:
                     reason="customer wrote again",
                     at=now,
                 )
-            replies: list[Reply] = []
+            replies = [Reply(text=n, sender_kind=SenderKind.SYSTEM) for n in notices]
             if turn is not None:
                 message.intent = turn.intent
                 message.intent_confidence = turn.confidence

@@ -45,6 +45,10 @@ class Services:
         if not task.cancelled() and task.exception() is not None:
             logger.error("background.failed task=%s", task.get_name(), exc_info=task.exception())
 
+    def process_in_background(self, conversation_id: int) -> None:
+        """Route a stored message after the vendor has been answered (acknowledge fast)."""
+        self.spawn(self.router.process(conversation_id), name=f"turn-{conversation_id}")
+
     async def webchat_reconnected(self, session_id: str) -> None:
         """Send what waited for a web chat session while it was away."""
         async with self.session_factory() as session:
@@ -71,6 +75,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
     outbox = Outbox(session_factory)
     webchat = WebChatChannel(sio, max_message_chars=settings.MAX_MESSAGE_CHARS)
     outbox.register(webchat)
+    # Vendor channels: each registers its sender here.
     router = ConversationRouter(
         session_factory=session_factory,
         rasa=rasa,

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     TWILIO_ACCOUNT_SID: str = ""
     TWILIO_AUTH_TOKEN: str = ""
     TWILIO_API_BASE_URL: str = TWILIO_API_DEFAULT
+    # Sender numbers: E.164 for SMS, "whatsapp:+1…" for the WhatsApp sender.
+    TWILIO_SMS_FROM: str = ""
+    TWILIO_WHATSAPP_FROM: str = ""
+    # Approved WhatsApp template (ContentSid) for messages outside the 24-hour window.
+    TWILIO_WHATSAPP_TEMPLATE_SID: str = ""
     TELEGRAM_BOT_TOKEN: str = ""
     TELEGRAM_SECRET_TOKEN: str = ""
     TELEGRAM_API_BASE_URL: str = TELEGRAM_API_DEFAULT

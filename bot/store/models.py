@@ -99,6 +99,8 @@ class Contact(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # STOP on SMS/WhatsApp: nothing more is sent until START.
+    opted_out_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     conversations: Mapped[list[Conversation]] = relationship(back_populates="contact")
@@ -136,6 +138,8 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime | None] = mapped_column()
+    # WhatsApp's customer-service window runs 24 hours from the customer's last message.
+    last_customer_message_at: Mapped[datetime | None] = mapped_column()
 
     contact: Mapped[Contact] = relationship(back_populates="conversations")
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import func, select
 
-from bot.messages import Channel, InboundMessage
+from bot.messages import Attachment, Channel, InboundMessage, Reply, SenderKind
+from bot.router import ATTACHMENT_NOTICE
 from bot.store.models import (
     AuditEvent,
     Conversation,
@@ -212,6 +213,52 @@ async def test_messages_left_pending_are_routed_after_a_restart(sqlite_url: str)
 
             await eventually(answered)
         assert len(rasa.received) == 1
+
+
+async def test_attachments_are_kept_and_the_customer_told_the_bot_reads_text(
+    harness: Harness,
+) -> None:
+    router = harness.gateway.services.router
+    photo = Attachment(kind="image", url="https://example.test/p.jpg", content_type="image/jpeg")
+    received = await router.handle(
+        InboundMessage(channel=Channel.WEBCHAT, address=ADDRESS, text="", attachments=(photo,))
+    )
+    assert received is not None
+    messages = await harness.messages(received.conversation_id)
+    assert messages[0].payload == {"attachments": [photo.as_dict()]}
+    assert [m.text for m in messages[1:]] == [ATTACHMENT_NOTICE]
+    assert harness.rasa.received == []  # nothing for the assistant to read
+
+
+async def test_a_chosen_button_is_logged_by_title_and_sent_to_the_bot_as_payload(
+    harness: Harness,
+) -> None:
+    chosen = InboundMessage(
+        channel=Channel.WEBCHAT, address=ADDRESS, text="Yes", button_payload="/track_order"
+    )
+    received = await harness.gateway.services.router.handle(chosen)
+    assert received is not None
+    [customer, _bot] = await harness.messages(received.conversation_id)
+    assert customer.text == "Yes" and customer.payload == {"button_payload": "/track_order"}
+    assert harness.rasa.received[0]["message"] == "/track_order"
+
+
+async def test_recorded_messages_are_logged_answered_and_never_reach_the_bot(
+    harness: Harness,
+) -> None:
+    router = harness.gateway.services.router
+    notice = Reply(text="You are unsubscribed.", sender_kind=SenderKind.SYSTEM)
+    received = await router.record(chat("STOP", sid="SMstop"), reply=notice)
+    assert received is not None
+    assert await router.record(chat("STOP", sid="SMstop"), reply=notice) is None  # duplicate
+    await router.process(received.conversation_id)
+    messages = await harness.messages(received.conversation_id)
+    assert [(m.sender_kind, m.text) for m in messages] == [
+        ("customer", "STOP"),
+        ("system", "You are unsubscribed."),
+    ]
+    assert messages[0].turn_status == TurnStatus.DONE
+    assert harness.rasa.received == []
 
 
 async def test_replies_go_through_the_outbox(harness: Harness) -> None:
