@@ -8,12 +8,16 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.topics import TOPIC_TITLES
 
+# A guess weaker than this is no help to the customer: ask them to rephrase instead.
+MIN_GUESS_CONFIDENCE = 0.12
+
 
 class ActionAskAffirmation(Action):
     """First stage of the two-stage fallback: "Did you mean <topic>?" in the customer's words.
 
     Rasa's default asks about the intent's identifier ("Did you mean 'track_order'?"). When the
-    best guess is not a topic (small talk, out of scope), the customer is asked to say more.
+    best guess is not a topic (small talk, out of scope) or is too weak, the customer is asked to
+    say more.
     Responses: `utter_ask_rephrase`.
     """
 
@@ -27,7 +31,11 @@ class ActionAskAffirmation(Action):
         domain: Dict[Text, Any],
     ) -> List[EventType]:
         ranking = tracker.latest_message.get("intent_ranking") or []
-        guesses = [r.get("name") for r in ranking if r.get("name") in TOPIC_TITLES]
+        guesses = [
+            r.get("name")
+            for r in ranking
+            if r.get("name") in TOPIC_TITLES and (r.get("confidence") or 0) >= MIN_GUESS_CONFIDENCE
+        ]
         if not guesses:
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []

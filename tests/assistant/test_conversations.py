@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,25 @@ ANSWERS: dict[str, list[dict[str, Any]]] = yaml.safe_load(
 STORIES = yaml.safe_load((ROOT / "tests/test_stories.yml").read_text())["stories"]
 # (customer's words, intent, what the bot must do) for every catalogue topic, phrased unlike
 # the training data.
+ANNOTATION = re.compile(r"\[([^\]]+)\]\([a-z_]+\)")  # "[CC-1](order_number)" -> "CC-1"
 CATALOGUE = [
-    (s["steps"][0]["user"].strip(), s["steps"][0]["intent"], s["steps"][1]["action"])
+    (
+        ANNOTATION.sub(r"\1", s["steps"][0]["user"].strip()),
+        s["steps"][0]["intent"],
+        s["steps"][1]["action"],
+    )
     for s in STORIES
 ]
+# Replies that ask the customer to clarify rather than answer.
+CLARIFYING = {
+    v["text"] for name in ("utter_out_of_scope", "utter_ask_rephrase") for v in ANSWERS[name]
+}
+SELF_SERVICE_ANSWERS = {
+    v["text"]
+    for name, variants in ANSWERS.items()
+    if name not in {"utter_out_of_scope", "utter_ask_rephrase", "utter_default"}
+    for v in variants
+}
 
 
 @pytest.fixture
@@ -68,7 +84,7 @@ async def test_each_topic_in_the_customers_own_words(
     conversation = await _conversation(gateway, customer.session_id)
     stored = await _messages(gateway, conversation.id)
     assert stored[0].text == words and stored[0].intent == intent
-    assert stored[0].intent_confidence is not None and stored[0].intent_confidence > 0.45
+    assert stored[0].intent_confidence is not None and stored[0].intent_confidence >= 0.3
     assert [m.text for m in stored[1:]] == texts
     if intent not in {"greet", "goodbye", "thank", "bot_challenge"}:
         assert conversation.nature_of_inquiry == intent
@@ -104,18 +120,26 @@ async def test_asking_for_a_person_or_complaining_queues_with_the_promise(
     assert conversation.handoff_context["summary"] == words
 
 
+def _is_clarifying(reply: dict[str, Any]) -> bool:
+    return reply["text"] in CLARIFYING or reply["text"].startswith("Sorry, I want to be sure")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("zxqv plonk wibbly frazzle", "blorp snizzle quankt"),  # gibberish
+        ("who will win the cricket on saturday", "give me a recipe for callaloo"),  # off topic
+    ],
+)
 async def test_nonsense_gets_a_clarifying_reply_then_the_offer_of_a_person(
-    gateway: LiveGateway,
+    gateway: LiveGateway, first: str, second: str
 ) -> None:
     customer = await WebChatCustomer().connect(gateway.url)
-    first = await customer.say("zxqv plonk wibbly frazzle")
-    all_answers = {
-        v["text"] for name, vs in ANSWERS.items() if name != "utter_ask_rephrase" for v in vs
-    }
-    assert first[0]["text"] not in all_answers  # a question back, not a wrong answer
-    second = await customer.say("blorp snizzle quankt")
-    offer = second[-1]
-    assert "person" in offer["text"]
+    [reply] = await customer.say(first)
+    assert _is_clarifying(reply), reply  # a question back, never a wrong answer
+    assert reply["text"] not in SELF_SERVICE_ANSWERS
+    offer = (await customer.say(second))[-1]
+    assert offer["text"] == ANSWERS["utter_default"][0]["text"]
     yes = offer["quick_replies"][0]
     assert yes["title"] == "Yes, connect me"
     handoff = await customer.say(yes["payload"])
