@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -70,6 +70,19 @@ class Offline:
 Outcome = Sent | RetryLater | Failed | Offline
 
 
+@runtime_checkable
+class LiveSender(Protocol):
+    """A channel that delivers over a connection the customer holds open (web chat).
+
+    Whether the customer is connected is known before sending, and sending cannot fail for a
+    passing reason, so the outcome is written with the reply itself: no lease, no second write.
+    """
+
+    live: bool
+
+    def reachable(self, address: str) -> bool: ...
+
+
 class ChannelSender(Protocol):
     """The outbound half of a channel."""
 
@@ -82,6 +95,16 @@ class ChannelSender(Protocol):
     async def send(self, job: OutboundJob) -> Outcome:
         """Send one body; never raise for vendor or network faults, return the outcome."""
         ...
+
+
+def _job(delivery: Delivery) -> OutboundJob:
+    return OutboundJob(
+        delivery_id=delivery.id,
+        conversation_id=delivery.conversation_id,
+        channel=delivery.channel,
+        address=delivery.address,
+        body=delivery.body,
+    )
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -119,7 +142,11 @@ class Outbox:
     ) -> list[Delivery]:
         """Add the deliveries for `reply`, claimed for sending right after the caller commits."""
         now = utcnow()
-        bodies = self.sender(channel).render(reply)
+        sender = self.sender(channel)
+        status, lease = DeliveryStatus.SENDING, now + LEASE
+        if isinstance(sender, LiveSender):
+            status = DeliveryStatus.SENT if sender.reachable(address) else DeliveryStatus.PENDING
+            lease = None
         deliveries = [
             Delivery(
                 message_id=message_id,
@@ -127,28 +154,24 @@ class Outbox:
                 channel=channel,
                 address=address,
                 body=body,
-                status=DeliveryStatus.SENDING,
-                lease_until=now + LEASE,
+                status=status,
+                lease_until=lease,
+                attempts=1 if status == DeliveryStatus.SENT else 0,
                 created_at=now,
                 updated_at=now,
             )
-            for body in bodies
+            for body in sender.render(reply)
         ]
         session.add_all(deliveries)
         return deliveries
 
     async def send_claimed(self, deliveries: Sequence[Delivery]) -> None:
-        """Send deliveries this process holds the lease on, then record what happened."""
-        await self._send_jobs(
-            OutboundJob(
-                delivery_id=d.id,
-                conversation_id=d.conversation_id,
-                channel=d.channel,
-                address=d.address,
-                body=d.body,
-            )
-            for d in deliveries
-        )
+        """Send what `enqueue` added, once the caller has committed it."""
+        live = [d for d in deliveries if d.status == DeliveryStatus.SENT]
+        for delivery in live:  # already recorded as sent with the reply
+            await self.sender(delivery.channel).send(_job(delivery))
+        claimed = [d for d in deliveries if d.status == DeliveryStatus.SENDING]
+        await self._send_jobs(_job(d) for d in claimed)
 
     async def flush_conversation(self, conversation_id: int) -> None:
         """Send whatever is waiting for a conversation (a web chat customer came back)."""

@@ -37,6 +37,7 @@ class WebChatChannel:
     """Both halves of the web chat channel, bound to one Socket.IO server."""
 
     channel = Channel.WEBCHAT
+    live = True  # see bot.outbox.LiveSender
 
     def __init__(self, sio: socketio.AsyncServer, *, max_message_chars: int) -> None:
         self._sio = sio
@@ -130,6 +131,10 @@ class WebChatChannel:
             return Offline()
         await self._sio.emit("bot_uttered", job.body, room=job.address)
         return Sent()
+
+    def reachable(self, address: str) -> bool:
+        """A socket of this session is connected to this instance."""
+        return self._is_connected(address)
 
     def _is_connected(self, session_id: str) -> bool:
         return any(True for _ in self._sio.manager.get_participants(NAMESPACE, session_id))
