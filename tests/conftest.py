@@ -14,6 +14,9 @@ from bot.settings import Settings
 from bot.store import migrate
 from tests.support.rasa_stack import RasaStack
 
+# Runs in the Rasa environment (see tests/assistant/test_actions.py), not under pytest.
+collect_ignore = ["rasa_env"]
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

@@ -1,0 +1,21 @@
+"""Runs the custom-action tests (tests/rasa_env) in the Rasa environment, where rasa_sdk lives."""
+
+from __future__ import annotations
+
+import subprocess
+
+from bot.assistant_model import PROJECT_ROOT, RASA_VENV, rasa_environment
+
+
+def test_custom_actions() -> None:
+    result = subprocess.run(
+        [str(RASA_VENV / "bin" / "python"), "-m", "unittest", "-v", "tests.rasa_env.test_actions"],
+        cwd=PROJECT_ROOT,
+        env=rasa_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Ran 7 tests" in result.stderr and "OK" in result.stderr, result.stderr[-2000:]
