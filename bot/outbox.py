@@ -143,7 +143,8 @@ class Outbox:
         """Add the deliveries for `reply`, claimed for sending right after the caller commits."""
         now = utcnow()
         sender = self.sender(channel)
-        status, lease = DeliveryStatus.SENDING, now + LEASE
+        status = DeliveryStatus.SENDING
+        lease: datetime | None = now + LEASE
         if isinstance(sender, LiveSender):
             status = DeliveryStatus.SENT if sender.reachable(address) else DeliveryStatus.PENDING
             lease = None
