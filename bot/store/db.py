@@ -18,19 +18,25 @@ from bot.settings import async_database_url
 
 
 def create_engine(database_url: str) -> AsyncEngine:
-    """An async engine for `database_url`, tuned for its dialect."""
+    """An async engine for `database_url`, tuned for its dialect.
+
+    `hide_parameters`: database errors would otherwise quote their parameters, which here are
+    customers' words, into logs.
+    """
     database_url = async_database_url(database_url)
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(database_url)
-    return create_async_engine(database_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        database_url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def _create_sqlite_engine(database_url: str) -> AsyncEngine:
     database = make_url(database_url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(database_url, connect_args={"timeout": 30})
+    engine = create_async_engine(database_url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
