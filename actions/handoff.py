@@ -22,12 +22,16 @@ HANDOFF_BY_INTENT: Dict[Text, Tuple[Text, Text, Optional[Text]]] = {
     ),
 }
 SUMMARY_CHARS = 280
+# Reasons a button may give through the `handoff_reason` slot, over the intent's own: "connect
+# me" after repeated fallback, and after the customer said an answer did not help.
+BUTTON_REASONS = frozenset({"repeated_fallback", "faq_not_helpful"})
 
 
 class ActionHandoffToHuman(Action):
     """Asks the gateway for a person, with a reason and priority that follow from the intent.
 
-    Slots: `handoff_reason` (set by the "connect me" button after repeated fallback).
+    Slots: `handoff_reason` (set by the "connect me" buttons: after repeated fallback, and
+    after an answer that did not help).
     Responses: `utter_payment_dispute_first_steps`, `utter_account_compromised_first_steps`.
     """
 
@@ -44,8 +48,9 @@ class ActionHandoffToHuman(Action):
         reason, priority, first_steps = HANDOFF_BY_INTENT.get(
             intent, ("customer_request", "normal", None)
         )
-        if tracker.get_slot("handoff_reason") == "repeated_fallback":
-            reason = "repeated_fallback"
+        button_reason = tracker.get_slot("handoff_reason")
+        if button_reason in BUTTON_REASONS:
+            reason = button_reason
         if first_steps:
             dispatcher.utter_message(response=first_steps)
         text = tracker.latest_message.get("text") or ""

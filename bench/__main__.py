@@ -8,7 +8,7 @@ import platform
 import tempfile
 from pathlib import Path
 
-from bench import turns
+from bench import claims, export, turns, webhooks
 from bench.processes import gateway_process, rasa_stack
 
 
@@ -27,11 +27,18 @@ def main() -> None:
             report = asyncio.run(
                 turns.compare(stack.rasa_url, gateway, rounds=args.rounds, turns=args.turns)
             )
+            webhook_report = webhooks.run(workdir / "webhooks", stack.rasa_url)
     print(
         f"\nTurn latency and throughput ({platform.node()}, "
         f"{args.rounds} alternating rounds of {args.turns} turns)"
     )
     print("\n".join(report))
+    print(f"\nTwilio webhook acknowledgement ({webhooks.SENDERS} customers texting at once)")
+    print("\n".join(webhook_report))
+    print("\nClaiming the next conversation (20 reps at once, 2,000 queued, PostgreSQL)")
+    print("\n".join(claims.run()))
+    print("\nExport and reports at 100,000 conversations (scratch SQLite)")
+    print("\n".join(export.run()))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ LEGAL_TRANSITIONS: frozenset[tuple[ConversationState, ConversationState]] = froz
         (S.ASSIGNED, S.QUEUED),  # a rep releases
         (S.ASSIGNED, S.ESCALATED),  # a rep escalates, or the SLA is breached
         (S.ESCALATED, S.ASSIGNED),  # a supervisor takes over or reassigns
+        (S.ASSIGNED, S.ASSIGNED),  # a supervisor reassigns to another rep
         (S.ASSIGNED, S.RESOLVED),
         (S.ESCALATED, S.RESOLVED),
         (S.RESOLVED, S.BOT),  # the customer writes again

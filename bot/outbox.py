@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -24,6 +24,7 @@ from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.messages import Channel, Reply
+from bot.metrics import Metrics
 from bot.store.models import Delivery, DeliveryStatus, utcnow
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,18 @@ class Offline:
 
 
 Outcome = Sent | RetryLater | Failed | Offline
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryChange:
+    """A delivery's status changed (and is committed): what consoles show next to a reply."""
+
+    conversation_id: int
+    message_id: int
+    status: DeliveryStatus
+
+
+DeliveryListener = Callable[[DeliveryChange], None]
 
 
 @runtime_checkable
@@ -116,10 +129,26 @@ def backoff_seconds(attempts: int) -> float:
 class Outbox:
     """Queues replies as deliveries and sends them through the registered channel senders."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], *, metrics: Metrics | None = None
+    ) -> None:
         self._session_factory = session_factory
+        self._metrics = metrics
+        self._listeners: list[DeliveryListener] = []
         self._senders: dict[Channel, ChannelSender] = {}
         self._wake = asyncio.Event()
+
+    def on_change(self, listener: DeliveryListener) -> None:
+        """Call `listener` with every committed status change (sent, delivered, failed …)."""
+        self._listeners.append(listener)
+
+    def _announce(self, changes: Iterable[DeliveryChange]) -> None:
+        for change in changes:
+            for listener in self._listeners:
+                try:
+                    listener(change)
+                except Exception:
+                    logger.exception("outbox.listener_failed")
 
     def register(self, sender: ChannelSender) -> None:
         self._senders[sender.channel] = sender
@@ -171,6 +200,7 @@ class Outbox:
         live = [d for d in deliveries if d.status == DeliveryStatus.SENT]
         for delivery in live:  # already recorded as sent with the reply
             await self.sender(delivery.channel).send(_job(delivery))
+        self._announce(DeliveryChange(d.conversation_id, d.message_id, d.status) for d in live)
         claimed = [d for d in deliveries if d.status == DeliveryStatus.SENDING]
         await self._send_jobs(_job(d) for d in claimed)
 
@@ -293,6 +323,7 @@ class Outbox:
 
     async def _record(self, outcomes: list[tuple[OutboundJob, Outcome | None]]) -> None:
         now = utcnow()
+        changes: list[DeliveryChange] = []
         async with self._session_factory() as session, session.begin():
             first_wait: datetime | None = None
             for job, outcome in outcomes:
@@ -305,7 +336,17 @@ class Outbox:
                     delivery.status = DeliveryStatus.PENDING
                     delivery.next_attempt_at = first_wait
                     continue
+                before = delivery.status
                 _apply(delivery, outcome, now)
+                if delivery.status != before:
+                    changes.append(
+                        DeliveryChange(
+                            delivery.conversation_id, delivery.message_id, delivery.status
+                        )
+                    )
+                if self._metrics is not None and isinstance(outcome, RetryLater | Failed):
+                    kind = "permanent" if delivery.status == DeliveryStatus.FAILED else "retry"
+                    self._metrics.outbound_failures.labels(str(delivery.channel), kind).inc()
                 if isinstance(outcome, RetryLater | Offline):
                     first_wait = delivery.next_attempt_at
                     if (
@@ -319,6 +360,34 @@ class Outbox:
                             delivery.attempts,
                             outcome.error,
                         )
+        self._announce(changes)
+
+    async def record_final_status(
+        self, *, provider_message_id: str, status: DeliveryStatus, error: str | None
+    ) -> bool:
+        """A vendor reports a sent message delivered or not: move it forward, never backwards.
+
+        A conditional update, so of two callbacks racing only one applies; False when no sent
+        delivery has that vendor id (unknown, not yet recorded as sent, or already final).
+        """
+        values: dict[str, object] = {"status": status, "updated_at": utcnow()}
+        if error is not None:
+            values["last_error"] = error
+        async with self._session_factory() as session, session.begin():
+            changed = (
+                await session.execute(
+                    update(Delivery)
+                    .where(
+                        Delivery.provider_message_id == provider_message_id,
+                        Delivery.status == DeliveryStatus.SENT,
+                    )
+                    .values(**values)
+                    .returning(Delivery.conversation_id, Delivery.message_id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+        self._announce(DeliveryChange(row[0], row[1], status) for row in changed)
+        return bool(changed)
 
 
 def _apply(delivery: Delivery, outcome: Outcome, now: datetime) -> None:

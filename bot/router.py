@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.keyed_locks import KeyedLocks
 from bot.lifecycle import HUMAN_STATES, Actor, transition
 from bot.messages import Channel, Direction, InboundMessage, Reply, SenderKind
+from bot.metrics import Metrics
 from bot.outbox import Outbox
+from bot.privacy import mask_sensitive
 from bot.rasa_client import AssistantUnavailable, RasaClient, Turn
 from bot.store.models import (
     Contact,
@@ -33,6 +35,9 @@ from bot.store.models import (
     utcnow,
 )
 from handoff.escalation import request_handoff
+from handoff.faq_feedback import parse_feedback, take_faq_feedback, with_helpful_question
+from handoff.feedback import take_rating
+from handoff.live import LiveHub, message_added, queue_changed
 from handoff.policy import queue_notice_text
 
 logger = logging.getLogger(__name__)
@@ -68,11 +73,15 @@ class ConversationRouter:
         rasa: RasaClient,
         outbox: Outbox,
         promise_hours: int,
+        live: LiveHub | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._rasa = rasa
         self._outbox = outbox
         self._promise_hours = promise_hours
+        self._live = live  # consoles following the queue and conversations
+        self._metrics = metrics or Metrics()
         self._turn_locks = KeyedLocks()
 
     async def handle(self, inbound: InboundMessage) -> Received | None:
@@ -113,6 +122,8 @@ class ConversationRouter:
 
     async def process(self, conversation_id: int) -> None:
         """Route every pending customer message of a conversation, oldest first."""
+        # Every stored message is followed by its own `process` call, so stopping when nothing
+        # was left behind the message just routed is safe and saves a query per turn.
         async with self._turn_locks.hold(conversation_id):
             while await self._route_next(conversation_id):
                 pass
@@ -143,7 +154,7 @@ class ConversationRouter:
                 channel=inbound.channel,
                 direction=Direction.INBOUND,
                 sender_kind=SenderKind.CUSTOMER,
-                text=inbound.text,
+                text=mask_sensitive(inbound.text),
                 payload=payload or None,
                 external_id=inbound.external_id,
                 turn_status=TurnStatus.DONE if routed else TurnStatus.PENDING,
@@ -153,7 +164,9 @@ class ConversationRouter:
             conversation.last_message_at = now
             conversation.last_customer_message_at = now
             await session.flush()
-            return Received(conversation_id=conversation.id, message_id=message.id)
+            received = Received(conversation_id=conversation.id, message_id=message.id)
+        self._metrics.messages.labels(str(inbound.channel), "inbound").inc()
+        return received
 
     async def _conversation_for(
         self, session: AsyncSession, inbound: InboundMessage
@@ -189,9 +202,9 @@ class ConversationRouter:
             return found is not None
 
     async def _route_next(self, conversation_id: int) -> bool:
-        """Route the oldest pending message; False when none is left."""
+        """Route the oldest pending message; True when another one is waiting behind it."""
         async with self._session_factory() as session:
-            row = (
+            rows = (
                 await session.execute(
                     select(
                         Message.id,
@@ -206,19 +219,66 @@ class ConversationRouter:
                         Message.turn_status == TurnStatus.PENDING,
                     )
                     .order_by(Message.id)
-                    .limit(1)
+                    .limit(2)
                 )
-            ).first()
-        if row is None:
+            ).all()
+        if not rows:
             return False
-        message_id, text, payload, state, channel = row
+        message_id, text, payload, state, channel = rows[0]
+        more = len(rows) > 1
         payload = payload or {}
         if state in HUMAN_STATES:
             await self._hold_for_person(conversation_id, message_id)
-        else:
-            said = payload.get("button_payload") or text
-            has_attachments = bool(payload.get("attachments"))
-            await self._bot_turn(conversation_id, message_id, said, channel, has_attachments)
+            return more
+        said = payload.get("button_payload") or text
+        if state == ConversationState.RESOLVED and await self._take_rating(
+            conversation_id, message_id, said
+        ):
+            return more
+        if await self._take_faq_feedback(conversation_id, message_id, said):
+            return more
+        has_attachments = bool(payload.get("attachments"))
+        await self._bot_turn(conversation_id, message_id, said, channel, has_attachments)
+        return more
+
+    async def _take_rating(self, conversation_id: int, message_id: int, said: str) -> bool:
+        """After a resolution: store the customer's 1-5 rating and thank them (not the bot's)."""
+        now = utcnow()
+        async with self._session_factory() as session, session.begin():
+            thanks = await take_rating(session, conversation_id=conversation_id, said=said, now=now)
+            if thanks is None:
+                return False  # not a rating: the question is dropped, the bot answers
+            conversation = await session.get(Conversation, conversation_id)
+            message = await session.get(Message, message_id)
+            assert conversation is not None and message is not None
+            message.turn_status = TurnStatus.DONE
+            deliveries = await self._add_replies(session, conversation, [thanks], now)
+        if self._live is not None:
+            self._live.publish(message_added(conversation_id, message_id, SenderKind.CUSTOMER))
+        await self._outbox.send_claimed(deliveries)
+        return True
+
+    async def _take_faq_feedback(self, conversation_id: int, message_id: int, said: str) -> bool:
+        """A "did this help?" button: store the answer and reply (handoff/faq_feedback.py)."""
+        if parse_feedback(said) is None:
+            return False  # most messages: no store round trip
+        now = utcnow()
+        async with self._session_factory() as session, session.begin():
+            reply = await take_faq_feedback(
+                session,
+                conversation_id=conversation_id,
+                said=said,
+                now=now,
+                promise_hours=self._promise_hours,
+            )
+            conversation = await session.get(Conversation, conversation_id)
+            message = await session.get(Message, message_id)
+            assert reply is not None and conversation is not None and message is not None
+            message.turn_status = TurnStatus.DONE
+            deliveries = await self._add_replies(session, conversation, [reply], now)
+        if self._live is not None:
+            self._live.publish(message_added(conversation_id, message_id, SenderKind.CUSTOMER))
+        await self._outbox.send_claimed(deliveries)
         return True
 
     async def _bot_turn(
@@ -246,15 +306,19 @@ class ConversationRouter:
             await self._commit_turn(
                 conversation_id, message_id, turn=None, unavailable=True, notices=[]
             )
+            self._metrics.turns.labels("unavailable").inc()
             return
         await self._commit_turn(
             conversation_id, message_id, turn=turn, unavailable=False, notices=notices
         )
+        elapsed = time.perf_counter() - started
+        self._metrics.turn_seconds.observe(elapsed)
+        self._metrics.turns.labels("handoff" if turn and turn.handoff else "answered").inc()
         logger.debug(
             "turn.completed conversation_id=%s intent=%s ms=%.1f",
             conversation_id,
             turn.intent if turn else None,
-            (time.perf_counter() - started) * 1000,
+            elapsed * 1000,
         )
 
     async def _commit_turn(
@@ -269,9 +333,13 @@ class ConversationRouter:
         now = utcnow()
         deliveries: list[Delivery] = []
         async with self._session_factory() as session, session.begin():
-            conversation = await session.get(Conversation, conversation_id)
-            message = await session.get(Message, message_id)
-            assert conversation is not None and message is not None
+            conversation, message = (
+                await session.execute(
+                    select(Conversation, Message)
+                    .join(Message, Message.conversation_id == Conversation.id)
+                    .where(Message.id == message_id)
+                )
+            ).one()
             message.turn_status = TurnStatus.DONE
             if conversation.state == ConversationState.RESOLVED:
                 transition(
@@ -288,9 +356,14 @@ class ConversationRouter:
                 message.intent_confidence = turn.confidence
                 if conversation.nature_of_inquiry is None and turn.intent not in SMALL_TALK:
                     conversation.nature_of_inquiry = turn.intent
-                replies.extend(
+                bot_replies = [
                     Reply(text=r.text, sender_kind=SenderKind.BOT, buttons=r.buttons)
                     for r in turn.replies
+                ]
+                replies.extend(
+                    with_helpful_question(
+                        bot_replies, intent=turn.intent, handing_off=turn.handoff is not None
+                    )
                 )
             handoff = turn.handoff if turn is not None else None
             if unavailable or handoff is not None:
@@ -306,6 +379,7 @@ class ConversationRouter:
                         promise_hours=self._promise_hours,
                     )
                 )
+                self._metrics.handoffs.labels(str(conversation.escalation_reason)).inc()
                 logger.info(
                     "handoff.queued conversation_id=%s reason=%s priority=%s",
                     conversation.id,
@@ -313,6 +387,8 @@ class ConversationRouter:
                     conversation.priority,
                 )
             deliveries = await self._add_replies(session, conversation, replies, now)
+        if self._live is not None and (unavailable or handoff is not None):
+            self._live.publish(queue_changed(conversation_id))
         await self._outbox.send_claimed(deliveries)
 
     async def _hold_for_person(self, conversation_id: int, message_id: int) -> None:
@@ -335,6 +411,9 @@ class ConversationRouter:
                     )
                 )
             deliveries = await self._add_replies(session, conversation, replies, now)
+        if self._live is not None:  # the owner sees the customer's message at once
+            self._live.publish(message_added(conversation_id, message_id, SenderKind.CUSTOMER))
+        self._metrics.turns.labels("human").inc()
         await self._outbox.send_claimed(deliveries)
 
     async def send_reply(self, conversation_id: int, reply: Reply) -> int:
@@ -347,6 +426,8 @@ class ConversationRouter:
             deliveries = await self._add_replies(session, conversation, [reply], now)
             message_id = deliveries[0].message_id if deliveries else 0
         await self._outbox.send_claimed(deliveries)
+        if self._live is not None:  # after the send, so the console shows its status
+            self._live.publish(message_added(conversation_id, message_id, reply.sender_kind))
         return message_id
 
     async def _add_replies(
@@ -358,6 +439,7 @@ class ConversationRouter:
     ) -> list[Delivery]:
         deliveries: list[Delivery] = []
         for reply in replies:
+            reply = replace(reply, text=mask_sensitive(reply.text))  # a rep may paste one too
             message = Message(
                 conversation_id=conversation.id,
                 channel=conversation.channel,
@@ -370,6 +452,7 @@ class ConversationRouter:
             )
             session.add(message)
             await session.flush()
+            self._metrics.messages.labels(str(conversation.channel), "outbound").inc()
             deliveries.extend(
                 self._outbox.enqueue(
                     session,

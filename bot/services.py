@@ -11,13 +11,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.messages import Channel
+from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.rasa_client import RasaClient
 from bot.router import ConversationRouter
 from bot.settings import Settings
 from bot.store.db import create_engine, create_session_factory
-from bot.store.models import Conversation
+from bot.store.models import Conversation, Priority
+from channels.telegram import TelegramChannel
+from channels.twilio import TwilioChannel
 from channels.webchat import WebChatChannel
+from handoff.desk import RepDesk
+from handoff.monitor import SlaMonitor
+from handoff.policy import set_response_targets
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +36,13 @@ class Services:
     rasa: RasaClient
     outbox: Outbox
     router: ConversationRouter
+    desk: RepDesk  # the human queue: live updates for consoles, login throttle
     sio: socketio.AsyncServer
     webchat: WebChatChannel
+    twilio: TwilioChannel
+    telegram: TelegramChannel | None = None  # None without TELEGRAM_BOT_TOKEN
+    monitor: SlaMonitor | None = None  # the SLA clock; started by the app's lifespan
+    metrics: Metrics = field(default_factory=Metrics)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def spawn(self, coroutine: object, *, name: str) -> None:
@@ -64,7 +75,11 @@ class Services:
         for task in list(self.background):
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        if self.telegram is not None:
+            await self.telegram.close()
+        await self.twilio.close()
         await self.rasa.close()
+        self.desk.close()
         await self.engine.dispose()
 
 
@@ -72,15 +87,49 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
     engine = create_engine(settings.DATABASE_URL)
     session_factory = create_session_factory(engine)
     rasa = RasaClient(settings.RASA_URL, timeout=settings.RASA_TIMEOUT_SECONDS)
-    outbox = Outbox(session_factory)
+    metrics = Metrics()
+    outbox = Outbox(session_factory, metrics=metrics)
     webchat = WebChatChannel(sio, max_message_chars=settings.MAX_MESSAGE_CHARS)
     outbox.register(webchat)
     # Vendor channels: each registers its sender here.
+    telegram = (
+        TelegramChannel(
+            token=settings.TELEGRAM_BOT_TOKEN,
+            api_base_url=settings.TELEGRAM_API_BASE_URL,
+            session_factory=session_factory,
+            promise_hours=settings.RESPONSE_PROMISE_HOURS,
+        )
+        if settings.TELEGRAM_BOT_TOKEN
+        else None
+    )
+    if telegram is not None:
+        outbox.register(telegram.sender)
+    twilio = TwilioChannel(settings, session_factory)
+    for sender in twilio.senders:
+        outbox.register(sender)
+    desk = RepDesk.start(outbox)
+    set_response_targets(
+        {
+            Priority.URGENT: settings.SLA_HOURS_URGENT,
+            Priority.HIGH: settings.SLA_HOURS_HIGH,
+            Priority.NORMAL: settings.SLA_HOURS_NORMAL,
+            Priority.LOW: settings.SLA_HOURS_LOW,
+        }
+    )
+    monitor = SlaMonitor(
+        session_factory,
+        live=desk.live,
+        interval=settings.SLA_MONITOR_INTERVAL_SECONDS,
+        at_risk_fraction=settings.SLA_AT_RISK_FRACTION,
+        retention_days=settings.RETENTION_DAYS,
+    )
     router = ConversationRouter(
         session_factory=session_factory,
         rasa=rasa,
         outbox=outbox,
         promise_hours=settings.RESPONSE_PROMISE_HOURS,
+        live=desk.live,
+        metrics=metrics,
     )
     services = Services(
         settings=settings,
@@ -89,8 +138,18 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         rasa=rasa,
         outbox=outbox,
         router=router,
+        desk=desk,
         sio=sio,
         webchat=webchat,
+        twilio=twilio,
+        telegram=telegram,
+        metrics=metrics,
+        monitor=monitor,
     )
     webchat.attach(on_message=router.handle, on_reconnect=services.webchat_reconnected)
+    twilio.attach(
+        router=router, process=services.process_in_background, spawn=services.spawn, outbox=outbox
+    )
+    if telegram is not None:
+        telegram.attach(router=router, background=services)
     return services

@@ -54,10 +54,23 @@ class Settings(BaseSettings):
     TELEGRAM_SECRET_TOKEN: str = ""
     TELEGRAM_API_BASE_URL: str = TELEGRAM_API_DEFAULT
 
+    # When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`.
+    METRICS_TOKEN: str = ""
+
     # Customer input limits (web chat refuses longer messages with a clear error).
     MAX_MESSAGE_CHARS: int = Field(default=2000, gt=0)
     # The company's promise to customers on every channel.
     RESPONSE_PROMISE_HOURS: int = Field(default=24, gt=0)
+    # Internal response targets by priority (handoff/policy.py), in hours.
+    SLA_HOURS_URGENT: float = Field(default=1.0, gt=0)
+    SLA_HOURS_HIGH: float = Field(default=4.0, gt=0)
+    SLA_HOURS_NORMAL: float = Field(default=24.0, gt=0)
+    SLA_HOURS_LOW: float = Field(default=24.0, gt=0)
+    # Share of the window after which an unanswered handoff counts as at risk.
+    SLA_AT_RISK_FRACTION: float = Field(default=0.75, gt=0, lt=1)
+    SLA_MONITOR_INTERVAL_SECONDS: float = Field(default=30.0, gt=0)
+    # Conversations inactive this many days are purged (daily, by the monitor); none: kept.
+    RETENTION_DAYS: int | None = Field(default=None, gt=0)
 
     @field_validator("DATABASE_URL")
     @classmethod

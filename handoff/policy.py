@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from bot.store.models import Priority
 
 # Internal targets by priority; the customer is always promised the policy's 24 hours.
-RESPONSE_TARGETS: dict[Priority, timedelta] = {
+DEFAULT_RESPONSE_TARGETS: Mapping[Priority, timedelta] = {
     Priority.URGENT: timedelta(hours=1),
     Priority.HIGH: timedelta(hours=4),
     Priority.NORMAL: timedelta(hours=24),
     Priority.LOW: timedelta(hours=24),
 }
+# The targets in force: `set_response_targets` updates this dict in place at start-up
+# (SLA_HOURS_* settings), so every reader of it, the escalation included, sees the same table.
+RESPONSE_TARGETS: dict[Priority, timedelta] = dict(DEFAULT_RESPONSE_TARGETS)
+AT_RISK_FRACTION = 0.75
+
+
+def set_response_targets(hours: Mapping[Priority, float]) -> None:
+    """Make `hours` (by priority) the response targets of this process."""
+    RESPONSE_TARGETS.update({p: timedelta(hours=hours[p]) for p in Priority})
+
+
+def response_target(priority: Priority | None) -> timedelta:
+    return RESPONSE_TARGETS[priority or Priority.NORMAL]
+
+
+def at_risk_after(
+    requested_at: datetime, due_at: datetime, fraction: float = AT_RISK_FRACTION
+) -> datetime:
+    """When an unanswered handoff counts as at risk: `fraction` of its window gone."""
+    return requested_at + (due_at - requested_at) * fraction
+
 
 # Why a conversation went to a person; the queue shows these names.
 HANDOFF_REASONS = frozenset(
@@ -23,6 +45,7 @@ HANDOFF_REASONS = frozenset(
         "payment_dispute",
         "account_compromised",
         "assistant_unavailable",
+        "faq_not_helpful",
     }
 )
 

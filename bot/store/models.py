@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -113,6 +114,8 @@ class Conversation(Base):
     __table_args__ = (
         UniqueConstraint("channel", "address", name="uq_conversation_channel_address"),
         Index("ix_conversation_queue", "state", "priority_rank", "due_at"),
+        # Retention and export select by last activity.
+        Index("ix_conversation_last_message", "last_message_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -130,6 +133,10 @@ class Conversation(Base):
     # Queue order: Priority.rank, stored so the queue index serves ORDER BY directly.
     priority_rank: Mapped[int | None] = mapped_column(Integer)
     tier: Mapped[int | None] = mapped_column(Integer)
+    # The rep who owns the conversation while it is assigned; None while it waits in a queue.
+    assigned_rep_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reps.id", name="fk_conversation_assigned_rep"), index=True
+    )
     due_at: Mapped[datetime | None] = mapped_column()
     handoff_requested_at: Mapped[datetime | None] = mapped_column()
     handoff_context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -158,6 +165,8 @@ class Message(Base):
         UniqueConstraint("channel", "external_id", name="uq_message_channel_external_id"),
         Index("ix_message_conversation", "conversation_id", "id"),
         Index("ix_message_turn_pending", "turn_status"),
+        # Reports count the conversations customers wrote in, per day.
+        Index("ix_message_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -216,3 +225,183 @@ class AuditEvent(Base):
     to_state: Mapped[str | None] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The human queue: reps and their sessions, handoff records, wrap-ups, notes, canned responses,
+# customer ratings.
+
+
+class Role(enum.StrEnum):
+    """What a person may do in the console and API; each role can do what the ones before can."""
+
+    REP = "rep"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    def covers(self, needed: Role) -> bool:
+        order = list(Role)
+        return order.index(self) >= order.index(needed)
+
+
+class SessionKind(enum.StrEnum):
+    CONSOLE = "console"  # a browser session (cookie), with a CSRF token
+    API = "api"  # a bearer token
+
+
+class RatingStatus(enum.StrEnum):
+    PENDING = "pending"  # asked; the customer's next message may be the answer
+    RATED = "rated"
+    SKIPPED = "skipped"  # the customer wrote something else
+
+
+class Rep(Base):
+    """A person who answers customers: a rep, a supervisor (tier 2) or an admin."""
+
+    __tablename__ = "reps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Login throttling per username, in the store so it holds across gateway instances.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    login_blocked_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deactivated_at: Mapped[datetime | None] = mapped_column()
+
+
+class RepSession(Base):
+    """A console session or API token; only a hash of the token is stored."""
+
+    __tablename__ = "rep_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[SessionKind] = mapped_column(_enum(SessionKind))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class Handoff(Base):
+    """One handoff of a conversation to people, from request to resolution (response times)."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "requested_at", name="uq_handoff_conversation_request"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    requested_at: Mapped[datetime] = mapped_column()
+    reason: Mapped[str | None] = mapped_column(String(50))
+    priority: Mapped[Priority | None] = mapped_column(_enum(Priority))
+    first_response_at: Mapped[datetime | None] = mapped_column()
+    first_response_rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    # The response window (policy target by priority) and the SLA monitor's marks; a mark is
+    # set once, so a restarted or second monitor never repeats what it did.
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    at_risk_after: Mapped[datetime | None] = mapped_column()
+    at_risk_at: Mapped[datetime | None] = mapped_column()
+    breached_at: Mapped[datetime | None] = mapped_column()
+
+
+class WrapUp(Base):
+    """What a rep records when resolving: nature of inquiry, actions taken, follow-up."""
+
+    __tablename__ = "wrap_ups"
+    __table_args__ = (
+        Index("ix_wrap_up_conversation", "conversation_id", "id"),
+        Index("ix_wrap_up_follow_up", "follow_up_required", "follow_up_done_at", "follow_up_due"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))
+    nature_of_inquiry: Mapped[str] = mapped_column(String(100))
+    actions_taken: Mapped[str] = mapped_column(Text)
+    follow_up_required: Mapped[bool] = mapped_column(Boolean)
+    follow_up_due: Mapped[date | None] = mapped_column(Date)
+    follow_up_owner_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # An open follow-up is required and not done; the monitor flags it once when overdue.
+    follow_up_done_at: Mapped[datetime | None] = mapped_column()
+    follow_up_done_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reps.id", name="fk_wrap_up_follow_up_done_by")
+    )
+    follow_up_overdue_at: Mapped[datetime | None] = mapped_column()
+
+
+class Note(Base):
+    """A private note on a conversation, for reps only; never sent to the customer."""
+
+    __tablename__ = "notes"
+    __table_args__ = (Index("ix_note_conversation", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CannedResponse(Base):
+    """A reply text reps reuse; supervisors and admins maintain them."""
+
+    __tablename__ = "canned_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(100), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Rating(Base):
+    """The customer's 1-5 rating of the help after a resolution, against wrap-up and rep."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (Index("ix_rating_conversation_status", "conversation_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    wrap_up_id: Mapped[int] = mapped_column(ForeignKey("wrap_ups.id"))
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))
+    status: Mapped[RatingStatus] = mapped_column(_enum(RatingStatus), default=RatingStatus.PENDING)
+    score: Mapped[int | None] = mapped_column(Integer)
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column()
+
+
+class FaqFeedback(Base):
+    """Whether a bot answer to a self-service question helped, as the customer said (yes/no)."""
+
+    __tablename__ = "faq_feedback"
+    __table_args__ = (Index("ix_faq_feedback_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    intent: Mapped[str] = mapped_column(String(100))
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobLease(Base):
+    """Who runs a background job now: one row per job, taken while its lease has run out.
+
+    Taking it is a conditional UPDATE (`… WHERE lease_until < now OR holder = me`) whose row
+    count says who won, which works alike on SQLite and PostgreSQL.
+    """
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_run_at: Mapped[datetime | None] = mapped_column()

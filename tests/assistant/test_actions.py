@@ -18,4 +18,4 @@ def test_custom_actions() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    assert "Ran 7 tests" in result.stderr and "OK" in result.stderr, result.stderr[-2000:]
+    assert "Ran 8 tests" in result.stderr and "OK" in result.stderr, result.stderr[-2000:]

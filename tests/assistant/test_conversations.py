@@ -12,6 +12,7 @@ import yaml
 from sqlalchemy import select
 
 from bot.store.models import Conversation, ConversationState, Message, Priority
+from handoff.faq_feedback import SELF_SERVICE_INTENTS
 from tests.conftest import make_settings
 from tests.support.gateway import LiveGateway, running_gateway
 from tests.support.rasa_stack import RasaStack
@@ -80,6 +81,9 @@ async def test_each_topic_in_the_customers_own_words(
         assert "a representative will reply here within 24 hours" in texts[-1]
     else:
         assert texts[0] in [variant["text"] for variant in ANSWERS[action]]
+    # Self-service answers ask whether they helped; small talk does not.
+    asked = [q["title"] for q in replies[-1].get("quick_replies", [])]
+    assert asked == (["Yes, thanks", "No"] if intent in SELF_SERVICE_INTENTS else [])
 
     conversation = await _conversation(gateway, customer.session_id)
     stored = await _messages(gateway, conversation.id)
@@ -153,7 +157,8 @@ async def test_nonsense_gets_a_clarifying_reply_then_the_offer_of_a_person(
 async def test_a_clarified_guess_gets_the_answer(gateway: LiveGateway) -> None:
     customer = await WebChatCustomer().connect(gateway.url)
     first = await customer.say("refund thing")
-    if "quick_replies" in first[-1]:  # "Is your question about …?" — say yes
+    # "Is your question about …?" — say yes (a confident answer's buttons ask whether it helped)
+    if "quick_replies" in first[-1] and _is_clarifying(first[-1]):
         answer = await customer.say(first[-1]["quick_replies"][0]["payload"])
         assert answer[0]["text"] in {v["text"] for vs in ANSWERS.values() for v in vs}
     await customer.close()

@@ -261,6 +261,18 @@ async def test_recorded_messages_are_logged_answered_and_never_reach_the_bot(
     assert harness.rasa.received == []
 
 
+async def test_card_numbers_and_codes_are_masked_before_storing_and_the_bot(
+    harness: Harness,
+) -> None:
+    router = harness.gateway.services.router
+    received = await router.handle(chat("card 4111 1111 1111 1111 declined, code 482913"))
+    assert received is not None
+    [customer, _bot] = await harness.messages(received.conversation_id)
+    expected = "card [card ending 1111] declined, code [code removed]"
+    assert customer.text == expected
+    assert harness.rasa.received[0]["message"] == expected
+
+
 async def test_replies_go_through_the_outbox(harness: Harness) -> None:
     router = harness.gateway.services.router
     received = await router.receive(chat("hi"))

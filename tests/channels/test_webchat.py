@@ -63,7 +63,25 @@ async def test_a_session_id_is_made_when_none_is_given(
 
 async def test_a_question_gets_the_bot_answer(customer: WebChatCustomer) -> None:
     replies = await customer.say("where is my order")
-    assert replies == [{"text": "Open My Orders to track it.", "sender": "bot"}]
+    # A self-service answer asks whether it helped (handoff/faq_feedback.py).
+    assert replies == [
+        {
+            "text": "Open My Orders to track it.",
+            "sender": "bot",
+            "quick_replies": [
+                {
+                    "content_type": "text",
+                    "title": "Yes, thanks",
+                    "payload": '/faq_feedback{"helpful": "yes", "intent": "track_order"}',
+                },
+                {
+                    "content_type": "text",
+                    "title": "No",
+                    "payload": '/faq_feedback{"helpful": "no", "intent": "track_order"}',
+                },
+            ],
+        }
+    ]
 
 
 async def test_buttons_are_sent_as_quick_replies(

@@ -80,6 +80,16 @@ class HandoffTest(unittest.TestCase):
         self.assertEqual(handoff["reason"], "repeated_fallback")
         self.assertIsNone(handoff["summary"])  # a button payload is not the customer's words
 
+    def test_the_connect_me_button_after_an_unhelpful_answer_says_so(self) -> None:
+        t = tracker(
+            '/contact_human_agent{"handoff_reason": "faq_not_helpful"}',
+            "contact_human_agent",
+            slots={"handoff_reason": "faq_not_helpful"},
+        )
+        _, dispatcher = run(ActionHandoffToHuman(), t)
+        handoff = dispatcher.messages[0]["custom"]["handoff"]
+        self.assertEqual((handoff["reason"], handoff["priority"]), ("faq_not_helpful", "normal"))
+
     def test_the_summary_is_cut_to_280_characters(self) -> None:
         _, dispatcher = run(ActionHandoffToHuman(), tracker("x" * 1000, "complaint"))
         self.assertEqual(len(dispatcher.messages[0]["custom"]["handoff"]["summary"]), 280)

@@ -1,0 +1,237 @@
+"""Handling one Telegram update: the one path both the webhook and polling mode take.
+
+An update is stored once (its update_id is the message's external id, unique per channel), and
+only then acknowledged; the bot turn runs from the store afterwards. What could not be stored
+raises, so the webhook answers 503 (Telegram redelivers) and polling does not move past it.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import CallbackQuery, MaybeInaccessibleMessage, Message, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+
+from bot.messages import Channel, InboundMessage, Reply, SenderKind
+from bot.text import clean_customer_text
+from channels.telegram.buttons import is_payload_key, resolve_payload_key
+from channels.telegram.client import TelegramClient
+from channels.telegram.inbound import (
+    attachments_in,
+    command_in,
+    display_name,
+    is_addressed_to,
+    is_group,
+    message_text,
+    update_kind,
+    without_mention,
+)
+
+logger = logging.getLogger(__name__)
+
+# Telegram clients show a Start button that sends /start; /help is the other command every
+# bot is expected to know. Both get the greeting; neither means anything to the assistant.
+GREETING_COMMANDS = frozenset({"start", "help"})
+EXPIRED_BUTTON_TEXT = "That button is no longer available. Please type your question instead."
+
+
+def greeting_text(promise_hours: int) -> str:
+    """What /start and /help answer: what the assistant does and the response promise."""
+    return (
+        "Hi, I'm the Caricom Connects assistant. I can help with your account, orders and "
+        "delivery, and payments and refunds: just type your question. If you'd like a person, "
+        f'type "agent" and a representative will reply here within {promise_hours} hours.'
+    )
+
+
+class UpdateOutcome(enum.StrEnum):
+    ACCEPTED = "accepted"  # stored; the bot turn runs in the background
+    RECORDED = "recorded"  # stored for the log only (an edit, /start)
+    DUPLICATE = "duplicate"  # this update_id was stored before
+    IGNORED = "ignored"  # nothing for the assistant (group chatter, unused update types)
+
+
+class StoredMessage(Protocol):
+    @property
+    def conversation_id(self) -> int: ...
+
+
+class CustomerMessages(Protocol):
+    """What the intake needs of the conversation router."""
+
+    async def receive(self, inbound: InboundMessage) -> StoredMessage | None: ...
+
+    async def record(
+        self, inbound: InboundMessage, *, reply: Reply | None
+    ) -> StoredMessage | None: ...
+
+    async def send_reply(self, conversation_id: int, reply: Reply) -> int: ...
+
+
+class Background(Protocol):
+    """Work that runs after Telegram has been answered."""
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None], *, name: str) -> None: ...
+
+    def process_in_background(self, conversation_id: int) -> None: ...
+
+
+class TelegramIntake:
+    """Turns updates into stored customer messages, once each."""
+
+    def __init__(
+        self,
+        *,
+        client: TelegramClient,
+        session_factory: async_sessionmaker[AsyncSession],
+        router: CustomerMessages,
+        background: Background,
+        promise_hours: int,
+    ) -> None:
+        self._client = client
+        self._session_factory = session_factory
+        self._router = router
+        self._background = background
+        self._greeting = Reply(text=greeting_text(promise_hours), sender_kind=SenderKind.SYSTEM)
+
+    async def handle(self, update: Update) -> UpdateOutcome:
+        """Store `update` once and start its processing; raise when it could not be stored."""
+        if update.callback_query is not None:
+            outcome = await self._button_chosen(update, update.callback_query)
+        elif update.message is not None:
+            outcome = await self._message(update, update.message, edited=False)
+        elif update.edited_message is not None:
+            outcome = await self._message(update, update.edited_message, edited=True)
+        else:
+            outcome = UpdateOutcome.IGNORED
+        logger.info(
+            "telegram.update update_id=%s kind=%s outcome=%s",
+            update.update_id,
+            update_kind(update),
+            outcome,
+        )
+        return outcome
+
+    async def _message(self, update: Update, message: Message, *, edited: bool) -> UpdateOutcome:
+        text = message_text(message)
+        if is_group(message):
+            # Groups: only what is addressed to the bot (a mention, a reply to it, a command
+            # naming it). Other people's conversation is not ours to answer or to log.
+            me = await self._client.me()
+            if not is_addressed_to(message, me):
+                return UpdateOutcome.IGNORED
+            text = without_mention(text, me)
+        elif message.chat.type != ChatType.PRIVATE:
+            return UpdateOutcome.IGNORED
+        text = clean_customer_text(text)
+        attachments = attachments_in(message)
+        if not text and not attachments:
+            return UpdateOutcome.IGNORED  # service messages, polls, dice: nothing to answer
+        inbound = InboundMessage(
+            channel=Channel.TELEGRAM,
+            address=str(message.chat.id),
+            text=text,
+            external_id=str(update.update_id),
+            display_name=display_name(message),
+            attachments=attachments,
+            metadata=_metadata(message, edited=edited),
+        )
+        if edited:
+            # Logged so the record shows what the customer changed; the answer already went.
+            stored = await self._router.record(inbound, reply=None)
+            return UpdateOutcome.RECORDED if stored is not None else UpdateOutcome.DUPLICATE
+        command = command_in(text)
+        if command is not None and command.name in GREETING_COMMANDS:
+            stored = await self._router.record(inbound, reply=None)
+            if stored is None:
+                return UpdateOutcome.DUPLICATE
+            # Sent after Telegram is answered, so a slow Bot API never holds the webhook.
+            self._background.spawn(
+                self._send_greeting(stored.conversation_id),
+                name=f"telegram-greeting-{stored.conversation_id}",
+            )
+            return UpdateOutcome.RECORDED
+        stored = await self._router.receive(inbound)
+        if stored is None:
+            return UpdateOutcome.DUPLICATE
+        self._background.process_in_background(stored.conversation_id)
+        return UpdateOutcome.ACCEPTED
+
+    async def _button_chosen(self, update: Update, query: CallbackQuery) -> UpdateOutcome:
+        message = query.message
+        if message is None or query.data is None:
+            self._answer(query)  # not one of our keyboards (inline mode, games): stop the spinner
+            return UpdateOutcome.IGNORED
+        address = str(message.chat.id)
+        title, payload = await self._chosen(query.data, message, address)
+        if title is None:
+            self._answer(query, text=EXPIRED_BUTTON_TEXT)
+            return UpdateOutcome.IGNORED
+        inbound = InboundMessage(
+            channel=Channel.TELEGRAM,
+            address=address,
+            text=title,
+            external_id=str(update.update_id),
+            display_name=message.chat.title or query.from_user.full_name,
+            button_payload=payload,
+            metadata={"callback_query": True, "from_id": query.from_user.id},
+        )
+        stored = await self._router.receive(inbound)
+        if stored is None:
+            return UpdateOutcome.DUPLICATE
+        self._answer(query)
+        self._background.process_in_background(stored.conversation_id)
+        return UpdateOutcome.ACCEPTED
+
+    async def _chosen(
+        self, data: str, message: MaybeInaccessibleMessage, address: str
+    ) -> tuple[str | None, str | None]:
+        """The chosen button's title and payload (None for what cannot be found)."""
+        if is_payload_key(data):
+            found = await resolve_payload_key(self._session_factory, address=address, key=data)
+            if found is not None:
+                return found.title, found.payload
+            # Long gone from the log's recent messages: the title still says what was meant.
+            return _title_on_keyboard(message, data), None
+        return _title_on_keyboard(message, data) or data, data
+
+    def _answer(self, query: CallbackQuery, *, text: str | None = None) -> None:
+        self._background.spawn(
+            self._answer_callback(query.id, text), name=f"telegram-answer-{query.id}"
+        )
+
+    async def _answer_callback(self, query_id: str, text: str | None) -> None:
+        try:
+            await self._client.bot.answer_callback_query(query_id, text=text)
+        except TelegramError as error:
+            # The spinner stops on its own after a while; the choice itself is stored.
+            logger.info("telegram.callback_answer_failed error=%s", self._client.redact(error))
+
+    async def _send_greeting(self, conversation_id: int) -> None:
+        await self._router.send_reply(conversation_id, self._greeting)
+
+
+def _title_on_keyboard(message: MaybeInaccessibleMessage, data: str) -> str | None:
+    if not isinstance(message, Message) or message.reply_markup is None:
+        return None  # an inaccessible (old) message carries no keyboard
+    for row in message.reply_markup.inline_keyboard:
+        for button in row:
+            if button.callback_data == data:
+                return button.text
+    return None
+
+
+def _metadata(message: Message, *, edited: bool) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"message_id": message.message_id}
+    if edited:
+        metadata["edited"] = True
+    if is_group(message) and message.from_user is not None:
+        # A group is one conversation; who in it wrote is kept per message.
+        metadata["from_id"] = message.from_user.id
+        metadata["from_name"] = message.from_user.full_name
+    return metadata

@@ -1,0 +1,156 @@
+"""The outbound half: replies as Telegram messages, sent through python-telegram-bot's `Bot`."""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from datetime import timedelta
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.messages import Channel, Reply
+from bot.outbox import Failed, OutboundJob, Outcome, RetryLater, Sent
+from bot.text import split_in_parts
+from channels.telegram.buttons import callback_data
+from channels.telegram.client import TelegramClient
+
+logger = logging.getLogger(__name__)
+
+# Telegram's limit on a message's text, counted in UTF-16 code units (as its entity offsets).
+MAX_MESSAGE_UNITS = 4096
+# Telegram refuses a message without text, and buttons need a message to hang on.
+BUTTONS_ONLY_TEXT = "Please choose:"
+_SENTENCE_END = re.compile(r"[.!?…](?=\s)")
+
+
+class TelegramSender:
+    """Renders replies into sendMessage bodies and sends them; never raises for Telegram faults."""
+
+    channel = Channel.TELEGRAM
+
+    def __init__(self, client: TelegramClient) -> None:
+        self._client = client
+
+    def render(self, reply: Reply) -> list[dict[str, Any]]:
+        """One body per Telegram message: long texts split, the buttons on the last part."""
+        parts = split_text(reply.text)
+        if not parts:
+            if not reply.buttons:
+                return []
+            parts = [BUTTONS_ONLY_TEXT]
+        bodies: list[dict[str, Any]] = [{"text": part} for part in parts]
+        if reply.buttons:
+            bodies[-1]["buttons"] = [
+                {"text": b.title or b.payload, "callback_data": callback_data(b.payload)}
+                for b in reply.buttons
+            ]
+        return bodies
+
+    async def send(self, job: OutboundJob) -> Outcome:
+        text = job.body.get("text")
+        if not isinstance(text, str) or not text:
+            return Failed(error="delivery body has no text")
+        markup = _keyboard(job.body.get("buttons"))
+        chat_id = job.address
+        # A group that became a supergroup has a new id; Telegram says which, send there.
+        for _ in range(2):
+            try:
+                message = await self._client.bot.send_message(
+                    chat_id=chat_id, text=text, reply_markup=markup
+                )
+            except ChatMigrated as error:
+                logger.info(
+                    "telegram.chat_migrated chat_id=%s new_chat_id=%s",
+                    chat_id,
+                    error.new_chat_id,
+                )
+                chat_id = str(error.new_chat_id)
+                continue
+            except TelegramError as error:
+                return self._outcome(job, error)
+            return Sent(provider_message_id=f"{message.chat_id}:{message.message_id}")
+        return Failed(error="the chat moved more than once")
+
+    def _outcome(self, job: OutboundJob, error: TelegramError) -> Outcome:
+        described = f"{type(error).__name__}: {self._client.redact(error)}"
+        # Order matters: BadRequest and TimedOut are kinds of NetworkError.
+        if isinstance(error, RetryAfter):
+            return RetryLater(error=described, retry_after=_retry_after_seconds(error))
+        if isinstance(error, Forbidden | BadRequest):
+            # Blocked by the user, kicked from the group, chat not found: never going to work.
+            return Failed(error=described)
+        if isinstance(error, InvalidToken):
+            # Our configuration, not the customer's fault: keep the message until it is fixed.
+            logger.error(
+                "telegram.token_rejected delivery_id=%s: check TELEGRAM_BOT_TOKEN", job.delivery_id
+            )
+            return RetryLater(error=described)
+        # NetworkError (5xx, connection refused, timeouts) and anything unforeseen: passing.
+        return RetryLater(error=described)
+
+
+def _keyboard(buttons: Any) -> InlineKeyboardMarkup | None:
+    if not isinstance(buttons, list) or not buttons:
+        return None
+    # One button per row: titles are sentences ("Yes, connect me"), not single words.
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(str(b["text"]), callback_data=str(b["callback_data"]))]
+         for b in buttons]
+    )  # fmt: skip
+
+
+def _retry_after_seconds(error: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        # The attribute is an int today and a timedelta in a future major version.
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE_UNITS) -> list[str]:
+    """`text` in parts of at most `limit` UTF-16 units, cut at paragraph, line, sentence or
+    word boundaries (in that order of preference), and mid-word only when a word is too long."""
+    return split_in_parts(text, limit, cut_point=_cut_point, size=_units)
+
+
+def _cut_point(text: str, limit: int) -> int:
+    """Where to end the next part of `text`: an index into it, at most `limit` units in."""
+    fits = 0
+    used = 0
+    for ch in text:
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > limit:
+            break
+        fits += 1
+    # A cut in the first half would make many small parts; prefer a worse boundary later on.
+    floor = fits // 2
+    for separator in ("\n\n", "\n"):
+        found = text.rfind(separator, floor, fits)
+        if found > 0:
+            return found
+    sentence_ends = [
+        m.end() for m in _SENTENCE_END.finditer(text, floor, fits + 1) if m.end() <= fits
+    ]
+    if sentence_ends:
+        return sentence_ends[-1]
+    if text[fits].isspace():
+        return fits
+    for index in range(fits - 1, floor, -1):
+        if text[index].isspace():
+            return index
+    return fits

@@ -1,0 +1,278 @@
+"""Twilio's webhooks: `POST /channels/twilio/webhook` (messages in), `/status` (delivery news).
+
+Every request must carry a valid `X-Twilio-Signature`, computed over the public URL Twilio
+called (PUBLIC_BASE_URL + path + query), so verification holds behind a reverse proxy. A
+message is committed before Twilio is answered, and answered before the bot turn runs: Twilio
+gets an empty TwiML `<Response/>` at once and replies go out through the outbox. A store that
+cannot take the message gets a 503, never a 200 that loses it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Protocol
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from twilio.request_validator import RequestValidator
+
+from bot.messages import Button, Channel, Direction, InboundMessage, Reply, SenderKind
+from bot.outbox import Outbox
+from bot.settings import Settings
+from bot.store.models import Conversation, Message
+from channels.twilio import consent
+from channels.twilio.inbound import MalformedMessage, parse_message
+from channels.twilio.sms_text import chosen_option
+from channels.twilio.status import StatusResult, record_status
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/channels/twilio"
+WEBHOOK_PATH = f"{PREFIX}/webhook"
+STATUS_PATH = f"{PREFIX}/status"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+# How far back a typed "1" may reach for the options it answers.
+_BUTTON_LOOKBACK = 20
+
+
+class Stored(Protocol):
+    @property
+    def conversation_id(self) -> int: ...
+
+
+class Router(Protocol):
+    """What the webhook needs of the conversation router."""
+
+    async def receive(self, inbound: InboundMessage) -> Stored | None: ...
+
+    async def record(self, inbound: InboundMessage, *, reply: Reply | None) -> Stored | None: ...
+
+    async def send_reply(self, conversation_id: int, reply: Reply) -> int: ...
+
+
+class Spawn(Protocol):
+    def __call__(self, coroutine: Coroutine[Any, Any, Any], *, name: str) -> None: ...
+
+
+class TwilioWebhooks:
+    """The inbound routes, bound to the router once the gateway's services exist."""
+
+    def __init__(
+        self, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+    ) -> None:
+        self._settings = settings
+        self._session_factory = session_factory
+        token = settings.TWILIO_AUTH_TOKEN
+        self._validator = RequestValidator(token) if token else None
+        self._router: Router | None = None
+        self._process: Callable[[int], None] | None = None
+        self._spawn: Spawn | None = None
+
+    def attach(
+        self, *, router: Router, process: Callable[[int], None], spawn: Spawn, outbox: Outbox
+    ) -> None:
+        self._router = router
+        self._outbox = outbox
+        self._process = process
+        self._spawn = spawn
+
+    def routes(self) -> APIRouter:
+        api = APIRouter(prefix=PREFIX, tags=["twilio"])
+        api.add_api_route("/webhook", self.message, methods=["POST"], summary="Inbound message")
+        api.add_api_route("/status", self.status, methods=["POST"], summary="Delivery status")
+        return api
+
+    async def message(self, request: Request) -> Response:
+        """An inbound SMS or WhatsApp message: stored, acknowledged, then routed."""
+        form = await self._verified_form(request)
+        try:
+            inbound = parse_message(form)
+        except MalformedMessage as error:
+            logger.info("twilio.malformed path=%s error=%s", request.url.path, error)
+            raise HTTPException(status_code=400, detail=str(error)) from None
+        try:
+            await self._take(inbound, opt_out_type=form.get("OptOutType"))
+        except Exception:
+            logger.exception(
+                "twilio.store_failed channel=%s message_sid=%s",
+                inbound.channel,
+                inbound.external_id,
+            )
+            raise HTTPException(
+                status_code=503, detail="The message could not be stored; please retry."
+            ) from None
+        return _twiml()
+
+    async def status(self, request: Request) -> Response:
+        """A delivery status callback for a message we sent."""
+        form = await self._verified_form(request)
+        sid = form.get("MessageSid") or form.get("SmsSid")
+        reported = form.get("MessageStatus") or form.get("SmsStatus")
+        if not sid or not reported:
+            raise HTTPException(
+                status_code=400,
+                detail="expected Twilio's status callback fields MessageSid and MessageStatus",
+            )
+        error_code = form.get("ErrorCode") or None
+        try:
+            result = await record_status(
+                self._session_factory,
+                outbox=self._outbox,
+                message_sid=sid,
+                twilio_status=reported,
+                error_code=error_code,
+            )
+        except Exception:
+            logger.exception("twilio.status_store_failed sid=%s", sid)
+            raise HTTPException(status_code=503, detail="The status could not be stored.") from None
+        # Applied or already there is the normal case; the others deserve a look.
+        normal = result in {StatusResult.APPLIED, StatusResult.UNCHANGED}
+        log = logger.debug if normal else logger.info
+        log(
+            "twilio.status sid=%s status=%s error_code=%s result=%s",
+            sid,
+            reported,
+            error_code,
+            result,
+        )
+        return _twiml()
+
+    async def _verified_form(self, request: Request) -> Mapping[str, str]:
+        if self._validator is None:
+            logger.error("twilio.not_configured path=%s", request.url.path)
+            raise HTTPException(
+                status_code=503,
+                detail="The Twilio channel is not configured: set TWILIO_AUTH_TOKEN.",
+            )
+        try:
+            form = await request.form()
+        except Exception as error:
+            raise HTTPException(
+                status_code=400, detail=f"expected a form-encoded body: {error}"
+            ) from None
+        if any(not isinstance(value, str) for _, value in form.multi_items()):
+            raise HTTPException(status_code=400, detail="file uploads are not accepted here")
+        signature = request.headers.get("X-Twilio-Signature")
+        client = request.client.host if request.client else None
+        if not signature:
+            logger.warning("twilio.signature_missing path=%s client=%s", request.url.path, client)
+            raise HTTPException(status_code=403, detail="X-Twilio-Signature is missing")
+        url = self._public_url(request)
+        if not self._validator.validate(url, form, signature):
+            logger.warning(
+                "twilio.signature_invalid path=%s client=%s url=%s", request.url.path, client, url
+            )
+            raise HTTPException(status_code=403, detail="X-Twilio-Signature is not valid")
+        return {key: str(value) for key, value in form.items()}
+
+    def _public_url(self, request: Request) -> str:
+        """The URL Twilio called, as the outside sees it (Twilio signs that one)."""
+        url = f"{self._settings.PUBLIC_BASE_URL}{request.url.path}"
+        return f"{url}?{request.url.query}" if request.url.query else url
+
+    async def _take(self, inbound: InboundMessage, *, opt_out_type: str | None) -> None:
+        assert self._router is not None and self._process is not None, "attach() first"
+        # With Advanced Opt-Out, Twilio matched the keyword and answered it itself.
+        matched_by_twilio = consent.keyword_of_opt_out_type(opt_out_type)
+        keyword = matched_by_twilio or (
+            None if inbound.attachments else consent.keyword_of(inbound.text)
+        )
+        if keyword is not None:
+            await self._keyword(inbound, keyword, vendor_answered=matched_by_twilio is not None)
+            return
+        received = await self._router.receive(await self._with_chosen_button(inbound))
+        if received is None:
+            logger.info("twilio.duplicate message_sid=%s", inbound.external_id)
+            return
+        self._process(received.conversation_id)
+
+    async def _keyword(
+        self, inbound: InboundMessage, keyword: consent.Keyword, *, vendor_answered: bool
+    ) -> None:
+        """Log STOP/START/HELP without the bot; change consent; answer unless Twilio did."""
+        assert self._router is not None and self._spawn is not None
+        received = await self._router.record(inbound, reply=None)
+        if received is None:
+            logger.info("twilio.duplicate message_sid=%s", inbound.external_id)
+            return
+        conversation_id = received.conversation_id
+        reply: str | None = None
+        if keyword == consent.Keyword.STOP:
+            await consent.set_opted_out(
+                self._session_factory, conversation_id=conversation_id, opted_out=True
+            )
+        elif keyword == consent.Keyword.START:
+            await consent.set_opted_out(
+                self._session_factory, conversation_id=conversation_id, opted_out=False
+            )
+            reply = consent.RESUBSCRIBED_TEXT
+        else:
+            reply = consent.help_text(
+                promise_hours=self._settings.RESPONSE_PROMISE_HOURS,
+                sms_number=self._settings.TWILIO_SMS_FROM,
+                whatsapp_number=self._settings.TWILIO_WHATSAPP_FROM.removeprefix("whatsapp:"),
+            )
+        logger.info(
+            "twilio.keyword keyword=%s channel=%s conversation_id=%s",
+            keyword.value,
+            inbound.channel,
+            conversation_id,
+        )
+        if reply is not None and not vendor_answered:
+            # Sent after Twilio is answered: the keyword itself is already committed.
+            self._spawn(
+                self._router.send_reply(
+                    conversation_id, Reply(text=reply, sender_kind=SenderKind.SYSTEM)
+                ),
+                name=f"twilio-keyword-{conversation_id}",
+            )
+
+    async def _with_chosen_button(self, inbound: InboundMessage) -> InboundMessage:
+        """A typed option number as the button it stands for, in the latest message that
+        offered buttons; anything else unchanged."""
+        number = chosen_option(inbound.text)
+        if number is None or inbound.attachments:
+            return inbound
+        buttons = await self._latest_buttons(inbound.channel, inbound.address)
+        if number > len(buttons):
+            return inbound
+        button = buttons[number - 1]
+        return dataclasses.replace(
+            inbound,
+            text=button.title,
+            button_payload=button.payload,
+            metadata={**inbound.metadata, "typed": inbound.text},
+        )
+
+    async def _latest_buttons(self, channel: Channel, address: str) -> list[Button]:
+        conversation_id = (
+            select(Conversation.id)
+            .where(Conversation.channel == channel, Conversation.address == address)
+            .scalar_subquery()
+        )
+        async with self._session_factory() as session:
+            payloads = await session.scalars(
+                select(Message.payload)
+                .where(
+                    Message.conversation_id == conversation_id,
+                    Message.direction == Direction.OUTBOUND,
+                )
+                .order_by(Message.id.desc())
+                .limit(_BUTTON_LOOKBACK)
+            )
+            for payload in payloads:
+                buttons = (payload or {}).get("buttons")
+                if isinstance(buttons, list) and buttons:
+                    return [
+                        Button(title=str(b.get("title", "")), payload=str(b.get("payload", "")))
+                        for b in buttons
+                        if isinstance(b, dict)
+                    ]
+        return []
+
+
+def _twiml() -> Response:
+    return Response(content=EMPTY_TWIML, media_type="text/xml")

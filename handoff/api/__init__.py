@@ -1,0 +1,11 @@
+"""The rep API under `/api/`, one router per resource, collected here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from handoff.api import auth, canned, conversations, me, queue
+
+router = APIRouter()
+for resource in (auth, me, queue, conversations, canned):
+    router.include_router(resource.router)

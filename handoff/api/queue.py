@@ -1,0 +1,37 @@
+"""`/api/queue`: what waits for a person, and taking the next conversation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from handoff.deps import CurrentRep, LiveDep, SessionDep
+from handoff.packet import conversation_detail, queue_items
+from handoff.queue import claim_next, waiting
+from handoff.schemas import ConversationPublic, QueueItemPublic
+
+router = APIRouter(prefix="/api/queue", tags=["queue"])
+
+Tier = Annotated[int, Query(ge=1, le=2, description="1: reps; 2: escalated, supervisors only")]
+
+
+@router.get("")
+async def list_queue(rep: CurrentRep, session: SessionDep, tier: Tier = 1) -> list[QueueItemPublic]:
+    """Waiting conversations by priority, then due time."""
+    return await queue_items(session, await waiting(session=session, rep=rep, tier=tier))
+
+
+@router.post(
+    "/next",
+    response_model=ConversationPublic,
+    responses={204: {"description": "the queue is empty"}},
+)
+async def take_next(
+    rep: CurrentRep, session: SessionDep, live: LiveDep, tier: Tier = 1
+) -> ConversationPublic | Response:
+    """Claim the first waiting conversation of the tier; 204 when there is none."""
+    conversation = await claim_next(session=session, rep=rep, tier=tier, live=live)
+    if conversation is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return await conversation_detail(session=session, conversation_id=conversation.id)

@@ -1,0 +1,66 @@
+"""`/api/reports` and `/api/export`: the figures and the interaction records (supervisors)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from bot.messages import Channel
+from bot.store.models import utcnow
+from handoff.deps import ServicesDep, SessionDep, SupervisorRep
+from handoff.errors import Invalid
+from handoff.export import MEDIA_TYPES, ExportFormat, encode, records
+from handoff.reports.figures import Reports, compute_reports, report_range
+
+router = APIRouter(prefix="/api", tags=["reports"])
+
+Start = Annotated[date | None, Query(description="first day (UTC), inclusive")]
+End = Annotated[date | None, Query(description="last day (UTC), inclusive")]
+
+
+@router.get("/reports")
+async def reports(
+    rep: SupervisorRep,
+    session: SessionDep,
+    services: ServicesDep,
+    start: Start = None,
+    end: End = None,
+    channel: Channel | None = None,
+) -> Reports:
+    """The report figures for a date range (the last 30 days by default) and channel."""
+    now = utcnow()
+    r = report_range(start, end, channel, today=now.date())
+    return await compute_reports(
+        session, r, promise_hours=services.settings.RESPONSE_PROMISE_HOURS, now=now
+    )
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+)
+async def export(
+    rep: SupervisorRep,
+    session: SessionDep,
+    services: ServicesDep,
+    format: ExportFormat = ExportFormat.CSV,
+    start: Start = None,
+    end: End = None,
+) -> StreamingResponse:
+    """Interaction records of conversations last active in the range, streamed (CSV or JSONL)."""
+    if start and end and start > end:
+        raise Invalid("The start date is after the end date.")
+    since = datetime.combine(start, time(), UTC) if start else None
+    until = datetime.combine(end + timedelta(days=1), time(), UTC) if end else None
+    # The stream reads in pages with sessions of its own; the request's is not needed.
+    await session.close()
+    name = f"interactions-{start or 'all'}-{end or utcnow().date()}.{format.value}"
+    return StreamingResponse(
+        encode(format, records(services.session_factory, since=since, until=until)),
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

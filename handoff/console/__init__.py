@@ -1,0 +1,11 @@
+"""The rep console under `/console`: server-rendered pages, plain forms, live updates by SSE."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from handoff.console import actions, canned, events, login, pages
+
+router = APIRouter()
+for part in (login, pages, actions, canned, events):
+    router.include_router(part.router)

@@ -1,0 +1,102 @@
+"""Console pages: the queue and a conversation, plus the fragments live updates swap in."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.models import Rep
+from handoff.canned import list_canned
+from handoff.console.render import SECURITY_HEADERS, page, render
+from handoff.console.session import ConsoleUser, ConsoleUserDep
+from handoff.deps import SessionDep
+from handoff.packet import conversation_detail, queue_items
+from handoff.queue import assigned_to, waiting
+from handoff.schemas import ConversationPublic
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+ConversationId = Annotated[int, Path(ge=1)]
+
+
+async def _queue_context(session: AsyncSession, user: ConsoleUser) -> dict[str, Any]:
+    tiers = [1, 2] if user.is_supervisor else [1]
+    queues = {
+        tier: await queue_items(session, await waiting(session=session, rep=user.rep, tier=tier))
+        for tier in tiers
+    }
+    mine = await queue_items(session, await assigned_to(session=session, rep=user.rep))
+    return {"queues": queues, "mine": mine}
+
+
+@router.get("/queue")
+async def queue_page(request: Request, user: ConsoleUserDep, session: SessionDep) -> HTMLResponse:
+    return page(request, "queue.html", user=user, **await _queue_context(session, user))
+
+
+@router.get("/queue/fragment")
+async def queue_fragment(user: ConsoleUserDep, session: SessionDep) -> HTMLResponse:
+    html = render("_queue_live.html", user=user, **await _queue_context(session, user))
+    return HTMLResponse(html, headers=SECURITY_HEADERS)
+
+
+def allowed_actions(detail: ConversationPublic, user: ConsoleUser) -> dict[str, bool]:
+    """What the signed-in person may do with the conversation now (the services check again)."""
+    state = detail.summary.state
+    owner = detail.summary.assigned_rep.id if detail.summary.assigned_rep else None
+    mine = owner == user.rep.id and state == "assigned"
+    return {
+        "claim": state == "queued" or (state == "escalated" and user.is_supervisor),
+        "reply": mine,
+        "release": state == "assigned" and (mine or user.is_supervisor),
+        "escalate": mine and (detail.summary.tier or 1) < 2,
+        "resolve": mine,
+        "reassign": user.is_supervisor and state in ("queued", "assigned", "escalated"),
+        "note": owner in (None, user.rep.id) or user.is_supervisor,
+    }
+
+
+async def _active_reps(session: AsyncSession) -> list[Rep]:
+    return list(
+        await session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.display_name))
+    )
+
+
+@router.get("/conversations/{conversation_id}")
+async def conversation_page(
+    request: Request, conversation_id: ConversationId, user: ConsoleUserDep, session: SessionDep
+) -> HTMLResponse:
+    detail = await conversation_detail(session=session, conversation_id=conversation_id)
+    return page(
+        request,
+        "conversation.html",
+        user=user,
+        c=detail,
+        can=allowed_actions(detail, user),
+        canned=await list_canned(session=session),
+        reps=await _active_reps(session),
+    )
+
+
+@router.get("/conversations/{conversation_id}/fragment")
+async def conversation_fragment(
+    conversation_id: ConversationId, user: ConsoleUserDep, session: SessionDep
+) -> JSONResponse:
+    """The parts of the conversation page that change while it is open, rendered (escaped)."""
+    detail = await conversation_detail(session=session, conversation_id=conversation_id)
+    owner = detail.summary.assigned_rep
+    return JSONResponse(
+        {
+            "state": detail.summary.state,
+            "owner": owner.id if owner else None,
+            "parts": {
+                part: render(f"_{part}.html", c=detail, user=user)
+                for part in ("summary", "transcript", "notes", "events")
+            },
+        },
+        headers=SECURITY_HEADERS,
+    )

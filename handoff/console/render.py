@@ -1,0 +1,111 @@
+"""Rendering console pages: Jinja2 with autoescape on, security headers, one-shot notices."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from handoff.console.session import COOKIE_PATH, FLASH_COOKIE, ConsoleUser
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+# No inline script or style anywhere in the console: customer text can never become code.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(UTC).strftime("%d %b %H:%M UTC")
+
+
+def _iso(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat() if value else ""
+
+
+def _waited(seconds: int | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes = max(0, seconds) // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    return f"{hours // 24} days"
+
+
+def _label(value: str | None) -> str:
+    """`customer_request` → `customer request`."""
+    return value.replace("_", " ") if value else "—"
+
+
+environment = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=True,  # every template, whatever its name: customer text is always escaped
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+environment.filters.update(when=_when, iso=_iso, waited=_waited, label=_label)
+
+
+def render(name: str, **context: Any) -> str:
+    return environment.get_template(name).render(**context)
+
+
+def page(
+    request: Request,
+    name: str,
+    *,
+    user: ConsoleUser | None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A full console page, with the one-shot notice left by the previous action, if any."""
+    notice = request.cookies.get(FLASH_COOKIE)
+    response = HTMLResponse(
+        render(
+            name,
+            user=user,
+            notice=unquote(notice)[:500] if notice else None,
+            path=request.url.path,
+            **context,
+        ),
+        status_code=status_code,
+        headers=SECURITY_HEADERS,
+    )
+    if notice:
+        response.delete_cookie(FLASH_COOKIE, path=COOKIE_PATH)
+    return response
+
+
+def redirect(url: str, *, notice: str | None = None) -> RedirectResponse:
+    """Back to a page after a form (303, so a reload does not repeat the action)."""
+    response = RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)
+    if notice:
+        response.set_cookie(
+            FLASH_COOKIE, quote(notice[:500]), max_age=60, path=COOKIE_PATH, httponly=True,
+            samesite="lax",
+        )  # fmt: skip
+    return response
+
+
+def with_headers(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response

@@ -1,0 +1,86 @@
+"""FastAPI dependencies for the rep API: the store session, the signed-in rep, a conversation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import Services
+from bot.store.models import Conversation, Rep, Role, SessionKind, utcnow
+from handoff.errors import NotAuthenticated, NotFound
+from handoff.live import LiveHub
+from handoff.permissions import require_role
+from handoff.tokens import rep_for_token
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_live(services: ServicesDep) -> LiveHub:
+    return services.desk.live
+
+
+LiveDep = Annotated[LiveHub, Depends(get_live)]
+
+
+async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    async with services.session_factory() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+_bearer = HTTPBearer(
+    auto_error=False, description="A token from `POST /api/auth/login`, as `Bearer <token>`."
+)
+
+
+async def get_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    if credentials is None:
+        raise NotAuthenticated("Sign in first: send `Authorization: Bearer <token>`.")
+    return credentials.credentials
+
+
+TokenDep = Annotated[str, Depends(get_token)]
+
+
+async def get_current_rep(session: SessionDep, token: TokenDep) -> Rep:
+    rep = await rep_for_token(session=session, token=token, kind=SessionKind.API, now=utcnow())
+    if rep is None:
+        raise NotAuthenticated("The token is unknown, expired or revoked: sign in again.")
+    return rep
+
+
+CurrentRep = Annotated[Rep, Depends(get_current_rep)]
+
+
+async def get_supervisor(rep: CurrentRep) -> Rep:
+    require_role(rep, Role.SUPERVISOR)
+    return rep
+
+
+SupervisorRep = Annotated[Rep, Depends(get_supervisor)]
+
+
+async def get_conversation(
+    conversation_id: Annotated[int, Path(ge=1)], session: SessionDep, rep: CurrentRep
+) -> Conversation:
+    """The conversation in the path (404 when there is none), after the rep is known (401)."""
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"There is no conversation {conversation_id}.")
+    return conversation
+
+
+ConversationDep = Annotated[Conversation, Depends(get_conversation)]

@@ -1,0 +1,130 @@
+"""The SLA monitor: a background job that keeps the 24-hour promise visible and enforced.
+
+Every `interval` seconds, in exactly one gateway instance (a job lease in the store, see
+`handoff.leases`), it:
+- gives every open handoff its record and response window, marks the unanswered ones at risk
+  (75 % of the window gone) and breached (window gone), escalating breached ones to the
+  supervisors' tier (`handoff.sla`);
+- flags follow-ups past their due date (`handoff.follow_ups`);
+- once a day, when RETENTION_DAYS is set, purges conversations inactive for longer.
+Supervisors' consoles hear of each mark and flag at once (live hub). The clock is injectable so
+tests can move time; marks are stored, so a restart neither loses nor repeats anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.store.models import utcnow
+from handoff.follow_ups import flag_overdue, follow_up_event
+from handoff.leases import give_up_lease, take_lease
+from handoff.live import LiveEvent, LiveHub, queue_changed
+from handoff.policy import AT_RISK_FRACTION
+from handoff.retention import purge_inactive
+from handoff.sla import SlaMark, check_open_handoffs, complete_closed_windows
+
+logger = logging.getLogger(__name__)
+
+SLA_JOB = "sla-monitor"
+RETENTION_JOB = "retention-purge"
+RETENTION_EVERY = timedelta(days=1)
+
+
+def _holder_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def sla_event(mark: SlaMark) -> LiveEvent:
+    return LiveEvent("sla", mark.conversation_id, {"mark": mark.kind, "escalated": mark.escalated})
+
+
+@dataclass
+class TickReport:
+    """What one tick did (None of it when another instance holds the lease)."""
+
+    ran: bool
+    marks: list[SlaMark] = field(default_factory=list)
+    overdue_follow_ups: int = 0
+    purged_conversations: int | None = None
+
+
+@dataclass
+class SlaMonitor:
+    session_factory: async_sessionmaker[AsyncSession]
+    live: LiveHub | None = None
+    interval: float = 30.0
+    at_risk_fraction: float = AT_RISK_FRACTION
+    retention_days: int | None = None
+    clock: Callable[[], datetime] = utcnow
+    holder: str = field(default_factory=_holder_id)
+
+    @property
+    def lease_ttl(self) -> timedelta:
+        # Long enough to survive a slow tick, short enough that a dead holder's duty passes
+        # to another instance within a few intervals.
+        return timedelta(seconds=max(self.interval * 3, 30.0))
+
+    async def tick(self) -> TickReport:
+        """Run one round if this instance holds (or takes) the lease."""
+        now = self.clock()
+        if not await take_lease(
+            self.session_factory, job=SLA_JOB, holder=self.holder, now=now, ttl=self.lease_ttl
+        ):
+            return TickReport(ran=False)
+        report = TickReport(ran=True)
+        report.marks = await check_open_handoffs(
+            self.session_factory, now=now, fraction=self.at_risk_fraction
+        )
+        await complete_closed_windows(self.session_factory, fraction=self.at_risk_fraction)
+        flagged = await flag_overdue(self.session_factory, now=now)
+        report.overdue_follow_ups = len(flagged)
+        if self.live is not None:
+            for mark in report.marks:
+                self.live.publish(sla_event(mark))
+                self.live.publish(queue_changed(mark.conversation_id))
+            for wrap in flagged:
+                self.live.publish(follow_up_event(wrap, what="overdue"))
+        if self.retention_days is not None and await take_lease(
+            self.session_factory,
+            job=RETENTION_JOB,
+            holder=self.holder,
+            now=now,
+            ttl=RETENTION_EVERY,
+            renew=False,
+        ):
+            purge = await purge_inactive(
+                self.session_factory,
+                older_than_days=self.retention_days,
+                actor="system",
+                now=now,
+            )
+            report.purged_conversations = purge.counts["conversations"]
+        return report
+
+    async def run(self) -> None:
+        """Tick every `interval` seconds until cancelled; a failed tick is logged, not fatal."""
+        logger.info("sla_monitor.started holder=%s interval=%s", self.holder, self.interval)
+        try:
+            while True:
+                try:
+                    await self.tick()
+                except Exception:
+                    logger.exception("sla_monitor.tick_failed holder=%s", self.holder)
+                await asyncio.sleep(self.interval)
+        finally:
+            await asyncio.shield(self._give_up())
+
+    async def _give_up(self) -> None:
+        try:
+            await give_up_lease(self.session_factory, job=SLA_JOB, holder=self.holder)
+        except Exception:  # shutting down: the lease simply runs out instead
+            logger.warning("sla_monitor.lease_not_released holder=%s", self.holder)

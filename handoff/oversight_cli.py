@@ -1,0 +1,93 @@
+"""What `python -m bot.cli export` and `python -m bot.cli data purge` do."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from bot.logs import configure_logging
+from bot.settings import Settings
+from bot.store.db import create_engine, create_session_factory
+from bot.store.migrate import SchemaNotCurrent, ensure_schema_current
+from bot.store.models import utcnow
+from handoff.export import ExportFormat, write_export
+from handoff.retention import purge_inactive
+
+T = TypeVar("T")
+
+
+def _day(value: datetime | None, *, after: bool = False) -> datetime | None:
+    if value is None:
+        return None
+    day = value.replace(tzinfo=UTC, hour=0, minute=0, second=0, microsecond=0)
+    return day + timedelta(days=1) if after else day
+
+
+def export_to(
+    settings: Settings, out: Path, export_format: str, start: datetime | None, end: datetime | None
+) -> int:
+    try:
+        chosen = ExportFormat(export_format.lower())
+    except ValueError:
+        typer.echo("--format must be csv or jsonl.", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.LOG_LEVEL)
+
+    async def run() -> int:
+        engine = create_engine(settings.DATABASE_URL)
+        try:
+            await ensure_schema_current(engine)
+            sessions = create_session_factory(engine)
+            since, until = _day(start), _day(end, after=True)
+            if str(out) == "-":
+                return await write_export(
+                    sessions, sys.stdout, export_format=chosen, since=since, until=until
+                )
+            with out.open("w", encoding="utf-8", newline="") as file:
+                return await write_export(
+                    sessions, file, export_format=chosen, since=since, until=until
+                )
+        finally:
+            await engine.dispose()
+
+    return _run(run())
+
+
+def purge(settings: Settings, older_than_days: int | None, *, dry_run: bool) -> str:
+    days = older_than_days or settings.RETENTION_DAYS
+    if days is None:
+        typer.echo("Say how old: --older-than-days N, or set RETENTION_DAYS.", err=True)
+        raise typer.Exit(2)
+    configure_logging(settings.LOG_LEVEL)
+
+    async def run() -> str:
+        engine = create_engine(settings.DATABASE_URL)
+        try:
+            await ensure_schema_current(engine)
+            report = await purge_inactive(
+                create_session_factory(engine),
+                older_than_days=days,
+                actor=f"cli:{getpass.getuser()}",
+                now=utcnow(),
+                dry_run=dry_run,
+            )
+            return report.summary().capitalize() + "."
+        finally:
+            await engine.dispose()
+
+    return _run(run())
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(work)
+    except SchemaNotCurrent as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None

@@ -1,0 +1,294 @@
+"""The human queue: what waits, in order, and taking a conversation so exactly one rep owns it.
+
+Tier 1 is the conversations waiting for a rep (`queued`), tier 2 those escalated to supervisors
+(`escalated`). Both are served by priority, then due time. Claiming is safe under concurrency:
+on PostgreSQL the row is locked with `SELECT … FOR UPDATE SKIP LOCKED` (a claimer skips rows
+another is taking) and updated in the same transaction; SQLite has no row locks, so a
+conditional `UPDATE … WHERE state = <waiting>` claims the row and its row count says who won.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.lifecycle import transition
+from bot.store.models import (
+    Contact,
+    Conversation,
+    ConversationState,
+    Handoff,
+    Rep,
+    Role,
+    utcnow,
+)
+from handoff.errors import Conflict, NotFound
+from handoff.live import LiveHub, queue_changed
+from handoff.permissions import rep_actor, require_role, require_tier
+
+S = ConversationState
+QUEUE_STATES: dict[int, ConversationState] = {1: S.QUEUED, 2: S.ESCALATED}
+WAITING_STATES = frozenset(QUEUE_STATES.values())
+_SQLITE_CANDIDATES = 8
+_Row = TypeVar("_Row", bound=Any)
+
+
+def tier_of_waiting(conversation: Conversation) -> int:
+    return 2 if conversation.state == S.ESCALATED else 1
+
+
+def _in_queue_order(query: Select[_Row]) -> Select[_Row]:
+    return query.order_by(Conversation.priority_rank, Conversation.due_at, Conversation.id)
+
+
+async def waiting(
+    *, session: AsyncSession, rep: Rep, tier: int, limit: int = 500
+) -> list[Conversation]:
+    """The conversations waiting in `tier`'s queue, first to serve first (contacts loaded)."""
+    require_tier(rep, tier)
+    query = _in_queue_order(
+        select(Conversation).where(Conversation.state == QUEUE_STATES[tier])
+    ).limit(limit)
+    conversations = list(await session.scalars(query))
+    await _load_contacts(session, conversations)
+    return conversations
+
+
+async def assigned_to(*, session: AsyncSession, rep: Rep) -> list[Conversation]:
+    """The conversations `rep` owns now, those due soonest first."""
+    query = _in_queue_order(
+        select(Conversation).where(
+            Conversation.assigned_rep_id == rep.id, Conversation.state == S.ASSIGNED
+        )
+    )
+    conversations = list(await session.scalars(query))
+    await _load_contacts(session, conversations)
+    return conversations
+
+
+async def waiting_counts(*, session: AsyncSession) -> dict[int, int]:
+    rows = await session.execute(
+        select(Conversation.state, func.count())
+        .where(Conversation.state.in_(WAITING_STATES))
+        .group_by(Conversation.state)
+    )
+    by_state = {state: count for state, count in rows}
+    return {tier: int(by_state.get(state, 0)) for tier, state in QUEUE_STATES.items()}
+
+
+async def _load_contacts(session: AsyncSession, conversations: list[Conversation]) -> None:
+    ids = {c.contact_id for c in conversations}
+    if ids:
+        # Loaded into the identity map, so `conversation.contact` needs no further query.
+        await session.scalars(select(Contact).where(Contact.id.in_(ids)))
+
+
+@asynccontextmanager
+async def committing(session: AsyncSession) -> AsyncIterator[None]:
+    """Commit what the block did; when it raises (a refusal too), roll back, which unlocks."""
+    try:
+        yield
+    except BaseException:
+        await session.rollback()
+        raise
+    await session.commit()
+
+
+async def lock_conversation(session: AsyncSession, conversation_id: int) -> Conversation:
+    """Load a conversation so that no one else can change it until this transaction ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        conversation = await session.scalar(
+            select(Conversation)
+            .where(Conversation.id == conversation_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    else:
+        # A write takes SQLite's single writer lock; reads after it see the latest data.
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(updated_at=Conversation.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        conversation = await session.get(Conversation, conversation_id, populate_existing=True)
+    if conversation is None:
+        raise NotFound(f"There is no conversation {conversation_id}.")
+    return conversation
+
+
+async def current_handoff(
+    session: AsyncSession, conversation: Conversation, now: datetime
+) -> Handoff:
+    """The record of the conversation's current handoff (caller holds the conversation's lock)."""
+    if conversation.handoff_requested_at is None:
+        conversation.handoff_requested_at = now
+    record = await session.scalar(
+        select(Handoff).where(
+            Handoff.conversation_id == conversation.id,
+            Handoff.requested_at == conversation.handoff_requested_at,
+        )
+    )
+    if record is None:
+        record = Handoff(
+            conversation_id=conversation.id,
+            requested_at=conversation.handoff_requested_at,
+            reason=conversation.escalation_reason,
+            priority=conversation.priority,
+        )
+        session.add(record)
+    return record
+
+
+async def assign(
+    session: AsyncSession, conversation: Conversation, rep: Rep, *, actor: str, reason: str,
+    now: datetime,
+) -> None:  # fmt: skip
+    """Make `rep` the owner of a locked conversation (caller commits)."""
+    # The handoff record is made at the first reply or at resolution, not here: claiming is the
+    # hot path of a busy queue, and the audit event already says when it was claimed.
+    transition(session, conversation, S.ASSIGNED, actor=actor, reason=reason, at=now)
+    conversation.assigned_rep_id = rep.id
+
+
+async def claim(
+    *,
+    session: AsyncSession,
+    conversation_id: int,
+    rep: Rep,
+    live: LiveHub | None = None,
+    now: datetime | None = None,
+) -> Conversation:
+    """Take one waiting conversation; `Conflict` when someone else has it already."""
+    now = now or utcnow()
+    async with committing(session):
+        conversation = await _take(session, rep, conversation_id=conversation_id)
+        if conversation is None:
+            raise Conflict("Someone else took this conversation, or it is not waiting any more.")
+        await assign(session, conversation, rep, actor=rep_actor(rep), reason="claimed", now=now)
+    if live is not None:
+        live.publish(queue_changed(conversation.id))
+    return conversation
+
+
+async def claim_next(
+    *,
+    session: AsyncSession,
+    rep: Rep,
+    tier: int,
+    live: LiveHub | None = None,
+    now: datetime | None = None,
+) -> Conversation | None:
+    """Take the first conversation waiting in `tier`'s queue; None when it is empty."""
+    require_tier(rep, tier)
+    now = now or utcnow()
+    async with committing(session):
+        conversation = await _take(session, rep, tier=tier)
+        if conversation is not None:
+            await assign(
+                session, conversation, rep, actor=rep_actor(rep), reason="took next", now=now
+            )
+    if conversation is None:
+        return None
+    if live is not None:
+        live.publish(queue_changed(conversation.id))
+    return conversation
+
+
+async def _take(
+    session: AsyncSession, rep: Rep, *, conversation_id: int | None = None, tier: int = 1
+) -> Conversation | None:
+    """Lock a waiting conversation for this transaction: the one given, or the next of `tier`."""
+    if conversation_id is not None:
+        found = await session.get(Conversation, conversation_id)
+        if found is None:
+            raise NotFound(f"There is no conversation {conversation_id}.")
+        if found.state not in WAITING_STATES:
+            raise Conflict("This conversation is not waiting in a queue.")
+        require_tier(rep, tier_of_waiting(found))
+        states = [found.state]
+    else:
+        states = [QUEUE_STATES[tier]]
+    if session.get_bind().dialect.name == "postgresql":
+        return await _take_postgresql(session, states, conversation_id)
+    return await _take_sqlite(session, states, conversation_id)
+
+
+async def _take_postgresql(
+    session: AsyncSession, states: list[ConversationState], conversation_id: int | None
+) -> Conversation | None:
+    query = select(Conversation).where(Conversation.state.in_(states))
+    if conversation_id is not None:
+        # Wait for a concurrent claimer to finish, then see whether it is still waiting.
+        query = query.where(Conversation.id == conversation_id).with_for_update()
+    else:
+        query = _in_queue_order(query).limit(1).with_for_update(skip_locked=True)
+    conversation: Conversation | None = await session.scalar(
+        query.execution_options(populate_existing=True)
+    )
+    return conversation
+
+
+async def _take_sqlite(
+    session: AsyncSession, states: list[ConversationState], conversation_id: int | None
+) -> Conversation | None:
+    while True:
+        if conversation_id is not None:
+            candidates = [conversation_id]
+        else:
+            candidates = list(
+                await session.scalars(
+                    _in_queue_order(
+                        select(Conversation.id).where(Conversation.state.in_(states))
+                    ).limit(_SQLITE_CANDIDATES)
+                )
+            )
+        if not candidates:
+            return None
+        for candidate in candidates:
+            result = await session.execute(
+                update(Conversation)
+                .where(
+                    Conversation.id == candidate,
+                    Conversation.state.in_(states),
+                    Conversation.assigned_rep_id.is_(None),
+                )
+                .values(updated_at=Conversation.updated_at)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                # This transaction now holds SQLite's writer lock: nobody else can claim it.
+                return await session.get(Conversation, candidate, populate_existing=True)
+        if conversation_id is not None:
+            return None
+        # Every candidate went to someone else before we got the lock; look again.
+
+
+async def release(
+    *,
+    session: AsyncSession,
+    conversation_id: int,
+    rep: Rep,
+    live: LiveHub | None = None,
+    now: datetime | None = None,
+) -> Conversation:
+    """Give an owned conversation back to its queue (tier 2 goes back to the supervisors)."""
+    now = now or utcnow()
+    async with committing(session):
+        conversation = await lock_conversation(session, conversation_id)
+        if conversation.state != S.ASSIGNED:
+            raise Conflict("Only an assigned conversation can be released.")
+        if conversation.assigned_rep_id != rep.id:
+            # A supervisor may put back what a rep left (end of shift, sick leave).
+            require_role(rep, Role.SUPERVISOR)
+        back_to = S.ESCALATED if (conversation.tier or 1) >= 2 else S.QUEUED
+        transition(session, conversation, back_to, actor=rep_actor(rep), reason="released", at=now)
+        conversation.assigned_rep_id = None
+    if live is not None:
+        live.publish(queue_changed(conversation.id))
+    return conversation

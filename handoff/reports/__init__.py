@@ -1,0 +1,1 @@
+"""Reports for supervisors: figures computed by SQL aggregates, and server-rendered SVG charts."""

@@ -1,0 +1,212 @@
+"""What the rep API takes and returns, a small family per entity (`XCreate`, `XPublic`, …)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.store.models import Role
+
+_TEXT = Field(min_length=1, max_length=4000)
+
+
+class _Public(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# People and access ---------------------------------------------------------------------------
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=50)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 (the OAuth token type, not a secret)
+    expires_at: datetime
+
+
+class RepBrief(_Public):
+    id: int
+    username: str
+    display_name: str
+
+
+class RepPublic(RepBrief):
+    role: Role
+
+
+# The queue -----------------------------------------------------------------------------------
+
+
+class QueueItemPublic(BaseModel):
+    """A conversation as the queue shows it."""
+
+    id: int
+    channel: str
+    customer: str  # display name, else the address on the channel
+    state: str
+    tier: int | None
+    priority: str | None
+    reason: str | None
+    nature_of_inquiry: str | None
+    requested_at: datetime | None
+    waiting_seconds: int | None
+    due_at: datetime | None
+    overdue: bool
+    assigned_rep: RepBrief | None
+
+
+# A conversation ------------------------------------------------------------------------------
+
+
+class HandoffPacketPublic(BaseModel):
+    """What the bot knew when it handed over: last intent and confidence, reason, slots, summary."""
+
+    intent: str | None
+    confidence: float | None
+    reason: str | None
+    priority: str | None
+    slots: dict[str, Any]
+    summary: str | None
+
+
+class ButtonPublic(BaseModel):
+    title: str
+    payload: str
+
+
+class MessagePublic(BaseModel):
+    id: int
+    created_at: datetime
+    direction: str
+    sender_kind: str
+    rep: RepBrief | None
+    text: str
+    buttons: list[ButtonPublic]
+    attachments: list[dict[str, Any]]
+    intent: str | None
+    intent_confidence: float | None
+    # Outbound only: the worst status of its parts (pending, sending, sent, delivered, failed …).
+    delivery_status: str | None
+
+
+class AuditEventPublic(BaseModel):
+    id: int
+    created_at: datetime
+    actor: str
+    actor_name: str
+    from_state: str | None
+    to_state: str | None
+    reason: str
+
+
+class NoteCreate(BaseModel):
+    text: str = _TEXT
+
+
+class NotePublic(BaseModel):
+    id: int
+    created_at: datetime
+    rep: RepBrief | None
+    text: str
+
+
+class ReplyCreate(BaseModel):
+    text: str = _TEXT
+
+
+class ReplyPublic(BaseModel):
+    message_id: int
+    delivery_status: str | None
+
+
+class EscalationCreate(BaseModel):
+    reason: str = Field(min_length=3, max_length=400)
+
+
+class ReassignmentCreate(BaseModel):
+    username: str = Field(min_length=1, max_length=50, description="the rep to give it to")
+
+
+class WrapUpCreate(BaseModel):
+    """The record a rep completes to resolve a conversation."""
+
+    nature_of_inquiry: str = Field(min_length=1, max_length=100)
+    actions_taken: str = Field(min_length=1, max_length=4000)
+    follow_up_required: bool
+    follow_up_due: date | None = None
+    follow_up_owner: str | None = Field(
+        default=None, max_length=50, description="username of the rep who follows up"
+    )
+
+    @model_validator(mode="after")
+    def _follow_up_needs_due_date_and_owner(self) -> Self:
+        if self.follow_up_required:
+            if self.follow_up_due is None or not self.follow_up_owner:
+                raise ValueError("a follow-up needs a due date and an owner")
+        else:
+            self.follow_up_due = None
+            self.follow_up_owner = None
+        return self
+
+
+class WrapUpPublic(BaseModel):
+    id: int
+    created_at: datetime
+    rep: RepBrief | None
+    nature_of_inquiry: str
+    actions_taken: str
+    follow_up_required: bool
+    follow_up_due: date | None
+    follow_up_owner: RepBrief | None
+
+
+class RatingPublic(_Public):
+    id: int
+    wrap_up_id: int
+    rep_id: int
+    status: str
+    score: int | None
+    asked_at: datetime
+    answered_at: datetime | None
+
+
+class ConversationPublic(BaseModel):
+    """Everything a rep needs: the queue facts, the handoff packet, transcript, trail, notes."""
+
+    summary: QueueItemPublic
+    address: str
+    phone: str | None
+    handoff_requested_at: datetime | None
+    first_response_at: datetime | None
+    packet: HandoffPacketPublic
+    transcript: list[MessagePublic]
+    events: list[AuditEventPublic]
+    notes: list[NotePublic]
+    wrap_ups: list[WrapUpPublic]
+    ratings: list[RatingPublic]
+
+
+# Canned responses ----------------------------------------------------------------------------
+
+
+class CannedResponseCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=100)
+    text: str = _TEXT
+
+
+class CannedResponseUpdate(BaseModel):
+    title: str | None = Field(default=None, min_length=1, max_length=100)
+    text: str | None = Field(default=None, min_length=1, max_length=4000)
+
+
+class CannedResponsePublic(_Public):
+    id: int
+    title: str
+    text: str
+    updated_at: datetime

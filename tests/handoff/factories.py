@@ -1,0 +1,98 @@
+"""Test data for the human queue: reps, and conversations waiting in the queue."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.lifecycle import Actor
+from bot.messages import Channel, Direction, SenderKind
+from bot.store.models import Contact, Conversation, Message, Rep, Role, utcnow
+from handoff.escalation import request_handoff
+from handoff.passwords import hash_password
+
+PASSWORD = "correct horse battery"
+_hash_lock = asyncio.Lock()
+_hash: str | None = None
+
+
+async def password_hash() -> str:
+    """One real argon2 hash of PASSWORD, made once per test run (hashing is slow on purpose)."""
+    global _hash
+    async with _hash_lock:
+        if _hash is None:
+            _hash = await hash_password(PASSWORD)
+    return _hash
+
+
+async def make_rep(
+    session: AsyncSession, username: str, role: Role = Role.REP, *, active: bool = True
+) -> Rep:
+    rep = Rep(
+        username=username,
+        display_name=username.replace("-", " ").title(),
+        role=role,
+        password_hash=await password_hash(),
+        active=active,
+    )
+    session.add(rep)
+    await session.commit()
+    return rep
+
+
+async def make_queued(
+    session: AsyncSession,
+    *,
+    address: str,
+    channel: Channel = Channel.WEBCHAT,
+    priority: str = "normal",
+    reason: str = "customer_request",
+    display_name: str | None = None,
+    customer_text: str = "I want to talk to a person",
+    now: datetime | None = None,
+    context: dict[str, Any] | None = None,
+) -> Conversation:
+    """A conversation the bot handed to the queue, with one customer message."""
+    now = now or utcnow()
+    contact = Contact(display_name=display_name)
+    session.add(contact)
+    await session.flush()
+    conversation = Conversation(
+        contact_id=contact.id, channel=channel, address=address, nature_of_inquiry="order_status"
+    )
+    session.add(conversation)
+    await session.flush()
+    session.add(
+        Message(
+            conversation_id=conversation.id,
+            channel=channel,
+            direction=Direction.INBOUND,
+            sender_kind=SenderKind.CUSTOMER,
+            text=customer_text,
+            intent="contact_human_agent",
+            intent_confidence=0.91,
+            created_at=now - timedelta(seconds=1),
+        )
+    )
+    request_handoff(
+        session,
+        conversation,
+        reason=reason,
+        priority=priority,
+        context=context
+        if context is not None
+        else {
+            "intent": "contact_human_agent",
+            "confidence": 0.91,
+            "slots": {"order_number": "CC-482913"},
+            "summary": "Customer asked for a person about a late order.",
+        },
+        actor=Actor.BOT,
+        now=now,
+        promise_hours=24,
+    )
+    await session.commit()
+    return conversation
