@@ -27,8 +27,11 @@ def create_engine(database_url: str) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(database_url)
+    # No pre-ping: it would cost a round trip on every unit of work. After a database restart
+    # the first use of a dead connection fails (webhooks answer 503, the vendor retries) and
+    # the pool drops its old connections; recycling bounds their age.
     return create_async_engine(
-        database_url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+        database_url, pool_size=10, max_overflow=20, pool_recycle=1800, hide_parameters=True
     )
 
 
