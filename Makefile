@@ -1,5 +1,6 @@
 # Caricom Connects intake assistant.
 #   make run    set up what is missing, train the model if data changed, start everything
+#   make run-scaled  the same with two gateways on PostgreSQL and Redis (README: several instances)
 #   make test   set up what is missing and run the whole suite
 #   make bench  benchmarks (turn latency and throughput, webhook acknowledgement)
 #   make lint   ruff + mypy
@@ -19,7 +20,17 @@ CLI := $(APP_VENV)/bin/python -m bot.cli
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test bench lint setup model db-upgrade check-chromium clean
+.PHONY: run run-scaled test bench lint setup model db-upgrade check-chromium clean
+
+# make run-scaled: the local PostgreSQL and Redis (override on the command line).
+SCALED_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/caricom
+SCALED_REDIS_URL ?= redis://127.0.0.1:6379/0
+SCALED_PG_HOST ?= 127.0.0.1
+SCALED_PG_PORT ?= 5432
+SCALED_PG_USER ?= postgres
+SCALED_PG_PASSWORD ?=
+SCALED_REDIS_HOST ?= 127.0.0.1
+SCALED_REDIS_PORT ?= 6379
 
 setup: $(APP_STAMP) $(RASA_STAMP)
 
@@ -53,6 +64,23 @@ db-upgrade: $(APP_STAMP)
 run: setup db-upgrade model
 	@mkdir -p var
 	RASA_MODEL=$$($(CLI) model path) $(APP_VENV)/bin/honcho start -f Procfile
+
+run-scaled: export DATABASE_URL = $(SCALED_DATABASE_URL)
+run-scaled: export REDIS_URL = $(SCALED_REDIS_URL)
+run-scaled: export ACTION_ENDPOINT_URL = http://localhost:5055/webhook
+run-scaled: export RASA_TRACKER_DB_HOST = $(SCALED_PG_HOST)
+run-scaled: export RASA_TRACKER_DB_PORT = $(SCALED_PG_PORT)
+run-scaled: export RASA_TRACKER_DB = caricom_rasa
+run-scaled: export RASA_TRACKER_DB_USER = $(SCALED_PG_USER)
+run-scaled: export RASA_TRACKER_DB_PASSWORD = $(SCALED_PG_PASSWORD)
+run-scaled: export RASA_LOCK_REDIS_HOST = $(SCALED_REDIS_HOST)
+run-scaled: export RASA_LOCK_REDIS_PORT = $(SCALED_REDIS_PORT)
+run-scaled: export RASA_LOCK_REDIS_DB = 1
+run-scaled: setup model
+	@mkdir -p var
+	@$(CLI) db create
+	@$(CLI) db upgrade
+	RASA_MODEL=$$($(CLI) model path) $(APP_VENV)/bin/honcho start -f Procfile.scaled
 
 check-chromium:
 	@if [ ! -x "$(CHROMIUM_PATH)" ]; then \

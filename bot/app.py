@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import socketio
@@ -14,13 +16,16 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from bot import health, metrics
+from bot.body_limit import BodySizeLimit
 from bot.logs import configure_logging
+from bot.rate_limit import RateLimiter
 from bot.services import Services, build_services
 from bot.settings import Settings, get_settings
 from bot.store.migrate import ensure_schema_current
 from channels import telegram
 from handoff import oversight_web
 from handoff import web as handoff_web
+from handoff.live import RedisHub
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +36,9 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     """Build the gateway (uvicorn: `bot.app:create_app --factory`)."""
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL)
-    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*")
+    sio = socketio.AsyncServer(
+        async_mode="asgi", cors_allowed_origins="*", client_manager=_client_manager(settings)
+    )
     services = build_services(settings, sio)
 
     @asynccontextmanager
@@ -42,7 +49,14 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         # tens of milliseconds every few seconds.
         gc.freeze()
         services.spawn(services.outbox.run(), name="outbox")
-        services.spawn(_resume_pending_turns(services), name="resume-turns")
+        if services.webchat.presence is not None:
+            services.spawn(services.webchat.presence.run(), name="webchat-presence")
+        if isinstance(services.desk.live, RedisHub):
+            services.spawn(services.desk.live.run(), name="console-live")
+        services.spawn(
+            _resume_pending_turns(services, every=settings.TURN_SWEEP_SECONDS),
+            name="resume-turns",
+        )
         if services.monitor is not None:
             services.spawn(services.monitor.run(), name="sla-monitor")
         logger.info("gateway.started rasa_url=%s", settings.RASA_URL)
@@ -60,13 +74,26 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     api.include_router(metrics.router)
     # Vendor channels' webhook routes.
     api.include_router(
-        telegram.webhook_router(services.telegram, secret_token=settings.TELEGRAM_SECRET_TOKEN)
+        telegram.webhook_router(
+            services.telegram,
+            secret_token=settings.TELEGRAM_SECRET_TOKEN,
+            rate_limiter=RateLimiter.from_settings(settings),
+        )
     )
     api.include_router(services.twilio.routes())
     # The human queue: rep API under /api/, rep console under /console.
     handoff_web.install(api)
     # SLA watch, follow-ups, reports and export (API and console).
     oversight_web.install(api)
+    # Vendor webhooks carry a short message each; the rep API small JSON documents.
+    api.add_middleware(
+        BodySizeLimit,
+        limits=(
+            ("/channels/", settings.MAX_WEBHOOK_BODY_BYTES),
+            ("/api/", settings.MAX_API_BODY_BYTES),
+            ("/console/", settings.MAX_API_BODY_BYTES),
+        ),
+    )
     api.mount("/static/webchat", StaticFiles(directory=WEBCHAT_STATIC), name="webchat-static")
 
     @api.get("/", include_in_schema=False)
@@ -76,8 +103,36 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     return socketio.ASGIApp(sio, other_asgi_app=api, socketio_path="socket.io")
 
 
-async def _resume_pending_turns(services: Services) -> None:
-    """Route customer messages stored before a restart but never answered."""
-    for conversation_id in await services.router.pending_conversations():
-        logger.info("turn.resumed conversation_id=%s", conversation_id)
-        services.process_in_background(conversation_id)
+def _client_manager(settings: Settings) -> socketio.AsyncManager | None:
+    """Socket.IO over Redis when several instances share customers; else this process only."""
+    if not settings.REDIS_URL:
+        return None
+    return socketio.AsyncRedisManager(
+        settings.REDIS_URL, channel=f"{settings.REDIS_PREFIX}:socketio"
+    )
+
+
+async def _resume_pending_turns(services: Services, *, every: float) -> None:
+    """Route customer messages no instance is routing: at start-up, then every `every` seconds.
+
+    At start-up: what was stored before a restart but never answered. Later: what an instance
+    that died mid-turn left (its lease ran out), or what waited past `every` seconds unrouted.
+    Several instances may find the same message; claiming it lets only one route it.
+    """
+    older_than = timedelta(0)
+    while True:
+        try:
+            for conversation_id in await services.router.pending_conversations(
+                older_than=older_than
+            ):
+                if services.router.is_processing(conversation_id):
+                    continue  # this process is on it; its loop takes the rest
+                logger.info("turn.resumed conversation_id=%s", conversation_id)
+                services.process_in_background(conversation_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A store outage must not end the loop: log and look again next time.
+            logger.exception("turn.sweep_failed")
+        older_than = timedelta(seconds=every)
+        await asyncio.sleep(every)

@@ -75,6 +75,32 @@ def db_upgrade() -> None:
     typer.echo("Database schema is current.", err=True)
 
 
+@db.command("create")
+def db_create() -> None:
+    """Create the PostgreSQL database named in DATABASE_URL, if it does not exist yet."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    url = make_url(get_settings().DATABASE_URL)
+    if not url.drivername.startswith("postgresql"):
+        typer.echo("DATABASE_URL is not PostgreSQL: nothing to create.", err=True)
+        return
+    name = url.database
+    if not name:
+        raise typer.BadParameter("DATABASE_URL names no database")
+    server = url.set(drivername="postgresql", database="postgres")
+    with psycopg.connect(
+        server.render_as_string(hide_password=False), autocommit=True
+    ) as connection:
+        found = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if found is None:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    typer.echo(f"Database {name} {'exists' if found else 'created'}.", err=True)
+
+
 @model.command("ensure")
 def model_ensure() -> None:
     """Train the assistant if data/, config.yml or domain.yml changed since the last model."""

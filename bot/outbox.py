@@ -93,7 +93,7 @@ class LiveSender(Protocol):
 
     live: bool
 
-    def reachable(self, address: str) -> bool: ...
+    async def reachable(self, address: str) -> bool: ...
 
 
 class ChannelSender(Protocol):
@@ -159,7 +159,7 @@ class Outbox:
         except KeyError:
             raise LookupError(f"no sender is configured for channel {channel}") from None
 
-    def enqueue(
+    async def enqueue(
         self,
         session: AsyncSession,
         *,
@@ -175,7 +175,8 @@ class Outbox:
         status = DeliveryStatus.SENDING
         lease: datetime | None = now + LEASE
         if isinstance(sender, LiveSender):
-            status = DeliveryStatus.SENT if sender.reachable(address) else DeliveryStatus.PENDING
+            reachable = await sender.reachable(address)
+            status = DeliveryStatus.SENT if reachable else DeliveryStatus.PENDING
             lease = None
         deliveries = [
             Delivery(

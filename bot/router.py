@@ -4,20 +4,27 @@
 can acknowledge its vendor at once. `process` routes what is pending for a conversation, in
 order: to Rasa while the bot owns the conversation, to the human queue once a person does.
 Replies are committed together with their outbox rows and sent after the commit.
+
+Several gateway instances may share the store, so a message is claimed before it is routed (a
+conditional UPDATE from `pending` to `routing` with a lease): one instance routes it, and one
+whose router died mid-turn is taken over once the lease runs out (`pending_conversations`).
+A conversation's messages are claimed oldest first, one at a time, which keeps their order.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.intake import Received, store_customer_message
 from bot.keyed_locks import KeyedLocks
 from bot.lifecycle import HUMAN_STATES, Actor, transition
 from bot.messages import Channel, Direction, InboundMessage, Reply, SenderKind
@@ -26,7 +33,6 @@ from bot.outbox import Outbox
 from bot.privacy import mask_sensitive
 from bot.rasa_client import AssistantUnavailable, RasaClient, Turn
 from bot.store.models import (
-    Contact,
     Conversation,
     ConversationState,
     Delivery,
@@ -50,17 +56,12 @@ ATTACHMENT_NOTICE = (
     "if you'd like a person to look at it."
 )
 
+# Longer than any one turn takes (the Rasa call is bounded by its timeout).
+DEFAULT_TURN_LEASE = timedelta(seconds=60)
+
 SMALL_TALK = frozenset(
     {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope", "nlu_fallback"}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """A stored customer message."""
-
-    conversation_id: int
-    message_id: int
 
 
 class ConversationRouter:
@@ -75,8 +76,10 @@ class ConversationRouter:
         promise_hours: int,
         live: LiveHub | None = None,
         metrics: Metrics | None = None,
+        turn_lease: timedelta = DEFAULT_TURN_LEASE,
     ) -> None:
         self._session_factory = session_factory
+        self._turn_lease = turn_lease
         self._rasa = rasa
         self._outbox = outbox
         self._promise_hours = promise_hours
@@ -93,116 +96,64 @@ class ConversationRouter:
 
     async def receive(self, inbound: InboundMessage) -> Received | None:
         """Commit the customer's message; None when this delivery was stored before."""
-        return await self._store_once(inbound, routed=False)
+        received = await store_customer_message(self._session_factory, inbound, routed=False)
+        if received is not None:
+            self._metrics.messages.labels(str(inbound.channel), "inbound").inc()
+        return received
 
     async def record(self, inbound: InboundMessage, *, reply: Reply | None) -> Received | None:
         """Log a message the bot must not see (STOP, HELP …) and send `reply`, if any."""
-        received = await self._store_once(inbound, routed=True)
-        if received is not None and reply is not None:
-            await self.send_reply(received.conversation_id, reply)
+        received = await store_customer_message(self._session_factory, inbound, routed=True)
+        if received is not None:
+            self._metrics.messages.labels(str(inbound.channel), "inbound").inc()
+            if reply is not None:
+                await self.send_reply(received.conversation_id, reply)
         return received
-
-    async def _store_once(self, inbound: InboundMessage, *, routed: bool) -> Received | None:
-        for attempt in range(3):
-            try:
-                return await self._store_inbound(inbound, routed=routed)
-            except IntegrityError:
-                # Either the same delivery arrived twice (unique external id), or two first
-                # messages raced to create the same contact or conversation: look and retry.
-                if inbound.external_id and await self._is_stored(inbound):
-                    logger.info(
-                        "inbound.duplicate channel=%s external_id=%s",
-                        inbound.channel,
-                        inbound.external_id,
-                    )
-                    return None
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
 
     async def process(self, conversation_id: int) -> None:
         """Route every pending customer message of a conversation, oldest first."""
-        # Every stored message is followed by its own `process` call, so stopping when nothing
-        # was left behind the message just routed is safe and saves a query per turn.
+        # Look again after each turn: a message stored meanwhile by another instance, which
+        # found this one routing the conversation, is left for this loop to route.
         async with self._turn_locks.hold(conversation_id):
             while await self._route_next(conversation_id):
                 pass
 
-    async def pending_conversations(self) -> list[int]:
-        """Conversations with customer messages stored but not yet routed (after a restart)."""
+    def is_processing(self, conversation_id: int) -> bool:
+        """This process is routing the conversation now, or about to."""
+        return conversation_id in self._turn_locks
+
+    async def pending_conversations(self, *, older_than: timedelta = timedelta(0)) -> list[int]:
+        """Conversations with a customer message no instance is routing.
+
+        Stored at least `older_than` ago and not yet routed (a restart, or a lost `process`
+        call), or claimed by an instance whose lease ran out (it died mid-turn).
+        """
+        now = utcnow()
         async with self._session_factory() as session:
             rows = await session.execute(
                 select(Message.conversation_id)
-                .where(Message.turn_status == TurnStatus.PENDING)
+                .where(
+                    or_(
+                        and_(
+                            Message.turn_status == TurnStatus.PENDING,
+                            Message.created_at <= now - older_than,
+                        ),
+                        and_(
+                            Message.turn_status == TurnStatus.ROUTING,
+                            Message.turn_lease_until < now,
+                        ),
+                    )
+                )
                 .distinct()
             )
             return list(rows.scalars())
 
-    async def _store_inbound(self, inbound: InboundMessage, *, routed: bool) -> Received:
-        now = utcnow()
-        async with self._session_factory() as session, session.begin():
-            conversation = await self._conversation_for(session, inbound)
-            payload: dict[str, Any] = {}
-            if inbound.attachments:
-                payload["attachments"] = [a.as_dict() for a in inbound.attachments]
-            if inbound.button_payload:
-                payload["button_payload"] = inbound.button_payload
-            if inbound.metadata:
-                payload["metadata"] = inbound.metadata
-            message = Message(
-                conversation_id=conversation.id,
-                channel=inbound.channel,
-                direction=Direction.INBOUND,
-                sender_kind=SenderKind.CUSTOMER,
-                text=mask_sensitive(inbound.text),
-                payload=payload or None,
-                external_id=inbound.external_id,
-                turn_status=TurnStatus.DONE if routed else TurnStatus.PENDING,
-                created_at=now,
-            )
-            session.add(message)
-            conversation.last_message_at = now
-            conversation.last_customer_message_at = now
-            await session.flush()
-            received = Received(conversation_id=conversation.id, message_id=message.id)
-        self._metrics.messages.labels(str(inbound.channel), "inbound").inc()
-        return received
-
-    async def _conversation_for(
-        self, session: AsyncSession, inbound: InboundMessage
-    ) -> Conversation:
-        conversation = await session.scalar(
-            select(Conversation).where(
-                Conversation.channel == inbound.channel, Conversation.address == inbound.address
-            )
-        )
-        if conversation is not None:
-            return conversation
-        contact = None
-        if inbound.phone:
-            contact = await session.scalar(select(Contact).where(Contact.phone == inbound.phone))
-        if contact is None:
-            contact = Contact(display_name=inbound.display_name, phone=inbound.phone)
-            session.add(contact)
-            await session.flush()
-        conversation = Conversation(
-            contact_id=contact.id, channel=inbound.channel, address=inbound.address
-        )
-        session.add(conversation)
-        await session.flush()
-        return conversation
-
-    async def _is_stored(self, inbound: InboundMessage) -> bool:
-        async with self._session_factory() as session:
-            found = await session.scalar(
-                select(Message.id).where(
-                    Message.channel == inbound.channel, Message.external_id == inbound.external_id
-                )
-            )
-            return found is not None
-
     async def _route_next(self, conversation_id: int) -> bool:
-        """Route the oldest pending message; True when another one is waiting behind it."""
+        """Claim and route the oldest message not yet routed; False when there is none to take.
+
+        None to take: nothing waits, or another instance is routing the oldest one (it looks
+        again for what follows once its turn is done).
+        """
         async with self._session_factory() as session:
             rows = (
                 await session.execute(
@@ -216,30 +167,81 @@ class ConversationRouter:
                     .join(Conversation, Conversation.id == Message.conversation_id)
                     .where(
                         Message.conversation_id == conversation_id,
-                        Message.turn_status == TurnStatus.PENDING,
+                        Message.turn_status.in_([TurnStatus.PENDING, TurnStatus.ROUTING]),
                     )
                     .order_by(Message.id)
-                    .limit(2)
+                    .limit(1)
                 )
             ).all()
-        if not rows:
+        if not rows or not await self._claim_turn(rows[0][0], utcnow()):
             return False
         message_id, text, payload, state, channel = rows[0]
-        more = len(rows) > 1
-        payload = payload or {}
+        try:
+            await self._route_claimed(
+                conversation_id, message_id, text, payload or {}, state, channel
+            )
+        except asyncio.CancelledError:
+            # Stopped mid-turn (a shutdown): give the message back at once rather than leave
+            # it for the lease to run out. A crash leaves the lease; the sweep takes it then.
+            await self._release_turn(message_id)
+            raise
+        return True  # look again once this one is routed
+
+    async def _route_claimed(
+        self,
+        conversation_id: int,
+        message_id: int,
+        text: str,
+        payload: dict[str, Any],
+        state: ConversationState,
+        channel: Channel,
+    ) -> None:
         if state in HUMAN_STATES:
             await self._hold_for_person(conversation_id, message_id)
-            return more
+            return
         said = payload.get("button_payload") or text
         if state == ConversationState.RESOLVED and await self._take_rating(
             conversation_id, message_id, said
         ):
-            return more
+            return
         if await self._take_faq_feedback(conversation_id, message_id, said):
-            return more
+            return
         has_attachments = bool(payload.get("attachments"))
         await self._bot_turn(conversation_id, message_id, said, channel, has_attachments)
-        return more
+
+    async def _release_turn(self, message_id: int) -> None:
+        """Hand a claimed message back (unless its turn was committed meanwhile)."""
+        async with self._session_factory() as session, session.begin():
+            await session.execute(
+                update(Message)
+                .where(Message.id == message_id, Message.turn_status == TurnStatus.ROUTING)
+                .values(turn_status=TurnStatus.PENDING, turn_lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        logger.info("turn.released message_id=%s", message_id)
+
+    async def _claim_turn(self, message_id: int, now: datetime) -> bool:
+        """Take the message for this instance: of instances racing, exactly one gets it."""
+        async with self._session_factory() as session, session.begin():
+            result = await session.execute(
+                update(Message)
+                .where(
+                    Message.id == message_id,
+                    or_(
+                        Message.turn_status == TurnStatus.PENDING,
+                        and_(
+                            Message.turn_status == TurnStatus.ROUTING,
+                            Message.turn_lease_until < now,
+                        ),
+                    ),
+                )
+                .values(turn_status=TurnStatus.ROUTING, turn_lease_until=now + self._turn_lease)
+                .execution_options(synchronize_session=False)
+            )
+        claimed: bool = result.rowcount == 1  # type: ignore[attr-defined]
+        if not claimed:
+            logger.debug("turn.claimed_elsewhere message_id=%s", message_id)
+        return claimed
 
     async def _take_rating(self, conversation_id: int, message_id: int, said: str) -> bool:
         """After a resolution: store the customer's 1-5 rating and thank them (not the bot's)."""
@@ -454,7 +456,7 @@ class ConversationRouter:
             await session.flush()
             self._metrics.messages.labels(str(conversation.channel), "outbound").inc()
             deliveries.extend(
-                self._outbox.enqueue(
+                await self._outbox.enqueue(
                     session,
                     message_id=message.id,
                     conversation_id=conversation.id,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+import redis.asyncio as redis
 import socketio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,6 +16,7 @@ from bot.messages import Channel
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.rasa_client import RasaClient
+from bot.rate_limit import RateLimiter
 from bot.router import ConversationRouter
 from bot.settings import Settings
 from bot.store.db import create_engine, create_session_factory
@@ -21,7 +24,9 @@ from bot.store.models import Conversation, Priority
 from channels.telegram import TelegramChannel
 from channels.twilio import TwilioChannel
 from channels.webchat import WebChatChannel
+from channels.webchat_presence import RedisPresence
 from handoff.desk import RepDesk
+from handoff.live import RedisHub
 from handoff.monitor import SlaMonitor
 from handoff.policy import set_response_targets
 
@@ -77,10 +82,27 @@ class Services:
         await asyncio.gather(*self.background, return_exceptions=True)
         if self.telegram is not None:
             await self.telegram.close()
+        if self.webchat.presence is not None:
+            await self.webchat.presence.close()
+        await _stop_socketio_manager(self.sio)
+        if isinstance(self.desk.live, RedisHub):
+            await self.desk.live.close()
         await self.twilio.close()
         await self.rasa.close()
         self.desk.close()
         await self.engine.dispose()
+
+
+async def _stop_socketio_manager(sio: socketio.AsyncServer) -> None:
+    """End the Redis manager's listener and connection, if Socket.IO runs over Redis."""
+    manager = sio.manager
+    listener = getattr(manager, "thread", None)
+    if isinstance(listener, asyncio.Future):
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+    client = getattr(manager, "redis", None)
+    if isinstance(client, redis.Redis):
+        await client.aclose()
 
 
 def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
@@ -89,7 +111,16 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
     rasa = RasaClient(settings.RASA_URL, timeout=settings.RASA_TIMEOUT_SECONDS)
     metrics = Metrics()
     outbox = Outbox(session_factory, metrics=metrics)
-    webchat = WebChatChannel(sio, max_message_chars=settings.MAX_MESSAGE_CHARS)
+    webchat = WebChatChannel(
+        sio,
+        max_message_chars=settings.MAX_MESSAGE_CHARS,
+        rate_limiter=RateLimiter.from_settings(settings),
+        presence=(
+            RedisPresence(redis.Redis.from_url(settings.REDIS_URL), prefix=settings.REDIS_PREFIX)
+            if settings.REDIS_URL
+            else None
+        ),
+    )
     outbox.register(webchat)
     # Vendor channels: each registers its sender here.
     telegram = (
@@ -107,7 +138,14 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
     twilio = TwilioChannel(settings, session_factory)
     for sender in twilio.senders:
         outbox.register(sender)
-    desk = RepDesk.start(outbox)
+    live = (
+        RedisHub(
+            redis.Redis.from_url(settings.REDIS_URL), channel=f"{settings.REDIS_PREFIX}:console"
+        )
+        if settings.REDIS_URL
+        else None
+    )
+    desk = RepDesk.start(outbox, live=live)
     set_response_targets(
         {
             Priority.URGENT: settings.SLA_HOURS_URGENT,
@@ -130,6 +168,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         promise_hours=settings.RESPONSE_PROMISE_HOURS,
         live=desk.live,
         metrics=metrics,
+        turn_lease=timedelta(seconds=settings.TURN_LEASE_SECONDS),
     )
     services = Services(
         settings=settings,

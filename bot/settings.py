@@ -39,7 +39,14 @@ class Settings(BaseSettings):
     DATABASE_URL: str = "sqlite:///var/caricom.db"
     RASA_URL: str = "http://localhost:5005"
     RASA_TIMEOUT_SECONDS: float = Field(default=15.0, gt=0)
+    # Set when several gateway instances run: web chat emits, presence and console updates
+    # go through this Redis; keys and channels start with REDIS_PREFIX.
     REDIS_URL: str | None = None
+    REDIS_PREFIX: str = "caricom"
+    # How long an instance may route one customer message before another may take it over.
+    TURN_LEASE_SECONDS: float = Field(default=60.0, gt=0)
+    # How often stalled customer messages (an instance died mid-turn) are looked for.
+    TURN_SWEEP_SECONDS: float = Field(default=10.0, gt=0)
     PUBLIC_BASE_URL: str = "http://localhost:8000"
 
     TWILIO_ACCOUNT_SID: str = ""
@@ -59,6 +66,13 @@ class Settings(BaseSettings):
 
     # Customer input limits (web chat refuses longer messages with a clear error).
     MAX_MESSAGE_CHARS: int = Field(default=2000, gt=0)
+    # Per-sender rate limit on every channel (token bucket per channel and customer address):
+    # a sustained rate in messages a minute, and how many may come at once.
+    RATE_LIMIT_PER_MINUTE: float = Field(default=20.0, gt=0)
+    RATE_LIMIT_BURST: int = Field(default=10, ge=1)
+    # Largest request body the vendor webhooks and the rep API accept (bytes); larger: 413.
+    MAX_WEBHOOK_BODY_BYTES: int = Field(default=64 * 1024, gt=0)
+    MAX_API_BODY_BYTES: int = Field(default=1024 * 1024, gt=0)
     # The company's promise to customers on every channel.
     RESPONSE_PROMISE_HOURS: int = Field(default=24, gt=0)
     # Internal response targets by priority (handoff/policy.py), in hours.

@@ -5,7 +5,9 @@ Server → client: `session_confirm`, `bot_uttered {text, quick_replies?, sender
 {message}` for input we refuse. Every socket of a session joins a room named by the session id
 (Rasa's "session persistence"), so a customer who reloads the page continues the same
 conversation and gets later messages, a rep's reply included. Replies written while no socket
-of the session is connected wait in the outbox until one reconnects.
+of the session is connected wait in the outbox until one reconnects. With several gateway
+instances (Redis), presence is shared through `RedisPresence` and emits through Socket.IO's
+Redis manager, so any instance can reach a customer connected to another.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
+from redis.exceptions import RedisError
 
 from bot.messages import Channel, InboundMessage, Reply
 from bot.outbox import Offline, OutboundJob, Outcome, Sent
+from bot.rate_limit import RateLimiter
 from bot.text import clean_customer_text
+from channels.webchat_presence import RedisPresence
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +44,24 @@ class WebChatChannel:
     channel = Channel.WEBCHAT
     live = True  # see bot.outbox.LiveSender
 
-    def __init__(self, sio: socketio.AsyncServer, *, max_message_chars: int) -> None:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        *,
+        max_message_chars: int,
+        rate_limiter: RateLimiter | None = None,
+        presence: RedisPresence | None = None,
+    ) -> None:
         self._sio = sio
+        self.presence = presence  # None: this process's sockets are all there is
+        self._joined: dict[str, set[str]] = {}  # sid → session ids it joined (with presence)
         self._max_chars = max_message_chars
+        self._rate_limiter = rate_limiter
         self._on_message: InboundHandler | None = None
         self._on_reconnect: ReconnectHandler | None = None
         sio.on("session_request", self._session_request)
         sio.on("user_uttered", self._user_uttered)
+        sio.on("disconnect", self._disconnect)
 
     def attach(self, *, on_message: InboundHandler, on_reconnect: ReconnectHandler) -> None:
         self._on_message = on_message
@@ -65,7 +81,7 @@ class WebChatChannel:
             await self._error(sid, "session_id must be 1 to 128 letters, digits or -_.:")
             return
         await self._sio.save_session(sid, {"session_id": session_id})
-        await self._sio.enter_room(sid, session_id)
+        await self._join(sid, session_id)
         await self._sio.emit("session_confirm", session_id, to=sid)
         if self._on_reconnect is not None:
             await self._on_reconnect(session_id)
@@ -90,6 +106,15 @@ class WebChatChannel:
                 f"{self._max_chars:,} characters, or send it in parts.",
             )
             return
+        if self._rate_limiter is not None and not self._rate_limiter.allow(
+            Channel.WEBCHAT, session_id
+        ):
+            logger.warning("rate_limited channel=%s session_id=%s", Channel.WEBCHAT, session_id)
+            await self._error(
+                sid,
+                "You're sending messages too quickly. Please wait a moment, then try again.",
+            )
+            return
         assert self._on_message is not None, "attach() the router before serving"
         try:
             await self._on_message(
@@ -106,11 +131,34 @@ class WebChatChannel:
         if isinstance(given, str) and _SESSION_ID.match(given):
             # Rasa's widgets send the session id with each message; make sure this socket
             # gets the answers even if it skipped session_request.
-            await self._sio.enter_room(sid, given)
+            await self._join(sid, given)
             return given
         session = await self._sio.get_session(sid)
         found = session.get("session_id") if session else None
         return found if isinstance(found, str) else None
+
+    async def _join(self, sid: str, session_id: str) -> None:
+        await self._sio.enter_room(sid, session_id)
+        if self.presence is None:
+            return
+        joined = self._joined.setdefault(sid, set())
+        if session_id not in joined:
+            joined.add(session_id)
+            try:
+                await self.presence.joined(session_id)
+            except RedisError:
+                # Counted here already: the next refresh records it once Redis is back.
+                logger.exception("webchat.presence_join_failed session_id=%s", session_id)
+
+    async def _disconnect(self, sid: str, *args: Any) -> None:
+        if self.presence is None:
+            return
+        for session_id in self._joined.pop(sid, set()):
+            try:
+                await self.presence.left(session_id)
+            except RedisError:
+                # Redis away: the entry runs out by itself once no longer refreshed.
+                logger.exception("webchat.presence_leave_failed session_id=%s", session_id)
 
     async def _error(self, sid: str, message: str) -> None:
         await self._sio.emit("error", {"message": message}, to=sid)
@@ -127,14 +175,22 @@ class WebChatChannel:
         return [body]
 
     async def send(self, job: OutboundJob) -> Outcome:
-        if not self._is_connected(job.address):
+        if not await self.reachable(job.address):
             return Offline()
         await self._sio.emit("bot_uttered", job.body, room=job.address)
         return Sent()
 
-    def reachable(self, address: str) -> bool:
-        """A socket of this session is connected to this instance."""
-        return self._is_connected(address)
+    async def reachable(self, address: str) -> bool:
+        """A socket of this session is connected (to any instance, when presence is shared)."""
+        if self.presence is None:
+            return self._is_connected(address)
+        try:
+            return await self.presence.reachable(address)
+        except RedisError as error:
+            # Emits go through Redis too: nothing reaches the customer now. The reply waits
+            # in the outbox and goes out when they reconnect.
+            logger.warning("webchat.presence_unknown session_id=%s error=%s", address, error)
+            return False
 
     def _is_connected(self, session_id: str) -> bool:
         return any(True for _ in self._sio.manager.get_participants(NAMESPACE, session_id))

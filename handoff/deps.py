@@ -73,8 +73,14 @@ async def get_supervisor(rep: CurrentRep) -> Rep:
 SupervisorRep = Annotated[Rep, Depends(get_supervisor)]
 
 
+# Row ids are INTEGER columns (32 bits on PostgreSQL): a larger id in a path names no row, and
+# the database driver would refuse it with an error (a 500) instead of the 422 it deserves.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+
+
 async def get_conversation(
-    conversation_id: Annotated[int, Path(ge=1)], session: SessionDep, rep: CurrentRep
+    conversation_id: RowId, session: SessionDep, rep: CurrentRep
 ) -> Conversation:
     """The conversation in the path (404 when there is none), after the rep is known (401)."""
     conversation = await session.get(Conversation, conversation_id)

@@ -17,8 +17,9 @@ class RepDesk:
     address_throttle: AddressThrottle
 
     @classmethod
-    def start(cls, outbox: Outbox) -> RepDesk:
-        desk = cls(live=InProcessHub(), address_throttle=AddressThrottle())
+    def start(cls, outbox: Outbox, *, live: LiveHub | None = None) -> RepDesk:
+        """The desk, on `live` when given (shared by instances), else a hub of this process."""
+        desk = cls(live=live or InProcessHub(), address_throttle=AddressThrottle())
         outbox.on_change(desk._delivery_changed)  # consoles show each reply's status live
         return desk
 

@@ -2,8 +2,9 @@
 
 Publishers (the router, queue operations, the delivery watcher) call `publish`, which never
 blocks; each console's event stream holds a `subscribe()`. The hub is behind the small `LiveHub`
-protocol so that several gateway instances can share one (Redis pub/sub) later: a networked hub
-would send in the background from `publish` and feed subscribers from its listener.
+protocol: `InProcessHub` serves one gateway process; `RedisHub` lets several gateway instances
+share one through Redis pub/sub, sending in the background from `publish` and feeding its
+instance's subscribers from its listener.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import redis.asyncio as redis
 
 logger = logging.getLogger(__name__)
 
@@ -109,3 +112,90 @@ class InProcessHub:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+
+class RedisHub:
+    """The hub shared by several gateway instances through one Redis pub/sub channel.
+
+    `publish` queues the event for a background sender (never blocks); the listener hands what
+    arrives on the channel, this instance's own events included, to local subscribers. After
+    losing Redis, subscribers are told to resync: events published meanwhile were not seen.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        channel: str,
+        buffer: int = 256,
+        outgoing: int = 1000,
+        retry_seconds: float = 1.0,
+    ) -> None:
+        self._redis = client
+        self._channel = channel
+        self._local = InProcessHub(buffer=buffer)
+        self._outgoing: asyncio.Queue[LiveEvent] = asyncio.Queue(maxsize=outgoing)
+        self._retry_seconds = retry_seconds
+        self.listening = asyncio.Event()  # set while subscribed to the channel
+
+    def publish(self, event: LiveEvent) -> None:
+        try:
+            self._outgoing.put_nowait(event)
+        except asyncio.QueueFull:
+            logger.warning("live.redis_backlog_full dropped=%s", event.kind)
+
+    def subscribe(self) -> AbstractAsyncContextManager[Subscription]:
+        return self._local.subscribe()
+
+    @property
+    def subscriber_count(self) -> int:
+        return self._local.subscriber_count
+
+    async def run(self) -> None:
+        """Send and listen until cancelled (a background task of the gateway)."""
+        await asyncio.gather(self._send_forever(), self._listen_forever())
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def _send_forever(self) -> None:
+        while True:
+            event = await self._outgoing.get()
+            body = json.dumps(
+                {"kind": event.kind, "conversation_id": event.conversation_id, "data": event.data},
+                separators=(",", ":"),
+            )
+            try:
+                await self._redis.publish(self._channel, body)
+            except redis.RedisError as error:
+                logger.warning("live.redis_publish_failed kind=%s error=%s", event.kind, error)
+
+    async def _listen_forever(self) -> None:
+        lost = False
+        while True:
+            try:
+                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self._channel)
+                    self.listening.set()
+                    if lost:
+                        self._local.publish(LiveEvent("resync"))
+                        lost = False
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self._deliver(message["data"])
+            except (redis.RedisError, OSError) as error:
+                self.listening.clear()
+                lost = True
+                logger.warning("live.redis_listen_failed error=%s", error)
+                await asyncio.sleep(self._retry_seconds)
+
+    def _deliver(self, raw: bytes | str) -> None:
+        try:
+            body = json.loads(raw)
+            event = LiveEvent(
+                str(body["kind"]), body.get("conversation_id"), dict(body.get("data") or {})
+            )
+        except (ValueError, KeyError, TypeError):
+            logger.warning("live.redis_bad_event")
+            return
+        self._local.publish(event)

@@ -75,6 +75,7 @@ class TurnStatus(enum.StrEnum):
     """Where a customer message is in its processing (work is done from the store)."""
 
     PENDING = "pending"  # stored, not yet routed
+    ROUTING = "routing"  # claimed by one gateway instance until `turn_lease_until`
     DONE = "done"  # routed: answered by the bot, or given to the human queue
 
 
@@ -181,6 +182,8 @@ class Message(Base):
     intent: Mapped[str | None] = mapped_column(String(100))
     intent_confidence: Mapped[float | None] = mapped_column(Float)
     turn_status: Mapped[TurnStatus | None] = mapped_column(_enum(TurnStatus))
+    # While routing: past this time the instance is taken for dead and another may route it.
+    turn_lease_until: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

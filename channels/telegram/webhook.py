@@ -15,6 +15,8 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from bot.messages import Channel
+from bot.rate_limit import RateLimiter
 from channels.telegram.channel import TelegramChannel
 from channels.telegram.client import TelegramUnavailable
 from channels.telegram.inbound import MalformedUpdate, parse_update
@@ -25,8 +27,17 @@ WEBHOOK_PATH = "/channels/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 
 
-def webhook_router(channel: TelegramChannel | None, *, secret_token: str) -> APIRouter:
-    """The webhook route; `channel` is None when no bot token is configured."""
+def webhook_router(
+    channel: TelegramChannel | None,
+    *,
+    secret_token: str,
+    rate_limiter: RateLimiter | None = None,
+) -> APIRouter:
+    """The webhook route; `channel` is None when no bot token is configured.
+
+    An update from a chat over its rate limit is answered 200 (Telegram would otherwise
+    deliver it again and again) but neither stored nor routed.
+    """
     router = APIRouter(tags=["telegram"])
 
     # Not in /docs: that is the rep API; this is Telegram's contract.
@@ -61,6 +72,16 @@ def webhook_router(channel: TelegramChannel | None, *, secret_token: str) -> API
         except MalformedUpdate as error:
             logger.warning("telegram.webhook_malformed error=%s", error)
             return _answer(400, str(error))
+        chat = update.effective_chat
+        if (
+            rate_limiter is not None
+            and chat is not None
+            and not rate_limiter.allow(Channel.TELEGRAM, str(chat.id))
+        ):
+            logger.warning(
+                "rate_limited channel=%s update_id=%s", Channel.TELEGRAM, update.update_id
+            )
+            return JSONResponse({"status": "rate_limited"})
         try:
             outcome = await channel.intake.handle(update)
         except TelegramUnavailable as error:

@@ -21,6 +21,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.messages import Button, Channel, Direction, InboundMessage, Reply, SenderKind
 from bot.outbox import Outbox
+from bot.rate_limit import RateLimiter
 from bot.settings import Settings
 from bot.store.models import Conversation, Message
 from channels.twilio import consent
@@ -67,6 +68,7 @@ class TwilioWebhooks:
         self._session_factory = session_factory
         token = settings.TWILIO_AUTH_TOKEN
         self._validator = RequestValidator(token) if token else None
+        self._rate_limiter = RateLimiter.from_settings(settings)
         self._router: Router | None = None
         self._process: Callable[[int], None] | None = None
         self._spawn: Spawn | None = None
@@ -93,6 +95,12 @@ class TwilioWebhooks:
         except MalformedMessage as error:
             logger.info("twilio.malformed path=%s error=%s", request.url.path, error)
             raise HTTPException(status_code=400, detail=str(error)) from None
+        if not self._allowed(inbound, opt_out_type=form.get("OptOutType")):
+            # Acknowledged all the same: Twilio would otherwise retry what we chose to drop.
+            logger.warning(
+                "rate_limited channel=%s message_sid=%s", inbound.channel, inbound.external_id
+            )
+            return _twiml()
         try:
             await self._take(inbound, opt_out_type=form.get("OptOutType"))
         except Exception:
@@ -167,6 +175,14 @@ class TwilioWebhooks:
             )
             raise HTTPException(status_code=403, detail="X-Twilio-Signature is not valid")
         return {key: str(value) for key, value in form.items()}
+
+    def _allowed(self, inbound: InboundMessage, *, opt_out_type: str | None) -> bool:
+        """Within the sender's rate limit; STOP, START and HELP always are (consent first)."""
+        if consent.keyword_of_opt_out_type(opt_out_type) is not None or (
+            not inbound.attachments and consent.keyword_of(inbound.text) is not None
+        ):
+            return True
+        return self._rate_limiter.allow(inbound.channel, inbound.address)
 
     def _public_url(self, request: Request) -> str:
         """The URL Twilio called, as the outside sees it (Twilio signs that one)."""

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Response, status
 
 from handoff import canned
-from handoff.deps import CurrentRep, SessionDep, SupervisorRep
+from handoff.deps import CurrentRep, RowId, SessionDep, SupervisorRep
 from handoff.schemas import CannedResponseCreate, CannedResponsePublic, CannedResponseUpdate
 
 router = APIRouter(prefix="/api/canned-responses", tags=["canned responses"])
 
-CannedId = Annotated[int, Path(ge=1)]
+CannedId = RowId
 
 
 @router.get("")

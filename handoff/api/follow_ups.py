@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Path
-
-from handoff.deps import CurrentRep, LiveDep, SessionDep
+from handoff.deps import CurrentRep, LiveDep, RowId, SessionDep
 from handoff.follow_ups import FollowUpPublic, FollowUpStatus, list_follow_ups, mark_done
 
 router = APIRouter(prefix="/api/follow-ups", tags=["follow-ups"])
@@ -25,7 +23,7 @@ async def follow_ups(
 
 @router.post("/{wrap_up_id}/done")
 async def done(
-    wrap_up_id: Annotated[int, Path(ge=1)], rep: CurrentRep, session: SessionDep, live: LiveDep
+    wrap_up_id: RowId, rep: CurrentRep, session: SessionDep, live: LiveDep
 ) -> FollowUpPublic:
     """Mark a follow-up done (its owner, or a supervisor)."""
     await mark_done(session=session, wrap_up_id=wrap_up_id, rep=rep, live=live)

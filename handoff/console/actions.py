@@ -8,20 +8,20 @@ from collections.abc import Awaitable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path
+from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from handoff import assignment, queue, replies, wrapup
 from handoff.console.render import redirect
 from handoff.console.session import FormUserDep
-from handoff.deps import ServicesDep, SessionDep
+from handoff.deps import RowId, ServicesDep, SessionDep
 from handoff.errors import HandoffError
 from handoff.schemas import WrapUpCreate
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
-ConversationId = Annotated[int, Path(ge=1)]
+ConversationId = RowId
 Text = Annotated[str, Form(max_length=8000)]
 
 

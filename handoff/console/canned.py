@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
@@ -12,14 +12,14 @@ from bot.store.models import Role
 from handoff import canned
 from handoff.console.render import page, redirect
 from handoff.console.session import ConsoleUserDep, FormUserDep
-from handoff.deps import SessionDep
+from handoff.deps import RowId, SessionDep
 from handoff.errors import HandoffError
 from handoff.permissions import require_role
 from handoff.schemas import CannedResponseCreate, CannedResponseUpdate
 
 router = APIRouter(prefix="/console/canned", include_in_schema=False)
 
-CannedId = Annotated[int, Path(ge=1)]
+CannedId = RowId
 Title = Annotated[str, Form(max_length=200)]
 Text = Annotated[str, Form(max_length=8000)]
 BACK = "/console/canned"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,14 +13,14 @@ from bot.store.models import Rep
 from handoff.canned import list_canned
 from handoff.console.render import SECURITY_HEADERS, page, render
 from handoff.console.session import ConsoleUser, ConsoleUserDep
-from handoff.deps import SessionDep
+from handoff.deps import RowId, SessionDep
 from handoff.packet import conversation_detail, queue_items
 from handoff.queue import assigned_to, waiting
 from handoff.schemas import ConversationPublic
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
-ConversationId = Annotated[int, Path(ge=1)]
+ConversationId = RowId
 
 
 async def _queue_context(session: AsyncSession, user: ConsoleUser) -> dict[str, Any]:

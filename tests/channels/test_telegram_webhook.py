@@ -356,3 +356,35 @@ async def test_a_group_update_waits_when_telegram_cannot_say_who_the_bot_is(
     update = live.updates.message("@CaricomConnectsBot hello", chat=GROUP_CHAT)
     assert (await live.post(update)).status_code == 503  # Telegram will deliver it again
     assert (await live.post(update)).json() == {"status": "accepted"}
+
+
+async def test_a_flooding_chat_is_acknowledged_but_limited_while_another_is_answered(
+    sqlite_url: str, rasa: RasaStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    other_chat = {"id": 5_550_777, "type": "private", "first_name": "Marcus"}
+    async with running_telegram_gateway(
+        sqlite_url, rasa.url, RATE_LIMIT_BURST=2, RATE_LIMIT_PER_MINUTE=1
+    ) as live:
+        logging.getLogger().addHandler(caplog.handler)  # the app reconfigured logging on start
+        caplog.set_level(logging.INFO)
+        responses = [await live.post(live.updates.message(f"flood {n}")) for n in range(5)]
+        # Telegram is answered 200 each time, so it does not deliver the dropped ones again.
+        assert [r.status_code for r in responses] == [200] * 5
+        assert [r.json()["status"] for r in responses] == ["accepted"] * 2 + ["rate_limited"] * 3
+        started = asyncio.get_running_loop().time()
+        response = await live.post(live.updates.message("where is my order", chat=other_chat))
+        assert response.json() == {"status": "accepted"}
+        assert await _answers(live, 1, chat_id=other_chat["id"]) == [ANSWER]
+        took = asyncio.get_running_loop().time() - started
+        texts = [m.text for m in await live.rows(Message, sender_kind="customer")]
+    assert texts == ["flood 0", "flood 1", "where is my order"]
+    assert took < 2.0, f"the other chat waited {took:.2f} s"
+    limited = [r.getMessage() for r in caplog.records if "rate_limited" in r.getMessage()]
+    assert len(limited) == 3 and all("channel=telegram" in line for line in limited)
+
+
+async def test_an_oversized_update_is_refused_with_413(live: TelegramHarness) -> None:
+    response = await live.post(live.updates.message("x" * (65 * 1024)))
+    assert response.status_code == 413
+    assert "too large" in response.json()["detail"]
+    assert await live.rows(Message) == []

@@ -383,3 +383,48 @@ async def test_the_gateway_refuses_a_forged_status_callback(sqlite_url: str) -> 
         response = await forger.status(new_sid(), "delivered")
         await forger.close()
     assert response.status_code == 403
+
+
+async def test_a_flooding_number_is_acknowledged_but_limited_while_another_is_answered(
+    sqlite_url: str, twilio_log: pytest.LogCaptureFixture
+) -> None:
+    other = "+12465550999"
+    async with running_twilio_gateway(sqlite_url, RATE_LIMIT_BURST=2, RATE_LIMIT_PER_MINUTE=1) as h:
+        logging.getLogger().addHandler(twilio_log.handler)  # the app reconfigured logging
+        responses = [await h.twilio.message(sms(CUSTOMER, f"flood {n}")) for n in range(6)]
+        # Twilio is always answered, so it does not retry what was dropped on purpose.
+        assert [(r.status_code, r.text) for r in responses] == [(200, TWIML)] * 6
+        started = time.perf_counter()
+        assert (await h.twilio.message(sms(other, "where is my order"))).status_code == 200
+        await h.api.wait_for(other, timeout=5)
+        took = time.perf_counter() - started
+        # STOP is always honoured, whatever the rate.
+        assert (await h.twilio.message(sms(CUSTOMER, "STOP"))).status_code == 200
+        texts = [m.text for m in await h.all(Message, sender_kind=SenderKind.CUSTOMER)]
+    assert texts == ["flood 0", "flood 1", "where is my order", "STOP"]
+    assert took < 2.0, f"the other customer waited {took:.2f} s"
+    limited = [r.getMessage() for r in twilio_log.records if "rate_limited" in r.getMessage()]
+    assert len(limited) == 4 and all("channel=sms" in line for line in limited)
+
+
+async def test_an_oversized_body_is_refused_with_413_and_nothing_stored(
+    h: TwilioHarness,
+) -> None:
+    params = sms(CUSTOMER, "x" * (70 * 1024))
+    response = await h.twilio.message(params)
+    assert response.status_code == 413
+    assert "too large" in response.json()["detail"]
+    assert await h.all(Message) == []
+    # A body without Content-Length (chunked) is counted as it arrives.
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(80):
+            yield b"Body=" + b"y" * 1024 + b"&"
+
+    chunked = await h.twilio._client.post(
+        f"{h.gateway.url}/channels/twilio/webhook",
+        content=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert chunked.status_code == 413
+    assert await h.all(Message) == []

@@ -230,3 +230,36 @@ async def test_two_tabs_of_one_session_both_get_replies(
     assert await tab2.receive()
     await tab1.close()
     await tab2.close()
+
+
+async def test_a_flooding_sender_is_limited_while_another_is_answered_promptly(
+    sqlite_url: str,
+) -> None:
+    async with running_rasa_standin() as rasa:
+        settings = make_settings(sqlite_url, rasa.url, RATE_LIMIT_BURST=3, RATE_LIMIT_PER_MINUTE=1)
+        async with running_gateway(settings) as gateway:
+            flooder = await WebChatCustomer().connect(gateway.url)
+            other = await WebChatCustomer().connect(gateway.url)
+            try:
+                for n in range(12):
+                    await flooder.client.emit(
+                        "user_uttered",
+                        {"message": f"flood {n}", "session_id": flooder.session_id},
+                    )
+                errors = [await asyncio.wait_for(flooder.errors.get(), 5) for _ in range(9)]
+                assert {e["message"] for e in errors} == {
+                    "You're sending messages too quickly. Please wait a moment, then try again."
+                }
+                started = asyncio.get_running_loop().time()
+                replies = await other.say("where is my order", timeout=5)
+                took = asyncio.get_running_loop().time() - started
+                assert replies and replies[0]["text"] == "Open My Orders to track it."
+                assert took < 2.0, f"the other customer waited {took:.2f} s"
+                stored = await _stored_customer_texts(gateway)
+                # Three got through (the burst); the rest were refused before being stored.
+                assert len([t for t in stored if t.startswith("flood ")]) == 3
+                assert "where is my order" in stored and len(stored) == 4
+                assert other.errors.empty()
+            finally:
+                await flooder.close()
+                await other.close()
