@@ -3,6 +3,7 @@
 #   make run-scaled  the same with two gateways on PostgreSQL and Redis (README: several instances)
 #   make test   set up what is missing and run the whole suite
 #   make bench  benchmarks (turn latency and throughput, webhook acknowledgement)
+#   make loadtest  two minutes of mixed-channel traffic against the scaled setup (README: Load test)
 #   make lint   ruff + mypy
 
 SHELL := /bin/bash
@@ -20,7 +21,7 @@ CLI := $(APP_VENV)/bin/python -m bot.cli
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run run-scaled test bench lint setup model db-upgrade check-chromium clean
+.PHONY: run run-scaled test bench loadtest lint setup model db-upgrade check-chromium clean
 
 # make run-scaled: the local PostgreSQL and Redis (override on the command line).
 SCALED_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/caricom
@@ -94,6 +95,10 @@ test: setup model check-chromium
 
 bench: setup model
 	$(APP_VENV)/bin/python -m bench $(BENCH_ARGS)
+
+# Needs the local PostgreSQL and Redis (scratch databases and keys, removed afterwards).
+loadtest: setup model
+	$(APP_VENV)/bin/python -m bench.loadtest $(LOADTEST_ARGS)
 
 lint: $(APP_STAMP)
 	$(APP_VENV)/bin/ruff check .

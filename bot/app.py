@@ -18,7 +18,6 @@ from fastapi.staticfiles import StaticFiles
 from bot import health, metrics
 from bot.body_limit import BodySizeLimit
 from bot.logs import configure_logging
-from bot.rate_limit import RateLimiter
 from bot.services import Services, build_services
 from bot.settings import Settings, get_settings
 from bot.store.migrate import ensure_schema_current
@@ -77,7 +76,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         telegram.webhook_router(
             services.telegram,
             secret_token=settings.TELEGRAM_SECRET_TOKEN,
-            rate_limiter=RateLimiter.from_settings(settings),
+            rate_limiter=services.rate_limiter,
         )
     )
     api.include_router(services.twilio.routes())

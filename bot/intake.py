@@ -3,6 +3,11 @@
 A vendor delivering the same message twice (same external id on the channel) is stored once;
 two first messages racing to create the same contact or conversation both end up in one.
 Card numbers and one-time codes are masked here, so nothing downstream ever holds them.
+
+Given a rate limiter, a message is put to the sender's limit once it is known to be new, in the
+transaction that stores it: a duplicate delivery, or a store that fails, costs
+the sender nothing. Over the limit, it is stored all the same (the customer record is complete
+and a rep sees it) but as done, never to be routed, with `{"rate_limited": true}` in its payload.
 """
 
 from __future__ import annotations
@@ -17,9 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.messages import Direction, InboundMessage, SenderKind
 from bot.privacy import mask_sensitive
+from bot.rate_limit import RateLimiter
 from bot.store.models import Contact, Conversation, Message, TurnStatus, utcnow
 
 logger = logging.getLogger(__name__)
+
+# In a customer message's payload: stored while its sender was over their rate limit, so it was
+# not routed (no bot turn, nothing sent back). Reps see the message; reports can count these.
+RATE_LIMITED = "rate_limited"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,18 +38,26 @@ class Received:
 
     conversation_id: int
     message_id: int
+    # Its sender was over their rate limit: stored as done, not to be routed or answered.
+    rate_limited: bool = False
 
 
 async def store_customer_message(
-    session_factory: async_sessionmaker[AsyncSession], inbound: InboundMessage, *, routed: bool
+    session_factory: async_sessionmaker[AsyncSession],
+    inbound: InboundMessage,
+    *,
+    routed: bool,
+    rate_limiter: RateLimiter | None = None,
 ) -> Received | None:
     """Commit one customer message; None when this delivery (its external id) was stored before.
 
     `routed`: stored as already handled (a STOP or HELP the bot must not see), else pending.
+    `rate_limiter`: the sender's limit, asked once the message is known to be new.
     """
+    allowance = _Allowance(rate_limiter)
     for attempt in range(3):
         try:
-            return await _store(session_factory, inbound, routed=routed)
+            return await _store(session_factory, inbound, routed=routed, allowance=allowance)
         except IntegrityError:
             # Either the same delivery arrived twice (unique external id), or two first
             # messages raced to create the same contact or conversation: look and retry.
@@ -55,8 +73,28 @@ async def store_customer_message(
     raise AssertionError("unreachable")
 
 
+class _Allowance:
+    """The sender's rate-limit verdict on one message, asked at most once (a store tried again
+    must not take a second token)."""
+
+    def __init__(self, limiter: RateLimiter | None) -> None:
+        self._limiter = limiter
+        self._verdict: bool | None = None
+
+    async def allows(self, inbound: InboundMessage) -> bool:
+        if self._limiter is None:
+            return True
+        if self._verdict is None:
+            self._verdict = await self._limiter.allow(inbound.channel, inbound.address)
+        return self._verdict
+
+
 async def _store(
-    session_factory: async_sessionmaker[AsyncSession], inbound: InboundMessage, *, routed: bool
+    session_factory: async_sessionmaker[AsyncSession],
+    inbound: InboundMessage,
+    *,
+    routed: bool,
+    allowance: _Allowance,
 ) -> Received:
     now = utcnow()
     async with session_factory() as session, session.begin():
@@ -80,10 +118,22 @@ async def _store(
             created_at=now,
         )
         session.add(message)
+        # Inserted first: a duplicate delivery fails here, on its unique external id, before
+        # the limit is asked. The limiter's round trip (to Redis) is then spent in this
+        # transaction, with only the new row written: what waits on it is a concurrent delivery
+        # of the same message, which then fails as a duplicate (and, on SQLite, other writers).
+        await session.flush()
+        rate_limited = not await allowance.allows(inbound)
+        if rate_limited:
+            # Decided before the commit: no turn loop or sweep can ever find it pending.
+            message.turn_status = TurnStatus.DONE
+            message.payload = {**payload, RATE_LIMITED: True}
         conversation.last_message_at = now
         conversation.last_customer_message_at = now
         await session.flush()
-        return Received(conversation_id=conversation.id, message_id=message.id)
+        return Received(
+            conversation_id=conversation.id, message_id=message.id, rate_limited=rate_limited
+        )
 
 
 async def _conversation_for(session: AsyncSession, inbound: InboundMessage) -> Conversation:

@@ -6,6 +6,17 @@ passing reason goes back to `pending` with a backoff; a crash mid-send leaves th
 out and the poller sends it again. A web chat customer who is offline keeps the row `pending`
 (no retry time) until they reconnect. Within one conversation, parts go out in order: when one
 cannot go now, the ones after it wait too.
+
+Exactly once, as far as a vendor allows: a send cut off midway (the process died, or the
+request timed out after it left) may or may not have reached the vendor, so the delivery is
+marked `in_doubt`. Before sending it again, a sender that can look (`Reconciling`: Twilio lists
+the messages sent to a number) is asked whether the vendor already has it; if so, that message
+is recorded and nothing is sent twice. Telegram has no way to look, so there an interrupted send
+goes out again (at least once) and `outbox.resent_in_doubt` is logged.
+
+After a vendor outage, the first send that succeeds on a channel brings that channel's waiting
+retries forward, so a backlog goes out when the vendor is back rather than on each row's backoff
+(bot/channel_health.py). What a channel's sender is given and answers is in bot/sending.py.
 """
 
 from __future__ import annotations
@@ -13,62 +24,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.channel_health import ChannelHealth, make_oldest_retry_due, make_retries_due
 from bot.messages import Channel, Reply
 from bot.metrics import Metrics
+from bot.sending import (
+    ChannelSender,
+    Failed,
+    LiveSender,
+    Offline,
+    OutboundJob,
+    Outcome,
+    Reconciling,
+    RetryLater,
+    Sent,
+    apply_outcome,
+)
 from bot.store.models import Delivery, DeliveryStatus, utcnow
 
 logger = logging.getLogger(__name__)
 
+# How long a sender may take over one delivery before another may take it over: longer than
+# any vendor call takes (their clients time out after 15 s).
 LEASE = timedelta(seconds=60)
-GIVE_UP_AFTER = timedelta(hours=24)  # the response promise: past it a retry helps no one
-MAX_BACKOFF_SECONDS = 300.0
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundJob:
-    """One delivery as a sender sees it."""
-
-    delivery_id: int
-    conversation_id: int
-    channel: Channel
-    address: str
-    body: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Sent:
-    provider_message_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RetryLater:
-    error: str
-    retry_after: float | None = None  # seconds, when the vendor said (HTTP 429)
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """Permanent: the vendor will never take it (unsubscribed, blocked, invalid number)."""
-
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class Offline:
-    """The customer cannot be reached live now (web chat closed); send when they come back."""
-
-
-Outcome = Sent | RetryLater | Failed | Offline
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,33 +68,6 @@ class DeliveryChange:
 DeliveryListener = Callable[[DeliveryChange], None]
 
 
-@runtime_checkable
-class LiveSender(Protocol):
-    """A channel that delivers over a connection the customer holds open (web chat).
-
-    Whether the customer is connected is known before sending, and sending cannot fail for a
-    passing reason, so the outcome is written with the reply itself: no lease, no second write.
-    """
-
-    live: bool
-
-    async def reachable(self, address: str) -> bool: ...
-
-
-class ChannelSender(Protocol):
-    """The outbound half of a channel."""
-
-    channel: Channel
-
-    def render(self, reply: Reply) -> list[dict[str, Any]]:
-        """The bodies to send for `reply`, one per vendor message (long texts split)."""
-        ...
-
-    async def send(self, job: OutboundJob) -> Outcome:
-        """Send one body; never raise for vendor or network faults, return the outcome."""
-        ...
-
-
 def _job(delivery: Delivery) -> OutboundJob:
     return OutboundJob(
         delivery_id=delivery.id,
@@ -117,23 +75,25 @@ def _job(delivery: Delivery) -> OutboundJob:
         channel=delivery.channel,
         address=delivery.address,
         body=delivery.body,
+        created_at=delivery.created_at,
+        in_doubt=delivery.in_doubt,
     )
-
-
-def backoff_seconds(attempts: int) -> float:
-    """Exponential backoff with jitter: about 2, 4, 8 … seconds, at most five minutes."""
-    base: float = min(2.0**attempts, MAX_BACKOFF_SECONDS)
-    return base * random.uniform(0.8, 1.2)
 
 
 class Outbox:
     """Queues replies as deliveries and sends them through the registered channel senders."""
 
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], *, metrics: Metrics | None = None
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        metrics: Metrics | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self._session_factory = session_factory
         self._metrics = metrics
+        self._lease = lease
+        self._health = ChannelHealth()
         self._listeners: list[DeliveryListener] = []
         self._senders: dict[Channel, ChannelSender] = {}
         self._wake = asyncio.Event()
@@ -169,15 +129,23 @@ class Outbox:
         address: str,
         reply: Reply,
     ) -> list[Delivery]:
-        """Add the deliveries for `reply`, claimed for sending right after the caller commits."""
+        """Add the deliveries for `reply`, claimed for sending right after the caller commits.
+
+        Behind a part of the same conversation that waits for a retry, they wait too (due, but
+        sent only after it: see `send_due`), so a customer never reads an answer before the
+        one it follows.
+        """
         now = utcnow()
         sender = self.sender(channel)
         status = DeliveryStatus.SENDING
-        lease: datetime | None = now + LEASE
+        lease: datetime | None = now + self._lease
+        next_attempt_at: datetime | None = None
         if isinstance(sender, LiveSender):
             reachable = await sender.reachable(address)
             status = DeliveryStatus.SENT if reachable else DeliveryStatus.PENDING
             lease = None
+        elif await self._waiting_in(session, conversation_id):
+            status, lease, next_attempt_at = DeliveryStatus.PENDING, None, now
         deliveries = [
             Delivery(
                 message_id=message_id,
@@ -187,6 +155,7 @@ class Outbox:
                 body=body,
                 status=status,
                 lease_until=lease,
+                next_attempt_at=next_attempt_at,
                 attempts=1 if status == DeliveryStatus.SENT else 0,
                 created_at=now,
                 updated_at=now,
@@ -195,6 +164,19 @@ class Outbox:
         ]
         session.add_all(deliveries)
         return deliveries
+
+    @staticmethod
+    async def _waiting_in(session: AsyncSession, conversation_id: int) -> bool:
+        """Whether a part of the conversation waits for a retry (one being sent does not)."""
+        found = await session.scalar(
+            select(Delivery.id)
+            .where(
+                Delivery.conversation_id == conversation_id,
+                Delivery.status == DeliveryStatus.PENDING,
+            )
+            .limit(1)
+        )
+        return found is not None
 
     async def send_claimed(self, deliveries: Sequence[Delivery]) -> None:
         """Send what `enqueue` added, once the caller has committed it."""
@@ -209,25 +191,27 @@ class Outbox:
         """Send whatever is waiting for a conversation (a web chat customer came back)."""
         now = utcnow()
         async with self._session_factory() as session, session.begin():
-            claimable = (
-                select(Delivery.id)
-                .where(Delivery.conversation_id == conversation_id)
-                .where(
-                    or_(
-                        Delivery.status == DeliveryStatus.PENDING,
-                        (Delivery.status == DeliveryStatus.SENDING) & (Delivery.lease_until < now),
-                    )
-                )
-            )
-            jobs = await self._claim(session, claimable, now)
+            jobs = await self._claim(session, [conversation_id], now)
         await self._send_jobs(jobs)
 
     async def send_due(self, *, limit: int = 100) -> int:
-        """Claim and send retries that are due and sends whose lease ran out; return how many."""
+        """Claim and send what is due; return how many deliveries were claimed.
+
+        Due: a conversation whose oldest unsent part waits for a retry whose time has come, or
+        whose send's lease ran out (the instance sending it died). The conversation's waiting
+        parts are claimed with it and sent in order behind it.
+        """
         now = utcnow()
         async with self._session_factory() as session, session.begin():
+            heads = (
+                select(Delivery.conversation_id, func.min(Delivery.id).label("id"))
+                .where(Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
+                .group_by(Delivery.conversation_id)
+                .subquery()
+            )
             due = (
-                select(Delivery.id)
+                select(Delivery.conversation_id)
+                .join(heads, heads.c.id == Delivery.id)
                 .where(
                     or_(
                         (Delivery.status == DeliveryStatus.PENDING)
@@ -238,9 +222,8 @@ class Outbox:
                 .order_by(Delivery.id)
                 .limit(limit)
             )
-            if session.get_bind().dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            jobs = await self._claim(session, due, now)
+            conversation_ids = list(await session.scalars(due))
+            jobs = await self._claim(session, conversation_ids, now) if conversation_ids else []
         await self._send_jobs(jobs)
         return len(jobs)
 
@@ -252,6 +235,8 @@ class Outbox:
         """Background loop: send due retries until cancelled."""
         while True:
             try:
+                for channel in self._health.probes_due():
+                    await self._probe(channel)
                 while await self.send_due() > 0:
                     pass
             except asyncio.CancelledError:
@@ -264,20 +249,37 @@ class Outbox:
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
 
     async def _claim(
-        self, session: AsyncSession, ids: Select[Any], now: datetime
+        self, session: AsyncSession, conversation_ids: Sequence[int], now: datetime
     ) -> list[OutboundJob]:
-        # A conditional UPDATE … RETURNING: of two instances racing, each row goes to one.
+        """Take the conversations' unsent parts that no live instance is sending."""
+        # A conditional UPDATE … RETURNING: of two instances racing, each row goes to one (on
+        # PostgreSQL the second waits for the first's row locks, then re-checks the condition
+        # against the rows as the first left them).
+        # A row still `sending` here was left by a send that never finished (its lease ran
+        # out): SET sees the old status, so such a row is marked in doubt as it is taken.
         result = await session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(ids.scalar_subquery()))
-            .where(Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
-            .values(status=DeliveryStatus.SENDING, lease_until=now + LEASE, updated_at=now)
+            .where(
+                Delivery.conversation_id.in_(conversation_ids),
+                or_(
+                    Delivery.status == DeliveryStatus.PENDING,
+                    (Delivery.status == DeliveryStatus.SENDING) & (Delivery.lease_until < now),
+                ),
+            )
+            .values(
+                status=DeliveryStatus.SENDING,
+                lease_until=now + self._lease,
+                updated_at=now,
+                in_doubt=or_(Delivery.in_doubt, Delivery.status == DeliveryStatus.SENDING),
+            )
             .returning(
                 Delivery.id,
                 Delivery.conversation_id,
                 Delivery.channel,
                 Delivery.address,
                 Delivery.body,
+                Delivery.created_at,
+                Delivery.in_doubt,
             )
             .execution_options(synchronize_session=False)
         )
@@ -289,6 +291,8 @@ class Outbox:
                 channel=Channel(row.channel),
                 address=row.address,
                 body=row.body,
+                created_at=row.created_at,
+                in_doubt=bool(row.in_doubt),
             )
             for row in rows
         ]
@@ -313,14 +317,56 @@ class Outbox:
         await self._record(outcomes)
 
     async def _send_one(self, job: OutboundJob) -> Outcome:
+        sender = self.sender(job.channel)
         try:
-            return await self.sender(job.channel).send(job)
+            if job.in_doubt:
+                settled = await self._settle_in_doubt(sender, job)
+                if settled is not None:
+                    return settled
+            return await sender.send(job)
         except Exception as error:
             # A sender bug must not lose the message: retry it, and make the bug visible.
             logger.exception(
                 "outbox.sender_error delivery_id=%s channel=%s", job.delivery_id, job.channel
             )
             return RetryLater(error=f"{type(error).__name__}: {error}")
+
+    async def _settle_in_doubt(self, sender: ChannelSender, job: OutboundJob) -> Outcome | None:
+        """The vendor's copy of a delivery whose last send was cut off; None: send it again."""
+        if not isinstance(sender, Reconciling):
+            logger.warning(
+                "outbox.resent_in_doubt delivery_id=%s channel=%s", job.delivery_id, job.channel
+            )
+            return None
+        try:
+            candidates = await sender.find_sent(job)
+        except Exception as error:
+            # Sending blind could send it twice; wait until the vendor can say.
+            return RetryLater(
+                error=f"could not check whether an interrupted send went out: "
+                f"{type(error).__name__}: {error}",
+                in_doubt=True,
+            )
+        if candidates:
+            # A message with the same text may belong to another delivery to the same customer.
+            async with self._session_factory() as session:
+                taken = set(
+                    await session.scalars(
+                        select(Delivery.provider_message_id).where(
+                            Delivery.provider_message_id.in_(candidates)
+                        )
+                    )
+                )
+            for provider_id in candidates:
+                if provider_id not in taken:
+                    logger.info(
+                        "outbox.reconciled delivery_id=%s channel=%s provider_id=%s",
+                        job.delivery_id,
+                        job.channel,
+                        provider_id,
+                    )
+                    return Sent(provider_message_id=provider_id)
+        return None
 
     async def _record(self, outcomes: list[tuple[OutboundJob, Outcome | None]]) -> None:
         now = utcnow()
@@ -338,7 +384,7 @@ class Outbox:
                     delivery.next_attempt_at = first_wait
                     continue
                 before = delivery.status
-                _apply(delivery, outcome, now)
+                apply_outcome(delivery, outcome, now)
                 if delivery.status != before:
                     changes.append(
                         DeliveryChange(
@@ -362,6 +408,32 @@ class Outbox:
                             outcome.error,
                         )
         self._announce(changes)
+        await self._track_channel_health(outcomes)
+
+    async def _track_channel_health(
+        self, outcomes: list[tuple[OutboundJob, Outcome | None]]
+    ) -> None:
+        """After failures on a channel, its first success brings its waiting retries forward."""
+        recovered = self._health.observe(
+            succeeded=(job.channel for job, outcome in outcomes if isinstance(outcome, Sent)),
+            failed=(job.channel for job, outcome in outcomes if isinstance(outcome, RetryLater)),
+        )
+        if recovered:
+            await self._retry_now(recovered)
+
+    async def _probe(self, channel: Channel) -> None:
+        async with self._session_factory() as session, session.begin():
+            await make_oldest_retry_due(session, channel, now=utcnow())
+
+    async def _retry_now(self, channels: set[Channel]) -> None:
+        async with self._session_factory() as session, session.begin():
+            count = await make_retries_due(session, channels, now=utcnow())
+        logger.info(
+            "outbox.channel_recovered channels=%s retries_brought_forward=%s",
+            ",".join(sorted(channels)),
+            count,
+        )
+        self.wake()
 
     async def record_final_status(
         self, *, provider_message_id: str, status: DeliveryStatus, error: str | None
@@ -389,37 +461,3 @@ class Outbox:
             ).all()
         self._announce(DeliveryChange(row[0], row[1], status) for row in changed)
         return bool(changed)
-
-
-def _apply(delivery: Delivery, outcome: Outcome, now: datetime) -> None:
-    match outcome:
-        case Sent(provider_message_id=provider_id):
-            delivery.attempts += 1
-            delivery.status = DeliveryStatus.SENT
-            delivery.provider_message_id = provider_id
-            delivery.next_attempt_at = None
-            delivery.last_error = None
-        case Offline():
-            delivery.status = DeliveryStatus.PENDING
-            delivery.next_attempt_at = None  # sent when the customer reconnects
-        case RetryLater(error=error, retry_after=retry_after):
-            delivery.attempts += 1
-            delivery.last_error = error
-            if now - delivery.created_at > GIVE_UP_AFTER:
-                delivery.status = DeliveryStatus.FAILED
-                logger.error("outbox.gave_up delivery_id=%s error=%s", delivery.id, error)
-                return
-            delay = retry_after if retry_after is not None else backoff_seconds(delivery.attempts)
-            delivery.status = DeliveryStatus.PENDING
-            delivery.next_attempt_at = now + timedelta(seconds=delay)
-        case Failed(error=error):
-            delivery.attempts += 1
-            delivery.status = DeliveryStatus.FAILED
-            delivery.last_error = error
-            delivery.next_attempt_at = None
-            logger.warning(
-                "outbox.failed delivery_id=%s channel=%s error=%s",
-                delivery.id,
-                delivery.channel,
-                error,
-            )

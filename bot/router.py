@@ -9,6 +9,9 @@ Several gateway instances may share the store, so a message is claimed before it
 conditional UPDATE from `pending` to `routing` with a lease): one instance routes it, and one
 whose router died mid-turn is taken over once the lease runs out (`pending_conversations`).
 A conversation's messages are claimed oldest first, one at a time, which keeps their order.
+A message whose routing fails is handed back for the sweep to try again; once it has been
+claimed `route_max_attempts` times (errors, or instances dying on it) it is given up and the
+conversation handed to a person, so the messages after it are not held up forever.
 """
 
 from __future__ import annotations
@@ -16,22 +19,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.intake import Received, store_customer_message
 from bot.keyed_locks import KeyedLocks
 from bot.lifecycle import HUMAN_STATES, Actor, transition
-from bot.messages import Channel, Direction, InboundMessage, Reply, SenderKind
+from bot.messages import Channel, InboundMessage, Reply, SenderKind
 from bot.metrics import Metrics
 from bot.outbox import Outbox
-from bot.privacy import mask_sensitive
 from bot.rasa_client import AssistantUnavailable, RasaClient, Turn
+from bot.rate_limit import RateLimiter
+from bot.replies import ReplyLog
 from bot.store.models import (
     Conversation,
     ConversationState,
@@ -40,6 +42,7 @@ from bot.store.models import (
     TurnStatus,
     utcnow,
 )
+from bot.turn_claims import DEFAULT_TURN_LEASE, TurnClaims
 from handoff.escalation import request_handoff
 from handoff.faq_feedback import parse_feedback, take_faq_feedback, with_helpful_question
 from handoff.feedback import take_rating
@@ -56,8 +59,9 @@ ATTACHMENT_NOTICE = (
     "if you'd like a person to look at it."
 )
 
-# Longer than any one turn takes (the Rasa call is bounded by its timeout).
-DEFAULT_TURN_LEASE = timedelta(seconds=60)
+DEFAULT_ROUTE_MAX_ATTEMPTS = 3
+# The escalation reason of a conversation whose message the router gave up on.
+ROUTING_FAILED = "routing_failed"
 
 SMALL_TALK = frozenset(
     {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope", "nlu_fallback"}
@@ -77,14 +81,17 @@ class ConversationRouter:
         live: LiveHub | None = None,
         metrics: Metrics | None = None,
         turn_lease: timedelta = DEFAULT_TURN_LEASE,
+        route_max_attempts: int = DEFAULT_ROUTE_MAX_ATTEMPTS,
     ) -> None:
         self._session_factory = session_factory
-        self._turn_lease = turn_lease
+        self._claims = TurnClaims(session_factory, lease=turn_lease)
+        self._route_max_attempts = route_max_attempts
         self._rasa = rasa
         self._outbox = outbox
         self._promise_hours = promise_hours
         self._live = live  # consoles following the queue and conversations
         self._metrics = metrics or Metrics()
+        self._replies = ReplyLog(outbox, self._metrics)
         self._turn_locks = KeyedLocks()
 
     async def handle(self, inbound: InboundMessage) -> Received | None:
@@ -94,16 +101,32 @@ class ConversationRouter:
             await self.process(received.conversation_id)
         return received
 
-    async def receive(self, inbound: InboundMessage) -> Received | None:
-        """Commit the customer's message; None when this delivery was stored before."""
-        received = await store_customer_message(self._session_factory, inbound, routed=False)
+    async def receive(
+        self, inbound: InboundMessage, *, rate_limiter: RateLimiter | None = None
+    ) -> Received | None:
+        """Commit the customer's message; None when this delivery was stored before.
+
+        Over the sender's limit (`rate_limiter`), it is stored but not to be routed
+        (`Received.rate_limited`; bot/intake.py).
+        """
+        received = await store_customer_message(
+            self._session_factory, inbound, routed=False, rate_limiter=rate_limiter
+        )
         if received is not None:
             self._metrics.messages.labels(str(inbound.channel), "inbound").inc()
         return received
 
-    async def record(self, inbound: InboundMessage, *, reply: Reply | None) -> Received | None:
+    async def record(
+        self,
+        inbound: InboundMessage,
+        *,
+        reply: Reply | None,
+        rate_limiter: RateLimiter | None = None,
+    ) -> Received | None:
         """Log a message the bot must not see (STOP, HELP …) and send `reply`, if any."""
-        received = await store_customer_message(self._session_factory, inbound, routed=True)
+        received = await store_customer_message(
+            self._session_factory, inbound, routed=True, rate_limiter=rate_limiter
+        )
         if received is not None:
             self._metrics.messages.labels(str(inbound.channel), "inbound").inc()
             if reply is not None:
@@ -123,30 +146,8 @@ class ConversationRouter:
         return conversation_id in self._turn_locks
 
     async def pending_conversations(self, *, older_than: timedelta = timedelta(0)) -> list[int]:
-        """Conversations with a customer message no instance is routing.
-
-        Stored at least `older_than` ago and not yet routed (a restart, or a lost `process`
-        call), or claimed by an instance whose lease ran out (it died mid-turn).
-        """
-        now = utcnow()
-        async with self._session_factory() as session:
-            rows = await session.execute(
-                select(Message.conversation_id)
-                .where(
-                    or_(
-                        and_(
-                            Message.turn_status == TurnStatus.PENDING,
-                            Message.created_at <= now - older_than,
-                        ),
-                        and_(
-                            Message.turn_status == TurnStatus.ROUTING,
-                            Message.turn_lease_until < now,
-                        ),
-                    )
-                )
-                .distinct()
-            )
-            return list(rows.scalars())
+        """Conversations with a customer message no instance is routing (see TurnClaims)."""
+        return await self._claims.pending_conversations(older_than=older_than)
 
     async def _route_next(self, conversation_id: int) -> bool:
         """Claim and route the oldest message not yet routed; False when there is none to take.
@@ -173,18 +174,38 @@ class ConversationRouter:
                     .limit(1)
                 )
             ).all()
-        if not rows or not await self._claim_turn(rows[0][0], utcnow()):
+        if not rows:
             return False
         message_id, text, payload, state, channel = rows[0]
+        attempt = await self._claims.claim(message_id, utcnow())
+        if attempt is None:
+            return False
+        if attempt > self._route_max_attempts:
+            return await self._give_up_turn(conversation_id, message_id, attempts=attempt - 1)
         try:
             await self._route_claimed(
                 conversation_id, message_id, text, payload or {}, state, channel
             )
         except asyncio.CancelledError:
             # Stopped mid-turn (a shutdown): give the message back at once rather than leave
-            # it for the lease to run out. A crash leaves the lease; the sweep takes it then.
-            await self._release_turn(message_id)
+            # it for the lease to run out, and without counting the attempt (not its fault). A
+            # crash leaves the lease; the sweep takes it then, and that counts.
+            await self._claims.release(message_id, refund_attempt=True)
             raise
+        except Exception:
+            # A bug, or a record the router cannot handle: raised further it would only end
+            # the caller's task. Handed back for the sweep to try again (the messages after it
+            # wait, so none overtakes it). Database errors hide their parameters
+            # (bot/store/db.py): the traceback carries no customer text.
+            logger.exception(
+                "turn.failed conversation_id=%s message_id=%s attempt=%s",
+                conversation_id,
+                message_id,
+                attempt,
+            )
+            self._metrics.turns.labels("failed").inc()
+            await self._claims.release(message_id, refund_attempt=False)
+            return False
         return True  # look again once this one is routed
 
     async def _route_claimed(
@@ -209,39 +230,58 @@ class ConversationRouter:
         has_attachments = bool(payload.get("attachments"))
         await self._bot_turn(conversation_id, message_id, said, channel, has_attachments)
 
-    async def _release_turn(self, message_id: int) -> None:
-        """Hand a claimed message back (unless its turn was committed meanwhile)."""
-        async with self._session_factory() as session, session.begin():
-            await session.execute(
-                update(Message)
-                .where(Message.id == message_id, Message.turn_status == TurnStatus.ROUTING)
-                .values(turn_status=TurnStatus.PENDING, turn_lease_until=None)
-                .execution_options(synchronize_session=False)
-            )
-        logger.info("turn.released message_id=%s", message_id)
+    async def _give_up_turn(self, conversation_id: int, message_id: int, *, attempts: int) -> bool:
+        """Stop routing a message every attempt failed on: done, and a person takes over.
 
-    async def _claim_turn(self, message_id: int, now: datetime) -> bool:
-        """Take the message for this instance: of instances racing, exactly one gets it."""
-        async with self._session_factory() as session, session.begin():
-            result = await session.execute(
-                update(Message)
-                .where(
-                    Message.id == message_id,
-                    or_(
-                        Message.turn_status == TurnStatus.PENDING,
-                        and_(
-                            Message.turn_status == TurnStatus.ROUTING,
-                            Message.turn_lease_until < now,
-                        ),
-                    ),
-                )
-                .values(turn_status=TurnStatus.ROUTING, turn_lease_until=now + self._turn_lease)
-                .execution_options(synchronize_session=False)
+        The customer is told a person will reply (as on any handoff), the queue and the audit
+        trail show reason `routing_failed`. True when the messages after it may go on.
+        """
+        now = utcnow()
+        try:
+            async with self._session_factory() as session, session.begin():
+                conversation = await session.get(Conversation, conversation_id)
+                message = await session.get(Message, message_id)
+                assert conversation is not None and message is not None
+                message.turn_status = TurnStatus.DONE
+                # Already with a person (holding it for them failed): they read it there.
+                handed_off = conversation.state not in HUMAN_STATES
+                replies: list[Reply] = []
+                if handed_off:
+                    replies.append(
+                        request_handoff(
+                            session,
+                            conversation,
+                            reason=ROUTING_FAILED,
+                            priority="normal",
+                            context={},
+                            actor=Actor.SYSTEM,
+                            now=now,
+                            promise_hours=self._promise_hours,
+                        )
+                    )
+                deliveries = await self._replies.add(session, conversation, replies, now)
+        except Exception:
+            # Left claimed: its lease runs out and the next claim gives it up again.
+            logger.exception(
+                "turn.give_up_failed conversation_id=%s message_id=%s", conversation_id, message_id
             )
-        claimed: bool = result.rowcount == 1  # type: ignore[attr-defined]
-        if not claimed:
-            logger.debug("turn.claimed_elsewhere message_id=%s", message_id)
-        return claimed
+            return False
+        logger.warning(
+            "turn.gave_up conversation_id=%s message_id=%s attempts=%s handed_off=%s",
+            conversation_id,
+            message_id,
+            attempts,
+            handed_off,
+        )
+        self._metrics.turns.labels("gave_up").inc()
+        if handed_off:
+            self._metrics.handoffs.labels(ROUTING_FAILED).inc()
+        if self._live is not None:
+            self._live.publish(message_added(conversation_id, message_id, SenderKind.CUSTOMER))
+            if handed_off:
+                self._live.publish(queue_changed(conversation_id))
+        await self._outbox.send_claimed(deliveries)
+        return True
 
     async def _take_rating(self, conversation_id: int, message_id: int, said: str) -> bool:
         """After a resolution: store the customer's 1-5 rating and thank them (not the bot's)."""
@@ -254,7 +294,7 @@ class ConversationRouter:
             message = await session.get(Message, message_id)
             assert conversation is not None and message is not None
             message.turn_status = TurnStatus.DONE
-            deliveries = await self._add_replies(session, conversation, [thanks], now)
+            deliveries = await self._replies.add(session, conversation, [thanks], now)
         if self._live is not None:
             self._live.publish(message_added(conversation_id, message_id, SenderKind.CUSTOMER))
         await self._outbox.send_claimed(deliveries)
@@ -277,7 +317,7 @@ class ConversationRouter:
             message = await session.get(Message, message_id)
             assert reply is not None and conversation is not None and message is not None
             message.turn_status = TurnStatus.DONE
-            deliveries = await self._add_replies(session, conversation, [reply], now)
+            deliveries = await self._replies.add(session, conversation, [reply], now)
         if self._live is not None:
             self._live.publish(message_added(conversation_id, message_id, SenderKind.CUSTOMER))
         await self._outbox.send_claimed(deliveries)
@@ -388,7 +428,7 @@ class ConversationRouter:
                     conversation.escalation_reason,
                     conversation.priority,
                 )
-            deliveries = await self._add_replies(session, conversation, replies, now)
+            deliveries = await self._replies.add(session, conversation, replies, now)
         if self._live is not None and (unavailable or handoff is not None):
             self._live.publish(queue_changed(conversation_id))
         await self._outbox.send_claimed(deliveries)
@@ -412,7 +452,7 @@ class ConversationRouter:
                         text=queue_notice_text(self._promise_hours), sender_kind=SenderKind.SYSTEM
                     )
                 )
-            deliveries = await self._add_replies(session, conversation, replies, now)
+            deliveries = await self._replies.add(session, conversation, replies, now)
         if self._live is not None:  # the owner sees the customer's message at once
             self._live.publish(message_added(conversation_id, message_id, SenderKind.CUSTOMER))
         self._metrics.turns.labels("human").inc()
@@ -425,50 +465,12 @@ class ConversationRouter:
             conversation = await session.get(Conversation, conversation_id)
             if conversation is None:
                 raise LookupError(f"no conversation {conversation_id}")
-            deliveries = await self._add_replies(session, conversation, [reply], now)
+            deliveries = await self._replies.add(session, conversation, [reply], now)
             message_id = deliveries[0].message_id if deliveries else 0
         await self._outbox.send_claimed(deliveries)
         if self._live is not None:  # after the send, so the console shows its status
             self._live.publish(message_added(conversation_id, message_id, reply.sender_kind))
         return message_id
-
-    async def _add_replies(
-        self,
-        session: AsyncSession,
-        conversation: Conversation,
-        replies: Sequence[Reply],
-        now: Any,
-    ) -> list[Delivery]:
-        deliveries: list[Delivery] = []
-        for reply in replies:
-            reply = replace(reply, text=mask_sensitive(reply.text))  # a rep may paste one too
-            message = Message(
-                conversation_id=conversation.id,
-                channel=conversation.channel,
-                direction=Direction.OUTBOUND,
-                sender_kind=reply.sender_kind,
-                rep_id=reply.rep_id,
-                text=reply.text,
-                payload=reply.payload() or None,
-                created_at=now,
-            )
-            session.add(message)
-            await session.flush()
-            self._metrics.messages.labels(str(conversation.channel), "outbound").inc()
-            deliveries.extend(
-                await self._outbox.enqueue(
-                    session,
-                    message_id=message.id,
-                    conversation_id=conversation.id,
-                    channel=conversation.channel,
-                    address=conversation.address,
-                    reply=reply,
-                )
-            )
-        if replies:
-            conversation.last_message_at = now
-            await session.flush()
-        return deliveries
 
 
 def _handoff_context(turn: Turn | None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from bot.messages import Channel
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.rasa_client import RasaClient
-from bot.rate_limit import RateLimiter
+from bot.rate_limit import RateLimiter, rate_limiter_from_settings
 from bot.router import ConversationRouter
 from bot.settings import Settings
 from bot.store.db import create_engine, create_session_factory
@@ -32,6 +32,11 @@ from handoff.policy import set_response_targets
 
 logger = logging.getLogger(__name__)
 
+# A web chat customer who came back while the store was away: how soon, and then at most how
+# often, to try again to send them what waited.
+WEBCHAT_FLUSH_RETRY_SECONDS = 1.0
+WEBCHAT_FLUSH_MAX_RETRY_SECONDS = 30.0
+
 
 @dataclass
 class Services:
@@ -45,6 +50,8 @@ class Services:
     sio: socketio.AsyncServer
     webchat: WebChatChannel
     twilio: TwilioChannel
+    # Per-sender limits, one for every channel (shared through Redis across instances).
+    rate_limiter: RateLimiter
     telegram: TelegramChannel | None = None  # None without TELEGRAM_BOT_TOKEN
     monitor: SlaMonitor | None = None  # the SLA clock; started by the app's lifespan
     metrics: Metrics = field(default_factory=Metrics)
@@ -66,7 +73,38 @@ class Services:
         self.spawn(self.router.process(conversation_id), name=f"turn-{conversation_id}")
 
     async def webchat_reconnected(self, session_id: str) -> None:
-        """Send what waited for a web chat session while it was away."""
+        """Send what waited for a web chat session while it was away (later, if it must).
+
+        With the store away, tried again in the background while the session stays connected:
+        the customer is here now and will not reconnect just to ask again.
+        """
+        try:
+            await self._flush_webchat(session_id)
+        except Exception as error:
+            logger.warning(
+                "webchat.flush_deferred session_id=%s error=%s", session_id, type(error).__name__
+            )
+            self.spawn(self._flush_webchat_later(session_id), name=f"webchat-flush-{session_id}")
+
+    async def _flush_webchat_later(self, session_id: str) -> None:
+        """Retry the flush, backing off, until it is done or the session has gone."""
+        delay = WEBCHAT_FLUSH_RETRY_SECONDS
+        while True:
+            await asyncio.sleep(delay)
+            if not await self.webchat.reachable(session_id):
+                return  # gone again: the next reconnect sends it
+            try:
+                await self._flush_webchat(session_id)
+            except Exception as error:
+                logger.debug(
+                    "webchat.flush_failed session_id=%s error=%s", session_id, type(error).__name__
+                )
+                delay = min(delay * 2, WEBCHAT_FLUSH_MAX_RETRY_SECONDS)
+            else:
+                logger.info("webchat.flush_resumed session_id=%s", session_id)
+                return
+
+    async def _flush_webchat(self, session_id: str) -> None:
         async with self.session_factory() as session:
             conversation_id = await session.scalar(
                 select(Conversation.id).where(
@@ -88,6 +126,7 @@ class Services:
         if isinstance(self.desk.live, RedisHub):
             await self.desk.live.close()
         await self.twilio.close()
+        await self.rate_limiter.close()
         await self.rasa.close()
         self.desk.close()
         await self.engine.dispose()
@@ -110,11 +149,16 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
     session_factory = create_session_factory(engine)
     rasa = RasaClient(settings.RASA_URL, timeout=settings.RASA_TIMEOUT_SECONDS)
     metrics = Metrics()
-    outbox = Outbox(session_factory, metrics=metrics)
+    rate_limiter = rate_limiter_from_settings(settings)
+    outbox = Outbox(
+        session_factory,
+        metrics=metrics,
+        lease=timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
+    )
     webchat = WebChatChannel(
         sio,
         max_message_chars=settings.MAX_MESSAGE_CHARS,
-        rate_limiter=RateLimiter.from_settings(settings),
+        rate_limiter=rate_limiter,
         presence=(
             RedisPresence(redis.Redis.from_url(settings.REDIS_URL), prefix=settings.REDIS_PREFIX)
             if settings.REDIS_URL
@@ -135,7 +179,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
     )
     if telegram is not None:
         outbox.register(telegram.sender)
-    twilio = TwilioChannel(settings, session_factory)
+    twilio = TwilioChannel(settings, session_factory, rate_limiter=rate_limiter)
     for sender in twilio.senders:
         outbox.register(sender)
     live = (
@@ -169,6 +213,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         live=desk.live,
         metrics=metrics,
         turn_lease=timedelta(seconds=settings.TURN_LEASE_SECONDS),
+        route_max_attempts=settings.ROUTE_MAX_ATTEMPTS,
     )
     services = Services(
         settings=settings,
@@ -181,6 +226,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         sio=sio,
         webchat=webchat,
         twilio=twilio,
+        rate_limiter=rate_limiter,
         telegram=telegram,
         metrics=metrics,
         monitor=monitor,

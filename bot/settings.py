@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     DATABASE_URL: str = "sqlite:///var/caricom.db"
     RASA_URL: str = "http://localhost:5005"
     RASA_TIMEOUT_SECONDS: float = Field(default=15.0, gt=0)
+    # How long an instance may take over sending one reply before another may take it over:
+    # longer than a vendor call can take (their clients give up after 15 s).
+    DELIVERY_LEASE_SECONDS: float = Field(default=60.0, gt=0)
     # Set when several gateway instances run: web chat emits, presence and console updates
     # go through this Redis; keys and channels start with REDIS_PREFIX.
     REDIS_URL: str | None = None
@@ -47,6 +50,9 @@ class Settings(BaseSettings):
     TURN_LEASE_SECONDS: float = Field(default=60.0, gt=0)
     # How often stalled customer messages (an instance died mid-turn) are looked for.
     TURN_SWEEP_SECONDS: float = Field(default=10.0, gt=0)
+    # Times a customer message may be taken for routing (a crash or an error each time) before
+    # it is given up and the conversation handed to a person, so the messages after it move on.
+    ROUTE_MAX_ATTEMPTS: int = Field(default=3, ge=1)
     PUBLIC_BASE_URL: str = "http://localhost:8000"
 
     TWILIO_ACCOUNT_SID: str = ""

@@ -22,8 +22,8 @@ import socketio
 from redis.exceptions import RedisError
 
 from bot.messages import Channel, InboundMessage, Reply
-from bot.outbox import Offline, OutboundJob, Outcome, Sent
 from bot.rate_limit import RateLimiter
+from bot.sending import Offline, OutboundJob, Outcome, Sent
 from bot.text import clean_customer_text
 from channels.webchat_presence import RedisPresence
 
@@ -106,7 +106,7 @@ class WebChatChannel:
                 f"{self._max_chars:,} characters, or send it in parts.",
             )
             return
-        if self._rate_limiter is not None and not self._rate_limiter.allow(
+        if self._rate_limiter is not None and not await self._rate_limiter.allow(
             Channel.WEBCHAT, session_id
         ):
             logger.warning("rate_limited channel=%s session_id=%s", Channel.WEBCHAT, session_id)

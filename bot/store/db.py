@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -27,12 +28,27 @@ def create_engine(database_url: str) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(database_url)
-    # No pre-ping: it would cost a round trip on every unit of work. After a database restart
-    # the first use of a dead connection fails (webhooks answer 503, the vendor retries) and
-    # the pool drops its old connections; recycling bounds their age.
-    return create_async_engine(
+    # No pre-ping: it would cost a round trip on every unit of work. A connection the server
+    # closed (a restart, an administrator ending it, an idle timeout) is known closed to
+    # asyncpg already, so checkout drops it for free instead; recycling bounds the age of the
+    # rest. One that died silently (the network, not the server) still fails its first use.
+    engine = create_async_engine(
         database_url, pool_size=10, max_overflow=20, pool_recycle=1800, hide_parameters=True
     )
+    if url.get_driver_name() == "asyncpg":
+        event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Make the pool replace a pooled connection the server has closed since it was pooled.
+
+    Without this, the first unit of work after a database restart gets a dead connection and
+    fails (a webhook would answer 503 though the store is back). One closed connection means
+    the server went away, so every connection pooled before it is replaced too.
+    """
+    if dbapi_connection.driver_connection.is_closed():
+        raise InvalidatePoolError("the server closed this pooled connection")
 
 
 def _create_sqlite_engine(database_url: str) -> AsyncEngine:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -184,6 +185,8 @@ class Message(Base):
     turn_status: Mapped[TurnStatus | None] = mapped_column(_enum(TurnStatus))
     # While routing: past this time the instance is taken for dead and another may route it.
     turn_lease_until: Mapped[datetime | None] = mapped_column()
+    # Times the message was claimed for routing; past ROUTE_MAX_ATTEMPTS it is given up.
+    route_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -211,6 +214,9 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
     provider_message_id: Mapped[str | None] = mapped_column(String(100))
+    # A send was cut off before its outcome was known: the vendor may already have it
+    # (bot/outbox.py looks before sending again).
+    in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

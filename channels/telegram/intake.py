@@ -3,6 +3,11 @@
 An update is stored once (its update_id is the message's external id, unique per channel), and
 only then acknowledged; the bot turn runs from the store afterwards. What could not be stored
 raises, so the webhook answers 503 (Telegram redelivers) and polling does not move past it.
+
+With a rate limiter, a chat over its limit is still stored, but neither routed nor answered
+(`rate_limited`). The limit is asked only of an update stored just now, so a redelivery (of a
+duplicate, or of one that got a 503) costs the chat nothing. Edits are only logged, so they
+never count.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot.messages import Channel, InboundMessage, Reply, SenderKind
+from bot.rate_limit import RateLimiter
 from bot.text import clean_customer_text
 from channels.telegram.buttons import is_payload_key, resolve_payload_key
 from channels.telegram.client import TelegramClient
@@ -53,6 +59,7 @@ class UpdateOutcome(enum.StrEnum):
     ACCEPTED = "accepted"  # stored; the bot turn runs in the background
     RECORDED = "recorded"  # stored for the log only (an edit, /start)
     DUPLICATE = "duplicate"  # this update_id was stored before
+    RATE_LIMITED = "rate_limited"  # stored, but the chat is over its limit: not answered
     IGNORED = "ignored"  # nothing for the assistant (group chatter, unused update types)
 
 
@@ -60,14 +67,23 @@ class StoredMessage(Protocol):
     @property
     def conversation_id(self) -> int: ...
 
+    @property
+    def rate_limited(self) -> bool: ...
+
 
 class CustomerMessages(Protocol):
     """What the intake needs of the conversation router."""
 
-    async def receive(self, inbound: InboundMessage) -> StoredMessage | None: ...
+    async def receive(
+        self, inbound: InboundMessage, *, rate_limiter: RateLimiter | None = None
+    ) -> StoredMessage | None: ...
 
     async def record(
-        self, inbound: InboundMessage, *, reply: Reply | None
+        self,
+        inbound: InboundMessage,
+        *,
+        reply: Reply | None,
+        rate_limiter: RateLimiter | None = None,
     ) -> StoredMessage | None: ...
 
     async def send_reply(self, conversation_id: int, reply: Reply) -> int: ...
@@ -99,14 +115,26 @@ class TelegramIntake:
         self._background = background
         self._greeting = Reply(text=greeting_text(promise_hours), sender_kind=SenderKind.SYSTEM)
 
-    async def handle(self, update: Update) -> UpdateOutcome:
-        """Store `update` once and start its processing; raise when it could not be stored."""
+    async def handle(
+        self, update: Update, *, rate_limiter: RateLimiter | None = None
+    ) -> UpdateOutcome:
+        """Store `update` once and start its processing; raise when it could not be stored.
+
+        `rate_limiter`: what a chat may have answered (None: no limit).
+        """
         if update.callback_query is not None:
-            outcome = await self._button_chosen(update, update.callback_query)
+            outcome = await self._button_chosen(
+                update, update.callback_query, rate_limiter=rate_limiter
+            )
         elif update.message is not None:
-            outcome = await self._message(update, update.message, edited=False)
+            outcome = await self._message(
+                update, update.message, edited=False, rate_limiter=rate_limiter
+            )
         elif update.edited_message is not None:
-            outcome = await self._message(update, update.edited_message, edited=True)
+            # Only logged, never answered: nothing for the limit to protect.
+            outcome = await self._message(
+                update, update.edited_message, edited=True, rate_limiter=None
+            )
         else:
             outcome = UpdateOutcome.IGNORED
         logger.info(
@@ -117,7 +145,14 @@ class TelegramIntake:
         )
         return outcome
 
-    async def _message(self, update: Update, message: Message, *, edited: bool) -> UpdateOutcome:
+    async def _message(
+        self,
+        update: Update,
+        message: Message,
+        *,
+        edited: bool,
+        rate_limiter: RateLimiter | None,
+    ) -> UpdateOutcome:
         text = message_text(message)
         if is_group(message):
             # Groups: only what is addressed to the bot (a mention, a reply to it, a command
@@ -147,22 +182,29 @@ class TelegramIntake:
             return UpdateOutcome.RECORDED if stored is not None else UpdateOutcome.DUPLICATE
         command = command_in(text)
         if command is not None and command.name in GREETING_COMMANDS:
-            stored = await self._router.record(inbound, reply=None)
+            # The greeting is a reply: it counts against the limit.
+            stored = await self._router.record(inbound, reply=None, rate_limiter=rate_limiter)
             if stored is None:
                 return UpdateOutcome.DUPLICATE
+            if stored.rate_limited:
+                return self._rate_limited(inbound)
             # Sent after Telegram is answered, so a slow Bot API never holds the webhook.
             self._background.spawn(
                 self._send_greeting(stored.conversation_id),
                 name=f"telegram-greeting-{stored.conversation_id}",
             )
             return UpdateOutcome.RECORDED
-        stored = await self._router.receive(inbound)
+        stored = await self._router.receive(inbound, rate_limiter=rate_limiter)
         if stored is None:
             return UpdateOutcome.DUPLICATE
+        if stored.rate_limited:
+            return self._rate_limited(inbound)
         self._background.process_in_background(stored.conversation_id)
         return UpdateOutcome.ACCEPTED
 
-    async def _button_chosen(self, update: Update, query: CallbackQuery) -> UpdateOutcome:
+    async def _button_chosen(
+        self, update: Update, query: CallbackQuery, *, rate_limiter: RateLimiter | None
+    ) -> UpdateOutcome:
         message = query.message
         if message is None or query.data is None:
             self._answer(query)  # not one of our keyboards (inline mode, games): stop the spinner
@@ -181,12 +223,19 @@ class TelegramIntake:
             button_payload=payload,
             metadata={"callback_query": True, "from_id": query.from_user.id},
         )
-        stored = await self._router.receive(inbound)
+        stored = await self._router.receive(inbound, rate_limiter=rate_limiter)
         if stored is None:
             return UpdateOutcome.DUPLICATE
+        if stored.rate_limited:
+            return self._rate_limited(inbound)  # no call out, not even to stop the spinner
         self._answer(query)
         self._background.process_in_background(stored.conversation_id)
         return UpdateOutcome.ACCEPTED
+
+    def _rate_limited(self, inbound: InboundMessage) -> UpdateOutcome:
+        """The update is stored, but its chat is over the limit: no turn, nothing sent."""
+        logger.warning("rate_limited channel=%s update_id=%s", inbound.channel, inbound.external_id)
+        return UpdateOutcome.RATE_LIMITED
 
     async def _chosen(
         self, data: str, message: MaybeInaccessibleMessage, address: str

@@ -20,7 +20,7 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.messages import Channel, Reply
-from bot.outbox import Failed, OutboundJob, Outcome, RetryLater, Sent
+from bot.sending import Failed, OutboundJob, Outcome, RetryLater, Sent
 from bot.text import split_in_parts
 from channels.telegram.buttons import callback_data
 from channels.telegram.client import TelegramClient

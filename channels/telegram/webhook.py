@@ -15,7 +15,6 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from bot.messages import Channel
 from bot.rate_limit import RateLimiter
 from channels.telegram.channel import TelegramChannel
 from channels.telegram.client import TelegramUnavailable
@@ -35,8 +34,8 @@ def webhook_router(
 ) -> APIRouter:
     """The webhook route; `channel` is None when no bot token is configured.
 
-    An update from a chat over its rate limit is answered 200 (Telegram would otherwise
-    deliver it again and again) but neither stored nor routed.
+    An update from a chat over its rate limit is stored and answered 200, `rate_limited`
+    (Telegram would otherwise deliver it again and again), but not routed: no bot turn, no reply.
     """
     router = APIRouter(tags=["telegram"])
 
@@ -72,18 +71,9 @@ def webhook_router(
         except MalformedUpdate as error:
             logger.warning("telegram.webhook_malformed error=%s", error)
             return _answer(400, str(error))
-        chat = update.effective_chat
-        if (
-            rate_limiter is not None
-            and chat is not None
-            and not rate_limiter.allow(Channel.TELEGRAM, str(chat.id))
-        ):
-            logger.warning(
-                "rate_limited channel=%s update_id=%s", Channel.TELEGRAM, update.update_id
-            )
-            return JSONResponse({"status": "rate_limited"})
         try:
-            outcome = await channel.intake.handle(update)
+            # The limit is asked only once the update is stored (see TelegramIntake).
+            outcome = await channel.intake.handle(update, rate_limiter=rate_limiter)
         except TelegramUnavailable as error:
             logger.warning(
                 "telegram.update_deferred update_id=%s error=%s", update.update_id, error

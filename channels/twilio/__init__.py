@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.messages import Channel
 from bot.outbox import Outbox
+from bot.rate_limit import RateLimiter
 from bot.settings import Settings
 from channels.twilio.outbound import TwilioSender
 from channels.twilio.rest import TwilioMessages
@@ -29,7 +30,11 @@ class TwilioChannel:
     """Both halves of the SMS and WhatsApp channels."""
 
     def __init__(
-        self, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+        self,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._messages = TwilioMessages(
             account_sid=settings.TWILIO_ACCOUNT_SID,
@@ -56,7 +61,7 @@ class TwilioChannel:
                 template_sid=settings.TWILIO_WHATSAPP_TEMPLATE_SID,
             ),
         )
-        self._webhooks = TwilioWebhooks(settings, session_factory)
+        self._webhooks = TwilioWebhooks(settings, session_factory, rate_limiter=rate_limiter)
 
     def attach(
         self, *, router: Router, process: Callable[[int], None], spawn: Spawn, outbox: Outbox

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.messages import Channel, Reply
-from bot.outbox import Failed, OutboundJob, Outcome, RetryLater, Sent
+from bot.sending import Failed, OutboundJob, Outcome, RetryLater, Sent
 from bot.store.models import Contact, Conversation, utcnow
 from channels.twilio.consent import set_opted_out
 from channels.twilio.inbound import WHATSAPP_PREFIX
@@ -28,6 +28,9 @@ from channels.twilio.sms_text import render_text
 
 logger = logging.getLogger(__name__)
 
+# Twilio's clock and ours may differ a little; a message Twilio dates this much before the
+# delivery was queued still counts as possibly ours.
+CLOCK_SKEW = timedelta(minutes=2)
 # WhatsApp's customer-service window, less a margin for the time a message takes to reach it.
 WHATSAPP_WINDOW = timedelta(hours=24) - timedelta(minutes=1)
 # WhatsApp refuses template variables with line breaks, tabs or long runs of spaces, and the
@@ -126,6 +129,23 @@ class TwilioSender:
             "content_sid" in params,
         )
         return Sent(provider_message_id=sid)
+
+    async def find_sent(self, job: OutboundJob) -> list[str]:
+        """Twilio's ids of messages with this job's text sent to its address since it was queued.
+
+        A template send (outside WhatsApp's window) shows Twilio's rendering, not our text, so
+        it is never found and an interrupted one is sent again.
+        """
+        text = job.body.get("text")
+        if not isinstance(text, str) or not text or not self._messages.configured:
+            return []
+        since = (job.created_at or utcnow()) - CLOCK_SKEW
+        found = await self._messages.recent(to=job.address, from_=self._sender)
+        matching = [
+            m for m in found if m.body == text and (m.created_at is None or m.created_at >= since)
+        ]
+        matching.sort(key=lambda m: m.created_at or since)
+        return [m.sid for m in matching]
 
     async def _recipient(self, conversation_id: int) -> Recipient | None:
         async with self._session_factory() as session:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import SimpleNamespace
@@ -25,11 +26,14 @@ from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioS
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from bot.outbox import Failed, Outcome, RetryLater
+from bot.sending import Failed, Outcome, RetryLater
 
 logger = logging.getLogger(__name__)
 
 SEND_TIMEOUT_SECONDS = 15.0
+# How many of a number's latest messages are read to settle a send in doubt (Twilio lists the
+# newest first; a customer receives far fewer than this between a crash and the retry).
+RECENT_MESSAGES_READ = 50
 MAX_RETRY_AFTER_SECONDS = 3600.0
 UNSUBSCRIBED = 21610  # the recipient replied STOP to Twilio itself
 
@@ -37,6 +41,15 @@ UNSUBSCRIBED = 21610  # the recipient replied STOP to Twilio itself
 _retry_after: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "twilio_retry_after", default=None
 )
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """A message as Twilio's Messages list shows it."""
+
+    sid: str
+    body: str
+    created_at: datetime | None
 
 
 class TwilioMessages:
@@ -80,6 +93,15 @@ class TwilioMessages:
         async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
             instance = await messages.create_async(**params)
         return str(instance.sid)
+
+    async def recent(self, *, to: str, from_: str) -> list[SentMessage]:
+        """The latest messages sent from `from_` to `to`, as Twilio lists them (newest first)."""
+        messages = self._messages()
+        async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+            found = await messages.list_async(to=to, from_=from_, limit=RECENT_MESSAGES_READ)
+        return [
+            SentMessage(sid=str(m.sid), body=m.body or "", created_at=m.date_created) for m in found
+        ]
 
     async def close(self) -> None:
         if self._http is not None:
@@ -132,8 +154,12 @@ def outcome_of(error: BaseException) -> Outcome:
             # Wrong credentials fail every message alike: keep them until someone fixes it.
             return RetryLater(error=f"{described}; check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
         return Failed(error=described)
-    if isinstance(error, aiohttp.ClientError | TimeoutError | OSError):
+    if isinstance(error, aiohttp.ClientConnectorError):
+        # No connection was made, so Twilio cannot have the message.
         return RetryLater(error=f"network error: {type(error).__name__}: {error}")
+    if isinstance(error, aiohttp.ClientError | TimeoutError | OSError):
+        # The request may have reached Twilio before the answer was lost.
+        return RetryLater(error=f"network error: {type(error).__name__}: {error}", in_doubt=True)
     if isinstance(error, TwilioException):
         return RetryLater(error=f"Twilio client error: {type(error).__name__}: {error}")
     raise error

@@ -5,6 +5,11 @@ called (PUBLIC_BASE_URL + path + query), so verification holds behind a reverse 
 message is committed before Twilio is answered, and answered before the bot turn runs: Twilio
 gets an empty TwiML `<Response/>` at once and replies go out through the outbox. A store that
 cannot take the message gets a 503, never a 200 that loses it.
+
+A sender over their rate limit is stored and acknowledged all the same, but not routed: no bot
+turn, no reply. The limit is asked only once a message is newly stored, so Twilio retrying a
+503, or delivering a MessageSid twice, costs the sender nothing; STOP, START and HELP never
+count (consent first).
 """
 
 from __future__ import annotations
@@ -15,13 +20,13 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from twilio.request_validator import RequestValidator
 
 from bot.messages import Button, Channel, Direction, InboundMessage, Reply, SenderKind
 from bot.outbox import Outbox
-from bot.rate_limit import RateLimiter
+from bot.rate_limit import LocalRateLimiter, RateLimiter
 from bot.settings import Settings
 from bot.store.models import Conversation, Message
 from channels.twilio import consent
@@ -43,13 +48,24 @@ class Stored(Protocol):
     @property
     def conversation_id(self) -> int: ...
 
+    @property
+    def rate_limited(self) -> bool: ...
+
 
 class Router(Protocol):
     """What the webhook needs of the conversation router."""
 
-    async def receive(self, inbound: InboundMessage) -> Stored | None: ...
+    async def receive(
+        self, inbound: InboundMessage, *, rate_limiter: RateLimiter | None = None
+    ) -> Stored | None: ...
 
-    async def record(self, inbound: InboundMessage, *, reply: Reply | None) -> Stored | None: ...
+    async def record(
+        self,
+        inbound: InboundMessage,
+        *,
+        reply: Reply | None,
+        rate_limiter: RateLimiter | None = None,
+    ) -> Stored | None: ...
 
     async def send_reply(self, conversation_id: int, reply: Reply) -> int: ...
 
@@ -62,13 +78,17 @@ class TwilioWebhooks:
     """The inbound routes, bound to the router once the gateway's services exist."""
 
     def __init__(
-        self, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+        self,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._settings = settings
         self._session_factory = session_factory
         token = settings.TWILIO_AUTH_TOKEN
         self._validator = RequestValidator(token) if token else None
-        self._rate_limiter = RateLimiter.from_settings(settings)
+        self._rate_limiter = rate_limiter or LocalRateLimiter.from_settings(settings)
         self._router: Router | None = None
         self._process: Callable[[int], None] | None = None
         self._spawn: Spawn | None = None
@@ -95,12 +115,6 @@ class TwilioWebhooks:
         except MalformedMessage as error:
             logger.info("twilio.malformed path=%s error=%s", request.url.path, error)
             raise HTTPException(status_code=400, detail=str(error)) from None
-        if not self._allowed(inbound, opt_out_type=form.get("OptOutType")):
-            # Acknowledged all the same: Twilio would otherwise retry what we chose to drop.
-            logger.warning(
-                "rate_limited channel=%s message_sid=%s", inbound.channel, inbound.external_id
-            )
-            return _twiml()
         try:
             await self._take(inbound, opt_out_type=form.get("OptOutType"))
         except Exception:
@@ -176,14 +190,6 @@ class TwilioWebhooks:
             raise HTTPException(status_code=403, detail="X-Twilio-Signature is not valid")
         return {key: str(value) for key, value in form.items()}
 
-    def _allowed(self, inbound: InboundMessage, *, opt_out_type: str | None) -> bool:
-        """Within the sender's rate limit; STOP, START and HELP always are (consent first)."""
-        if consent.keyword_of_opt_out_type(opt_out_type) is not None or (
-            not inbound.attachments and consent.keyword_of(inbound.text) is not None
-        ):
-            return True
-        return self._rate_limiter.allow(inbound.channel, inbound.address)
-
     def _public_url(self, request: Request) -> str:
         """The URL Twilio called, as the outside sees it (Twilio signs that one)."""
         url = f"{self._settings.PUBLIC_BASE_URL}{request.url.path}"
@@ -199,9 +205,16 @@ class TwilioWebhooks:
         if keyword is not None:
             await self._keyword(inbound, keyword, vendor_answered=matched_by_twilio is not None)
             return
-        received = await self._router.receive(await self._with_chosen_button(inbound))
+        inbound = await self._with_chosen_button(inbound)
+        received = await self._router.receive(inbound, rate_limiter=self._rate_limiter)
         if received is None:
             logger.info("twilio.duplicate message_sid=%s", inbound.external_id)
+            return
+        if received.rate_limited:
+            # Stored as done, and acknowledged (Twilio would otherwise retry it): not routed.
+            logger.warning(
+                "rate_limited channel=%s message_sid=%s", inbound.channel, inbound.external_id
+            )
             return
         self._process(received.conversation_id)
 
@@ -213,6 +226,7 @@ class TwilioWebhooks:
         received = await self._router.record(inbound, reply=None)
         if received is None:
             logger.info("twilio.duplicate message_sid=%s", inbound.external_id)
+            await self._reapply_consent(inbound, keyword)
             return
         conversation_id = received.conversation_id
         reply: str | None = None
@@ -244,6 +258,40 @@ class TwilioWebhooks:
                     conversation_id, Reply(text=reply, sender_kind=SenderKind.SYSTEM)
                 ),
                 name=f"twilio-keyword-{conversation_id}",
+            )
+
+    async def _reapply_consent(self, inbound: InboundMessage, keyword: consent.Keyword) -> None:
+        """A STOP or START stored before: apply its consent change again if it is still the
+        sender's latest word.
+
+        The keyword and the consent change are two transactions: a store that went away
+        between them answered 503, and this retry is then the only chance to honour a STOP.
+        Anything the customer sent since decides instead, so an old START never undoes a STOP.
+        """
+        if keyword not in (consent.Keyword.STOP, consent.Keyword.START):
+            return
+        async with self._session_factory() as session:
+            stored = (
+                await session.execute(
+                    select(Message.id, Message.conversation_id).where(
+                        Message.channel == inbound.channel,
+                        Message.external_id == inbound.external_id,
+                    )
+                )
+            ).first()
+            if stored is None:
+                return
+            latest = await session.scalar(
+                select(func.max(Message.id)).where(
+                    Message.conversation_id == stored.conversation_id,
+                    Message.direction == Direction.INBOUND,
+                )
+            )
+        if latest == stored.id:
+            await consent.set_opted_out(
+                self._session_factory,
+                conversation_id=stored.conversation_id,
+                opted_out=keyword == consent.Keyword.STOP,
             )
 
     async def _with_chosen_button(self, inbound: InboundMessage) -> InboundMessage:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.messages import InboundMessage
 from bot.router import ATTACHMENT_NOTICE
 from bot.store import migrate
 from bot.store.models import Conversation, Message, TurnStatus
@@ -358,7 +359,7 @@ async def test_a_group_update_waits_when_telegram_cannot_say_who_the_bot_is(
     assert (await live.post(update)).json() == {"status": "accepted"}
 
 
-async def test_a_flooding_chat_is_acknowledged_but_limited_while_another_is_answered(
+async def test_a_flooding_chat_is_stored_but_not_answered_while_another_is_answered(
     sqlite_url: str, rasa: RasaStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
     other_chat = {"id": 5_550_777, "type": "private", "first_name": "Marcus"}
@@ -367,8 +368,9 @@ async def test_a_flooding_chat_is_acknowledged_but_limited_while_another_is_answ
     ) as live:
         logging.getLogger().addHandler(caplog.handler)  # the app reconfigured logging on start
         caplog.set_level(logging.INFO)
-        responses = [await live.post(live.updates.message(f"flood {n}")) for n in range(5)]
-        # Telegram is answered 200 each time, so it does not deliver the dropped ones again.
+        floods = [live.updates.message(f"flood {n}") for n in range(5)]
+        responses = [await live.post(update) for update in floods]
+        # Telegram is answered 200 each time, so it does not deliver the stored ones again.
         assert [r.status_code for r in responses] == [200] * 5
         assert [r.json()["status"] for r in responses] == ["accepted"] * 2 + ["rate_limited"] * 3
         started = asyncio.get_running_loop().time()
@@ -376,11 +378,125 @@ async def test_a_flooding_chat_is_acknowledged_but_limited_while_another_is_answ
         assert response.json() == {"status": "accepted"}
         assert await _answers(live, 1, chat_id=other_chat["id"]) == [ANSWER]
         took = asyncio.get_running_loop().time() - started
-        texts = [m.text for m in await live.rows(Message, sender_kind="customer")]
-    assert texts == ["flood 0", "flood 1", "where is my order"]
+        assert await _answers(live, 2) == [ANSWER] * 2  # the burst
+        await asyncio.sleep(0.5)  # time for more answers, were any wrongly started
+        assert len(live.telegram.sent_to(CUSTOMER["id"])) == 2
+        customer = await live.rows(Message, sender_kind="customer")
+    # All in the customer record; those over the limit marked, and never seen by the assistant.
+    assert [(m.text, _limited(m)) for m in customer] == [
+        ("flood 0", False),
+        ("flood 1", False),
+        *((f"flood {n}", True) for n in range(2, 5)),
+        ("where is my order", False),
+    ]
+    assert all(m.turn_status == TurnStatus.DONE for m in customer)
+    assert sorted(r["message"] for r in rasa.received) == [
+        "flood 0",
+        "flood 1",
+        "where is my order",
+    ]
     assert took < 2.0, f"the other chat waited {took:.2f} s"
-    limited = [r.getMessage() for r in caplog.records if "rate_limited" in r.getMessage()]
-    assert len(limited) == 3 and all("channel=telegram" in line for line in limited)
+    limited = _rate_limited_events(caplog)
+    assert limited == [
+        f"rate_limited channel=telegram update_id={update['update_id']}" for update in floods[2:]
+    ]
+    assert "flood" not in "".join(limited)
+
+
+def _limited(message: Message) -> bool:
+    return (message.payload or {}).get("rate_limited") is True
+
+
+def _rate_limited_events(log: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in log.records if r.getMessage().startswith("rate_limited ")]
+
+
+# A token every hundred minutes: none comes back while a test runs.
+NO_REFILL = 0.01
+
+
+async def test_a_redelivered_update_costs_the_chat_no_allowance(
+    database_url: str, rasa: RasaStandIn
+) -> None:
+    async with running_telegram_gateway(
+        database_url, rasa.url, RATE_LIMIT_BURST=2, RATE_LIMIT_PER_MINUTE=NO_REFILL
+    ) as live:
+        first = live.updates.message("where is my order")
+        assert (await live.post(first)).json() == {"status": "accepted"}
+        for _ in range(3):  # Telegram delivers it again: acknowledged as before, nothing more
+            assert (await live.post(first)).json() == {"status": "duplicate"}
+        # Had the redeliveries counted, the second and last token would be gone by now.
+        second = await live.post(live.updates.message("and my refund?"))
+        assert second.json() == {"status": "accepted"}
+        third = await live.post(live.updates.message("hello?"))
+        assert third.json() == {"status": "rate_limited"}
+        assert await _answers(live, 2) == [ANSWER] * 2
+        await asyncio.sleep(0.5)
+        assert len(live.telegram.sent_to(CUSTOMER["id"])) == 2
+        customer = await live.rows(Message, sender_kind="customer")
+    assert [(m.text, _limited(m)) for m in customer] == [
+        ("where is my order", False),
+        ("and my refund?", False),
+        ("hello?", True),
+    ]
+    assert [r["message"] for r in rasa.received] == ["where is my order", "and my refund?"]
+
+
+async def test_an_update_answered_503_costs_the_chat_no_allowance(
+    database_url: str, rasa: RasaStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_telegram_gateway(
+        database_url, rasa.url, RATE_LIMIT_BURST=1, RATE_LIMIT_PER_MINUTE=NO_REFILL
+    ) as live:
+        router = live.gateway.services.router
+        receive = router.receive
+        failed: list[str | None] = []
+
+        async def store_down_once(inbound: InboundMessage, **options: Any) -> Any:
+            if not failed:
+                failed.append(inbound.external_id)
+                raise ConnectionRefusedError("the store is down")
+            return await receive(inbound, **options)
+
+        monkeypatch.setattr(router, "receive", store_down_once)
+        update = live.updates.message("where is my order")
+        assert (await live.post(update)).status_code == 503
+        # Redelivered; had the 503 used the only token, it would be stored unanswered.
+        assert (await live.post(update)).json() == {"status": "accepted"}
+        assert await _answers(live, 1) == [ANSWER]
+        over = await live.post(live.updates.message("and my refund?"))
+        assert over.json() == {"status": "rate_limited"}  # the limit still holds
+        await asyncio.sleep(0.5)
+        assert len(live.telegram.sent_to(CUSTOMER["id"])) == 1
+    assert failed == [str(update["update_id"])]
+    assert [r["message"] for r in rasa.received] == ["where is my order"]
+
+
+async def test_over_the_limit_start_is_stored_without_a_greeting_and_edits_never_count(
+    sqlite_url: str, rasa: RasaStandIn
+) -> None:
+    async with running_telegram_gateway(
+        sqlite_url, rasa.url, RATE_LIMIT_BURST=2, RATE_LIMIT_PER_MINUTE=NO_REFILL
+    ) as live:
+        original = live.updates.message("where is my ordr")
+        assert (await live.post(original)).json() == {"status": "accepted"}
+        edit = live.updates.message(
+            "where is my order", edited=True, message_id=original["message"]["message_id"]
+        )
+        assert (await live.post(edit)).json() == {"status": "recorded"}
+        # Had the edit counted, this would be over the limit.
+        assert (await live.post(live.updates.message("/start"))).json() == {"status": "recorded"}
+        assert (await live.post(live.updates.message("/help"))).json() == {"status": "rate_limited"}
+        assert await _answers(live, 2) == [ANSWER, greeting_text(24)]
+        await asyncio.sleep(0.5)
+        assert len(live.telegram.sent_to(CUSTOMER["id"])) == 2  # one greeting, not two
+        customer = await live.rows(Message, sender_kind="customer")
+    assert [(m.text, m.turn_status, _limited(m)) for m in customer] == [
+        ("where is my ordr", TurnStatus.DONE, False),
+        ("where is my order", TurnStatus.DONE, False),
+        ("/start", TurnStatus.DONE, False),
+        ("/help", TurnStatus.DONE, True),
+    ]
 
 
 async def test_an_oversized_update_is_refused_with_413(live: TelegramHarness) -> None:

@@ -6,13 +6,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
-from bot.messages import Reply, SenderKind
+from bot.messages import InboundMessage, Reply, SenderKind
 from bot.router import ATTACHMENT_NOTICE
-from bot.store.models import Contact, Conversation, Delivery, DeliveryStatus, Message
+from bot.store.models import (
+    Contact,
+    Conversation,
+    Delivery,
+    DeliveryStatus,
+    Message,
+    TurnStatus,
+)
 from tests.conftest import make_settings
 from tests.support.gateway import running_gateway
 from tests.support.net import eventually
@@ -385,26 +393,146 @@ async def test_the_gateway_refuses_a_forged_status_callback(sqlite_url: str) -> 
     assert response.status_code == 403
 
 
-async def test_a_flooding_number_is_acknowledged_but_limited_while_another_is_answered(
+async def test_a_flooding_number_is_stored_but_not_answered_while_another_is_answered(
     sqlite_url: str, twilio_log: pytest.LogCaptureFixture
 ) -> None:
     other = "+12465550999"
     async with running_twilio_gateway(sqlite_url, RATE_LIMIT_BURST=2, RATE_LIMIT_PER_MINUTE=1) as h:
         logging.getLogger().addHandler(twilio_log.handler)  # the app reconfigured logging
-        responses = [await h.twilio.message(sms(CUSTOMER, f"flood {n}")) for n in range(6)]
-        # Twilio is always answered, so it does not retry what was dropped on purpose.
+        floods = [sms(CUSTOMER, f"flood {n}", sid=f"SMflood{n}") for n in range(6)]
+        responses = [await h.twilio.message(params) for params in floods]
+        # Twilio is always answered, so it does not retry what is stored.
         assert [(r.status_code, r.text) for r in responses] == [(200, TWIML)] * 6
         started = time.perf_counter()
         assert (await h.twilio.message(sms(other, "where is my order"))).status_code == 200
         await h.api.wait_for(other, timeout=5)
         took = time.perf_counter() - started
+        await h.api.wait_for(CUSTOMER, 2)  # the burst is answered
         # STOP is always honoured, whatever the rate.
         assert (await h.twilio.message(sms(CUSTOMER, "STOP"))).status_code == 200
-        texts = [m.text for m in await h.all(Message, sender_kind=SenderKind.CUSTOMER)]
-    assert texts == ["flood 0", "flood 1", "where is my order", "STOP"]
+        await asyncio.sleep(0.5)  # time for more turns and replies, were any wrongly started
+        customer = await h.all(Message, sender_kind=SenderKind.CUSTOMER)
+        assert len(h.api.sent_to(CUSTOMER)) == 2
+    # Every message is in the customer record; those over the limit are marked and were never
+    # routed: the assistant saw only the burst.
+    assert [(m.text, _limited(m)) for m in customer] == [
+        ("flood 0", False),
+        ("flood 1", False),
+        *((f"flood {n}", True) for n in range(2, 6)),
+        ("where is my order", False),
+        ("STOP", False),
+    ]
+    assert all(m.turn_status == TurnStatus.DONE for m in customer)
+    assert sorted(turn["message"] for turn in h.rasa.received) == [
+        "flood 0",
+        "flood 1",
+        "where is my order",
+    ]
     assert took < 2.0, f"the other customer waited {took:.2f} s"
-    limited = [r.getMessage() for r in twilio_log.records if "rate_limited" in r.getMessage()]
-    assert len(limited) == 4 and all("channel=sms" in line for line in limited)
+    limited = _rate_limited_events(twilio_log)
+    assert limited == [f"rate_limited channel=sms message_sid=SMflood{n}" for n in range(2, 6)]
+
+
+def _limited(message: Message) -> bool:
+    return (message.payload or {}).get("rate_limited") is True
+
+
+def _rate_limited_events(log: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in log.records if r.getMessage().startswith("rate_limited ")]
+
+
+# A token every hundred minutes: none comes back while a test runs.
+NO_REFILL = 0.01
+
+
+@pytest.mark.parametrize("form", [sms, whatsapp], ids=["sms", "whatsapp"])
+async def test_a_message_over_the_limit_is_stored_and_acknowledged_but_never_routed(
+    database_url: str, twilio_log: pytest.LogCaptureFixture, form: Callable[..., dict[str, str]]
+) -> None:
+    address = CUSTOMER if form is sms else f"whatsapp:{CUSTOMER}"
+    async with running_twilio_gateway(
+        database_url, RATE_LIMIT_BURST=1, RATE_LIMIT_PER_MINUTE=NO_REFILL
+    ) as h:
+        logging.getLogger().addHandler(twilio_log.handler)  # the app reconfigured logging
+        await h.twilio.message(form(CUSTOMER, "where is my order", sid="SMfirst"))
+        await h.api.wait_for(address)
+        response = await h.twilio.message(form(CUSTOMER, "refund me please", sid="SMover"))
+        assert (response.status_code, response.text) == (200, TWIML)
+        # Committed, and marked, before Twilio was answered.
+        first, over = await h.all(Message, sender_kind=SenderKind.CUSTOMER)
+        assert (over.text, over.external_id) == ("refund me please", "SMover")
+        assert over.turn_status == TurnStatus.DONE and _limited(over) and not _limited(first)
+        await asyncio.sleep(0.5)  # time for a turn and a reply, were one wrongly started
+        assert [turn["message"] for turn in h.rasa.received] == ["where is my order"]
+        assert len(h.api.attempts) == 1
+    channel = "sms" if form is sms else "whatsapp"
+    limited = _rate_limited_events(twilio_log)
+    assert limited == [f"rate_limited channel={channel} message_sid=SMover"]
+    assert "refund me" not in twilio_log.text
+
+
+async def test_a_redelivered_message_costs_the_sender_no_allowance(
+    database_url: str, twilio_log: pytest.LogCaptureFixture
+) -> None:
+    async with running_twilio_gateway(
+        database_url, RATE_LIMIT_BURST=2, RATE_LIMIT_PER_MINUTE=NO_REFILL
+    ) as h:
+        logging.getLogger().addHandler(twilio_log.handler)  # the app reconfigured logging
+        first = sms(CUSTOMER, "where is my order", sid="SMfirst")
+        await h.twilio.message(first)
+        await h.api.wait_for(CUSTOMER)
+        for _ in range(3):  # Twilio delivers it again: acknowledged as before, nothing more
+            again = await h.twilio.message(first)
+            assert (again.status_code, again.text) == (200, TWIML)
+        # Had the redeliveries counted, the second and last token would be gone by now.
+        await h.twilio.message(sms(CUSTOMER, "and my refund?", sid="SMsecond"))
+        await h.api.wait_for(CUSTOMER, 2)
+        await h.twilio.message(sms(CUSTOMER, "hello?", sid="SMthird"))  # this one is over
+        await asyncio.sleep(0.5)
+        customer = await h.all(Message, sender_kind=SenderKind.CUSTOMER)
+        assert len(h.api.attempts) == 2
+    assert [(m.text, _limited(m)) for m in customer] == [
+        ("where is my order", False),
+        ("and my refund?", False),
+        ("hello?", True),
+    ]
+    assert [turn["message"] for turn in h.rasa.received] == ["where is my order", "and my refund?"]
+    limited = _rate_limited_events(twilio_log)
+    assert limited == ["rate_limited channel=sms message_sid=SMthird"]
+
+
+async def test_a_message_the_store_could_not_take_costs_the_sender_no_allowance(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_twilio_gateway(
+        database_url, RATE_LIMIT_BURST=1, RATE_LIMIT_PER_MINUTE=NO_REFILL
+    ) as h:
+        router = h.gateway.services.router
+        receive = router.receive
+        failed: list[str | None] = []
+
+        async def store_down_once(inbound: InboundMessage, **options: Any) -> Any:
+            if not failed:
+                failed.append(inbound.external_id)
+                raise ConnectionRefusedError("the store is down")
+            return await receive(inbound, **options)
+
+        monkeypatch.setattr(router, "receive", store_down_once)
+        params = sms(CUSTOMER, "where is my order", sid="SMretried")
+        assert (await h.twilio.message(params)).status_code == 503
+        # Twilio retries; had the 503 used the only token, this would be stored unanswered.
+        assert (await h.twilio.message(params)).status_code == 200
+        await h.api.wait_for(CUSTOMER)
+        await h.twilio.message(sms(CUSTOMER, "and my refund?"))  # the limit still holds
+        await asyncio.sleep(0.5)
+        customer = await h.all(Message, sender_kind=SenderKind.CUSTOMER)
+        assert len(h.api.attempts) == 1
+    assert failed == ["SMretried"]
+    assert [(m.text, _limited(m)) for m in customer] == [
+        ("where is my order", False),
+        ("and my refund?", True),
+    ]
+    assert [turn["message"] for turn in h.rasa.received] == ["where is my order"]
 
 
 async def test_an_oversized_body_is_refused_with_413_and_nothing_stored(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,52 +20,68 @@ class RasaStack:
     workdir: Path
     rasa_port: int = field(default_factory=free_port)
     actions_port: int = field(default_factory=free_port)
-    _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
 
     def start(self) -> RasaStack:
-        model = ensure_model(quiet=True)
         endpoints = self.workdir / "endpoints.yml"
         endpoints.write_text(
             f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n'
             f"tracker_store:\n  type: SQL\n  dialect: sqlite\n"
             f"  db: {self.workdir / 'tracker.db'}\n"
         )
-        rasa = str(rasa_executable())
         self._spawn(
             "actions",
-            [rasa, "run", "actions", "--port", str(self.actions_port), "--actions", "actions"],
-        )
+            [
+                str(rasa_executable()), "run", "actions",
+                "--port", str(self.actions_port), "--actions", "actions",
+            ],
+        )  # fmt: skip
+        self.start_rasa()
+        if not wait_for_http(f"http://127.0.0.1:{self.actions_port}/health", timeout=30):
+            self.stop()
+            raise RuntimeError(f"the action server did not start; logs:\n{self.logs()}")
+        return self
+
+    def start_rasa(self) -> None:
+        """Start the Rasa server (again, after `kill_rasa`) and wait until it answers."""
+        model = ensure_model(quiet=True)
         self._spawn(
             "rasa",
             [
-                rasa, "run", "--model", str(model), "--port", str(self.rasa_port),
+                str(rasa_executable()), "run", "--model", str(model),
+                "--port", str(self.rasa_port),
                 "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-                "--endpoints", str(endpoints),
+                "--endpoints", str(self.workdir / "endpoints.yml"),
             ],
         )  # fmt: skip
-        ready = wait_for_http(
-            f"{self.rasa_url}/webhooks/gateway/", timeout=STARTUP_SECONDS
-        ) and wait_for_http(f"http://127.0.0.1:{self.actions_port}/health", timeout=30)
-        if not ready:
+        if not wait_for_http(f"{self.rasa_url}/webhooks/gateway/", timeout=STARTUP_SECONDS):
             self.stop()
             raise RuntimeError(f"Rasa did not start; logs:\n{self.logs()}")
-        return self
+
+    def kill_rasa(self) -> None:
+        """SIGKILL the Rasa server: turns in progress are cut off, the port goes dead."""
+        process = self._processes.pop("rasa")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
 
     def _spawn(self, name: str, command: list[str]) -> None:
-        log = (self.workdir / f"{name}.log").open("wb")
-        self._processes.append(
-            subprocess.Popen(
-                command,
-                cwd=PROJECT_ROOT,
-                env=rasa_environment(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        log = (self.workdir / f"{name}.log").open("ab")
+        self._processes[name] = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=rasa_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """The running processes' ids by name ("rasa", "actions")."""
+        return {name: process.pid for name, process in self._processes.items()}
 
     def logs(self) -> str:
         return "\n".join(
@@ -73,9 +90,9 @@ class RasaStack:
         )
 
     def stop(self) -> None:
-        for process in self._processes:
+        for process in self._processes.values():
             process.terminate()
-        for process in self._processes:
+        for process in self._processes.values():
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -61,6 +61,8 @@ class TelegramStandIn:
     messages: list[dict[str, Any]] = field(default_factory=list)  # what sendMessage delivered
     blocked_chats: set[str] = field(default_factory=set)
     webhook: dict[str, Any] | None = None
+    # An outage: every call answers 502 while set.
+    down: bool = False
     url: str = ""
     _faults: dict[str, deque[Fault]] = field(default_factory=dict)
     _updates: list[dict[str, Any]] = field(default_factory=list)
@@ -113,6 +115,8 @@ class TelegramStandIn:
         return response
 
     async def _answer(self, method: str, params: dict[str, Any]) -> web.Response:
+        if self.down:
+            return _error(502, "Bad Gateway")
         faults = self._faults.get(method)
         if faults:
             fault = faults.popleft()

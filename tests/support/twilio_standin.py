@@ -72,6 +72,10 @@ class TwilioStandIn:
     faults: list[Fault] = field(default_factory=list)
     attempts: list[dict[str, str]] = field(default_factory=list)  # every create request
     sent: list[dict[str, str]] = field(default_factory=list)  # accepted, with their "Sid"
+    # An outage: every create answers 503 while set.
+    down: bool = False
+    # Accept the next N creates, then drop the connection before answering (the answer lost).
+    drop_answers: int = 0
     url: str = ""
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
@@ -106,33 +110,68 @@ class TwilioStandIn:
         self.attempts.append(form)
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.down:
+            return _error(503, 20503, "Service Unavailable")
         if self.faults:
             fault = self.faults.pop(0)
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
             return _error(fault.status, fault.code, fault.message, headers)
         sid = new_sid()
-        message = {**form, "Sid": sid}
+        message = {**form, "Sid": sid, "DateCreated": format_datetime(utcnow(), usegmt=True)}
         async with self._arrived:
             self.sent.append(message)
             self._arrived.notify_all()
+        if self.drop_answers > 0:
+            self.drop_answers -= 1
+            assert request.transport is not None
+            request.transport.close()  # Twilio has it; the sender never hears so
+            return web.Response(status=201)
+        return web.json_response(self._resource(message), status=201)
+
+    async def _list(self, request: web.Request) -> web.Response:
+        """GET Messages.json: what was sent, newest first, filtered by To and From."""
+        if request.match_info["account"] != self.account_sid or not _authorised(
+            request, self.account_sid, self.auth_token
+        ):
+            return _error(401, 20003, "Authenticate")
+        if self.down:
+            return _error(503, 20503, "Service Unavailable")
+        to, from_ = request.query.get("To"), request.query.get("From")
+        found = [
+            self._resource(m)
+            for m in reversed(self.sent)
+            if (to is None or m.get("To") == to) and (from_ is None or m.get("From") == from_)
+        ]
+        page_size = int(request.query.get("PageSize", "50"))
         return web.json_response(
             {
-                "sid": sid,
-                "account_sid": self.account_sid,
-                "to": form.get("To"),
-                "from": form.get("From"),
-                "body": form.get("Body", ""),
-                "status": "queued",
-                "direction": "outbound-api",
-                "num_segments": "1",
-                "num_media": "0",
-                "api_version": "2010-04-01",
-                "date_created": format_datetime(utcnow(), usegmt=True),
-                "date_updated": format_datetime(utcnow(), usegmt=True),
-                "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
-            },
-            status=201,
+                "messages": found[:page_size],
+                "page": 0,
+                "page_size": page_size,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+                "uri": request.path_qs,
+            }
         )
+
+    def _resource(self, message: dict[str, str]) -> dict[str, Any]:
+        """A message as Twilio's API returns it."""
+        sid = message["Sid"]
+        return {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "to": message.get("To"),
+            "from": message.get("From"),
+            "body": message.get("Body", ""),
+            "status": "queued",
+            "direction": "outbound-api",
+            "num_segments": "1",
+            "num_media": "0",
+            "api_version": "2010-04-01",
+            "date_created": message["DateCreated"],
+            "date_updated": message["DateCreated"],
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+        }
 
 
 def _authorised(request: web.Request, username: str, password: str) -> bool:
@@ -159,6 +198,7 @@ async def running_twilio_standin(
     standin = standin or TwilioStandIn()
     app = web.Application()
     app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", standin._create)
+    app.router.add_get("/2010-04-01/Accounts/{account}/Messages.json", standin._list)
     runner = web.AppRunner(app)
     await runner.setup()
     port = port or free_port()
@@ -190,13 +230,22 @@ class TwilioWebhookSender:
         return str(self._validator.compute_signature(self._public_base_url + path, params))
 
     async def post(
-        self, path: str, params: dict[str, str], *, signature: str | None = ""
+        self,
+        path: str,
+        params: dict[str, str],
+        *,
+        signature: str | None = "",
+        base_url: str | None = None,
     ) -> httpx.Response:
-        """POST `params` to `path`; `signature` None sends none, "" signs them correctly."""
+        """POST `params` to `path`; `signature` None sends none, "" signs them correctly.
+
+        `base_url`: another gateway instance behind the same public address.
+        """
         headers = {}
         if signature is not None:
             headers["X-Twilio-Signature"] = signature or self.signature(path, params)
-        return await self._client.post(self._gateway_url + path, data=params, headers=headers)
+        url = (base_url or self._gateway_url) + path
+        return await self._client.post(url, data=params, headers=headers)
 
     async def message(self, params: dict[str, str], **kwargs: Any) -> httpx.Response:
         return await self.post("/channels/twilio/webhook", params, **kwargs)

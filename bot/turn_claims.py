@@ -1,0 +1,119 @@
+"""Turn claims: which gateway instance routes a customer message, and for how long.
+
+Several instances may share the store, so a message is claimed before it is routed: a
+conditional UPDATE from `pending` (or `routing` whose lease ran out) to `routing` with a lease,
+and a row count that says who won. One whose router died mid-turn is taken over once its lease
+runs out (`pending_conversations`). Each claim counts an attempt, so a message whose turn fails
+every time can be given up on (bot/router.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.store.models import Message, TurnStatus, utcnow
+
+logger = logging.getLogger("bot.router")  # turn events read as one story in the logs
+
+# Longer than any one turn takes (the Rasa call is bounded by its timeout).
+DEFAULT_TURN_LEASE = timedelta(seconds=60)
+
+
+class TurnClaims:
+    """Claims, releases and finds customer messages waiting to be routed."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        lease: timedelta = DEFAULT_TURN_LEASE,
+    ) -> None:
+        self._session_factory = session_factory
+        self._turn_lease = lease
+
+    async def pending_conversations(self, *, older_than: timedelta = timedelta(0)) -> list[int]:
+        """Conversations with a customer message no instance is routing.
+
+        Stored at least `older_than` ago and not yet routed (a restart, or a lost `process`
+        call), or claimed by an instance whose lease ran out (it died mid-turn).
+        """
+        now = utcnow()
+        async with self._session_factory() as session:
+            rows = await session.execute(
+                select(Message.conversation_id)
+                .where(
+                    or_(
+                        and_(
+                            Message.turn_status == TurnStatus.PENDING,
+                            Message.created_at <= now - older_than,
+                        ),
+                        and_(
+                            Message.turn_status == TurnStatus.ROUTING,
+                            Message.turn_lease_until < now,
+                        ),
+                    )
+                )
+                .distinct()
+            )
+            return list(rows.scalars())
+
+    async def claim(self, message_id: int, now: datetime) -> int | None:
+        """Take the message for this instance: of instances racing, exactly one gets it.
+
+        Returns which claim of the message this is (1 the first), None when another has it.
+        """
+        async with self._session_factory() as session, session.begin():
+            result = await session.execute(
+                update(Message)
+                .where(
+                    Message.id == message_id,
+                    or_(
+                        Message.turn_status == TurnStatus.PENDING,
+                        and_(
+                            Message.turn_status == TurnStatus.ROUTING,
+                            Message.turn_lease_until < now,
+                        ),
+                    ),
+                )
+                .values(
+                    turn_status=TurnStatus.ROUTING,
+                    turn_lease_until=now + self._turn_lease,
+                    # Counted in the claim itself: an instance that dies mid-turn has used one.
+                    route_attempts=Message.route_attempts + 1,
+                )
+                .returning(Message.route_attempts)
+                .execution_options(synchronize_session=False)
+            )
+            attempt = result.scalar_one_or_none()
+        if attempt is None:
+            logger.debug("turn.claimed_elsewhere message_id=%s", message_id)
+        return attempt
+
+    async def release(self, message_id: int, *, refund_attempt: bool) -> None:
+        """Hand a claimed message back (unless its turn was committed meanwhile).
+
+        Best effort: if the store refuses, the lease runs out and the sweep takes it then.
+        """
+        attempts = Message.route_attempts - 1 if refund_attempt else Message.route_attempts
+        try:
+            async with self._session_factory() as session, session.begin():
+                await session.execute(
+                    update(Message)
+                    .where(Message.id == message_id, Message.turn_status == TurnStatus.ROUTING)
+                    .values(
+                        turn_status=TurnStatus.PENDING,
+                        turn_lease_until=None,
+                        route_attempts=attempts,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+        except Exception as error:
+            logger.warning(
+                "turn.release_failed message_id=%s error=%s", message_id, type(error).__name__
+            )
+            return
+        logger.info("turn.released message_id=%s", message_id)
