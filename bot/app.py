@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from bot import health, metrics
 from bot.body_limit import BodySizeLimit
 from bot.logs import configure_logging
+from bot.loop_failures import LoopFailures
 from bot.services import Services, build_services
 from bot.settings import Settings, get_settings
 from bot.store.migrate import ensure_schema_current
@@ -119,6 +120,7 @@ async def _resume_pending_turns(services: Services, *, every: float) -> None:
     Several instances may find the same message; claiming it lets only one route it.
     """
     older_than = timedelta(0)
+    failures = LoopFailures(logger, "turn.sweep_failed")
     while True:
         try:
             for conversation_id in await services.router.pending_conversations(
@@ -128,10 +130,11 @@ async def _resume_pending_turns(services: Services, *, every: float) -> None:
                     continue  # this process is on it; its loop takes the rest
                 logger.info("turn.resumed conversation_id=%s", conversation_id)
                 services.process_in_background(conversation_id)
+            failures.succeeded()
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as error:
             # A store outage must not end the loop: log and look again next time.
-            logger.exception("turn.sweep_failed")
+            failures.failed(error)
         older_than = timedelta(seconds=every)
         await asyncio.sleep(every)

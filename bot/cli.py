@@ -271,6 +271,7 @@ async def _poll_telegram(settings: Settings, long_poll_seconds: int) -> None:
             channel,
             report=lambda line: typer.echo(line, err=True),
             long_poll_seconds=long_poll_seconds,
+            rate_limiter=services.rate_limiter,
         )
     finally:
         await services.close()

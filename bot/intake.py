@@ -14,16 +14,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.messages import Direction, InboundMessage, SenderKind
+from bot.messages import Channel, Direction, InboundMessage, SenderKind
 from bot.privacy import mask_sensitive
 from bot.rate_limit import RateLimiter
-from bot.store.models import Contact, Conversation, Message, TurnStatus, utcnow
+from bot.store.models import (
+    Contact,
+    Conversation,
+    ConversationState,
+    Message,
+    TurnStatus,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +48,18 @@ class Received:
     message_id: int
     # Its sender was over their rate limit: stored as done, not to be routed or answered.
     rate_limited: bool = False
+    # Stored already claimed for routing by this instance (`claim_for`), with what routing needs.
+    claimed: ClaimedTurn | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedTurn:
+    """A message stored already claimed for routing: what the router needs to route it."""
+
+    text: str
+    payload: dict[str, Any]
+    state: ConversationState
+    channel: Channel
 
 
 async def store_customer_message(
@@ -48,16 +68,22 @@ async def store_customer_message(
     *,
     routed: bool,
     rate_limiter: RateLimiter | None = None,
+    claim_for: timedelta | None = None,
 ) -> Received | None:
     """Commit one customer message; None when this delivery (its external id) was stored before.
 
     `routed`: stored as already handled (a STOP or HELP the bot must not see), else pending.
     `rate_limiter`: the sender's limit, asked once the message is known to be new.
+    `claim_for`: the caller routes it at once; store it claimed for routing (bot/turn_claims.py)
+    with a lease this long, in the same commit, unless an earlier message of the conversation
+    is still unrouted (it goes first, by the usual claims).
     """
     allowance = _Allowance(rate_limiter)
     for attempt in range(3):
         try:
-            return await _store(session_factory, inbound, routed=routed, allowance=allowance)
+            return await _store(
+                session_factory, inbound, routed=routed, allowance=allowance, claim_for=claim_for
+            )
         except IntegrityError:
             # Either the same delivery arrived twice (unique external id), or two first
             # messages raced to create the same contact or conversation: look and retry.
@@ -95,6 +121,7 @@ async def _store(
     *,
     routed: bool,
     allowance: _Allowance,
+    claim_for: timedelta | None = None,
 ) -> Received:
     now = utcnow()
     async with session_factory() as session, session.begin():
@@ -128,12 +155,43 @@ async def _store(
             # Decided before the commit: no turn loop or sweep can ever find it pending.
             message.turn_status = TurnStatus.DONE
             message.payload = {**payload, RATE_LIMITED: True}
+        claimed: ClaimedTurn | None = None
+        wants_claim = claim_for is not None and not routed and not rate_limited
+        if wants_claim and not await _earlier_unrouted(session, conversation.id, message.id):
+            # One write for "stored" and "taken for routing": saves the claim's own commit on
+            # the hot path of a web chat turn.
+            assert claim_for is not None
+            message.turn_status = TurnStatus.ROUTING
+            message.turn_lease_until = now + claim_for
+            message.route_attempts = 1
+            claimed = ClaimedTurn(
+                text=message.text,
+                payload=dict(message.payload or {}),
+                state=conversation.state,
+                channel=conversation.channel,
+            )
         conversation.last_message_at = now
         conversation.last_customer_message_at = now
         await session.flush()
         return Received(
-            conversation_id=conversation.id, message_id=message.id, rate_limited=rate_limited
+            conversation_id=conversation.id,
+            message_id=message.id,
+            rate_limited=rate_limited,
+            claimed=claimed,
         )
+
+
+async def _earlier_unrouted(session: AsyncSession, conversation_id: int, message_id: int) -> bool:
+    found = await session.scalar(
+        select(Message.id)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.id < message_id,
+            Message.turn_status.in_([TurnStatus.PENDING, TurnStatus.ROUTING]),
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 async def _conversation_for(session: AsyncSession, inbound: InboundMessage) -> Conversation:

@@ -33,6 +33,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channel_health import ChannelHealth, make_oldest_retry_due, make_retries_due
+from bot.loop_failures import LoopFailures
 from bot.messages import Channel, Reply
 from bot.metrics import Metrics
 from bot.sending import (
@@ -233,17 +234,19 @@ class Outbox:
 
     async def run(self, *, poll_seconds: float = 1.0) -> None:
         """Background loop: send due retries until cancelled."""
+        failures = LoopFailures(logger, "outbox.poll_failed")
         while True:
             try:
                 for channel in self._health.probes_due():
                     await self._probe(channel)
                 while await self.send_due() > 0:
                     pass
+                failures.succeeded()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 # A store outage must not end the loop: log and try again next tick.
-                logger.exception("outbox.poll_failed")
+                failures.failed(error)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)

@@ -36,6 +36,8 @@ MAX_TRACKED_SENDERS = 100_000
 REDIS_TIMEOUT_SECONDS = 0.5
 # How often, at most, "Redis unavailable" is logged while it stays unavailable.
 FALLBACK_WARNING_SECONDS = 60.0
+# How long a failed Redis is left alone before it is asked again (each ask can cost a timeout).
+REDIS_RETRY_AFTER_SECONDS = 5.0
 # Longest a bucket key lives; a key dropped before its bucket refilled only errs towards
 # letting its sender through (very low rates would otherwise ask for years).
 MAX_BUCKET_TTL_MS = 24 * 3600 * 1000
@@ -170,6 +172,9 @@ class RedisRateLimiter:
         self._fallback = LocalRateLimiter(per_minute=per_minute, burst=burst, clock=clock)
         self._clock = clock
         self._warned_at: float | None = None
+        # After a failure, Redis is not asked again for a while: the check runs inside the
+        # transaction that stores the message, which must not wait on a Redis that is gone.
+        self._skip_redis_until = float("-inf")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RedisRateLimiter:
@@ -199,6 +204,8 @@ class RedisRateLimiter:
         return f"{self._prefix}:ratelimit:{channel}:{digest}"
 
     async def allow(self, channel: str, address: str) -> bool:
+        if self._clock() < self._skip_redis_until:
+            return self._fallback.allow_now(channel, address)
         try:
             allowed = await self._take_token(
                 keys=[self.key(str(channel), address)],
@@ -209,6 +216,7 @@ class RedisRateLimiter:
             # would lose their messages, which is worse. Each instance limits on its own
             # until Redis is back (a sender gets at most one allowance per instance).
             self._warn_unavailable(error)
+            self._skip_redis_until = self._clock() + REDIS_RETRY_AFTER_SECONDS
             return self._fallback.allow_now(channel, address)
         return bool(allowed)
 

@@ -95,10 +95,32 @@ class ConversationRouter:
         self._turn_locks = KeyedLocks()
 
     async def handle(self, inbound: InboundMessage) -> Received | None:
-        """Store and route one message now (web chat); None when it was a duplicate delivery."""
-        received = await self.receive(inbound)
-        if received is not None:
-            await self.process(received.conversation_id)
+        """Store and route one message now (web chat); None when it was a duplicate delivery.
+
+        Stored already claimed for routing when nothing earlier in the conversation waits:
+        one commit for both, and no second look for what to route.
+        """
+        received = await store_customer_message(
+            self._session_factory, inbound, routed=False, claim_for=self._claims.lease
+        )
+        if received is None:
+            return None
+        self._metrics.messages.labels(str(inbound.channel), "inbound").inc()
+        conversation_id = received.conversation_id
+        async with self._turn_locks.hold(conversation_id):
+            turn = received.claimed
+            if turn is not None and not await self._route_taken(
+                conversation_id,
+                received.message_id,
+                turn.text,
+                turn.payload,
+                turn.state,
+                turn.channel,
+                attempt=1,
+            ):
+                return received
+            while await self._route_next(conversation_id):
+                pass
         return received
 
     async def receive(
@@ -180,12 +202,26 @@ class ConversationRouter:
         attempt = await self._claims.claim(message_id, utcnow())
         if attempt is None:
             return False
+        return await self._route_taken(
+            conversation_id, message_id, text, payload or {}, state, channel, attempt=attempt
+        )
+
+    async def _route_taken(
+        self,
+        conversation_id: int,
+        message_id: int,
+        text: str,
+        payload: dict[str, Any],
+        state: ConversationState,
+        channel: Channel,
+        *,
+        attempt: int,
+    ) -> bool:
+        """Route a message this instance has claimed; False when the next must wait."""
         if attempt > self._route_max_attempts:
             return await self._give_up_turn(conversation_id, message_id, attempts=attempt - 1)
         try:
-            await self._route_claimed(
-                conversation_id, message_id, text, payload or {}, state, channel
-            )
+            await self._route_claimed(conversation_id, message_id, text, payload, state, channel)
         except asyncio.CancelledError:
             # Stopped mid-turn (a shutdown): give the message back at once rather than leave
             # it for the lease to run out, and without counting the attempt (not its fault). A

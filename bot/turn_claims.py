@@ -35,6 +35,11 @@ class TurnClaims:
         self._session_factory = session_factory
         self._turn_lease = lease
 
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim holds before another instance may take the message over."""
+        return self._turn_lease
+
     async def pending_conversations(self, *, older_than: timedelta = timedelta(0)) -> list[int]:
         """Conversations with a customer message no instance is routing.
 

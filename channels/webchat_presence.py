@@ -18,6 +18,8 @@ from collections import Counter
 
 import redis.asyncio as redis
 
+from bot.loop_failures import LoopFailures
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 30.0
@@ -68,14 +70,16 @@ class RedisPresence:
 
     async def run(self) -> None:
         """Background loop: refresh this instance's entries well before they run out."""
+        failures = LoopFailures(logger, "webchat.presence_refresh_failed")
         while True:
             await asyncio.sleep(self._ttl / 3)
             try:
                 await self.refresh()
+                failures.succeeded()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("webchat.presence_refresh_failed")
+            except Exception as error:
+                failures.failed(error)
 
     async def close(self) -> None:
         """Withdraw this instance's entries (a clean shutdown) and close the connection."""

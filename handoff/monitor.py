@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.loop_failures import LoopFailures
 from bot.store.models import utcnow
 from handoff.follow_ups import flag_overdue, follow_up_event
 from handoff.leases import give_up_lease, take_lease
@@ -113,12 +114,14 @@ class SlaMonitor:
     async def run(self) -> None:
         """Tick every `interval` seconds until cancelled; a failed tick is logged, not fatal."""
         logger.info("sla_monitor.started holder=%s interval=%s", self.holder, self.interval)
+        failures = LoopFailures(logger, "sla_monitor.tick_failed")
         try:
             while True:
                 try:
                     await self.tick()
-                except Exception:
-                    logger.exception("sla_monitor.tick_failed holder=%s", self.holder)
+                    failures.succeeded()
+                except Exception as error:
+                    failures.failed(error)
                 await asyncio.sleep(self.interval)
         finally:
             await asyncio.shield(self._give_up())

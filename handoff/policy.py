@@ -46,6 +46,7 @@ HANDOFF_REASONS = frozenset(
         "account_compromised",
         "assistant_unavailable",
         "faq_not_helpful",
+        "routing_failed",
     }
 )
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from telegram.error import Conflict, InvalidToken, TelegramError
 
+from bot.rate_limit import RateLimiter
 from channels.telegram.channel import TelegramChannel
 from channels.telegram.client import ALLOWED_UPDATES
 
@@ -28,8 +29,12 @@ async def poll_updates(
     report: Report,
     long_poll_seconds: int = 30,
     retry_seconds: float = 5.0,
+    rate_limiter: RateLimiter | None = None,
 ) -> None:
-    """Fetch updates and hand each to the intake, in order, until cancelled."""
+    """Fetch updates and hand each to the intake, in order, until cancelled.
+
+    `rate_limiter`: the per-sender limit, as on the webhook.
+    """
     offset: int | None = None
     while True:
         try:
@@ -53,7 +58,7 @@ async def poll_updates(
             continue
         for update in updates:
             try:
-                outcome = await channel.intake.handle(update)
+                outcome = await channel.intake.handle(update, rate_limiter=rate_limiter)
             except Exception as error:
                 # Not stored: leave the offset before it, so the next getUpdates returns it.
                 report(

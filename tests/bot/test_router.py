@@ -283,3 +283,24 @@ async def test_replies_go_through_the_outbox(harness: Harness) -> None:
     assert delivery is not None
     # Nobody is connected to that web chat session: kept for when the customer comes back.
     assert delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is None
+
+
+async def test_a_message_handled_at_once_is_stored_already_claimed(harness: Harness) -> None:
+    router = harness.gateway.services.router
+    received = await router.handle(chat("where is my order"))
+    assert received is not None and received.claimed is not None  # one commit, no claim
+    [customer, _] = await harness.messages(received.conversation_id)
+    assert customer.turn_status == TurnStatus.DONE and customer.route_attempts == 1
+
+
+async def test_a_message_handled_behind_an_unrouted_one_waits_its_turn(harness: Harness) -> None:
+    router = harness.gateway.services.router
+    first = await router.receive(chat("where is my order"))  # stored, not yet routed
+    second = await router.handle(chat("and my refund?"))
+    assert first is not None and second is not None
+    assert second.claimed is None  # not taken ahead of the first
+    assert [turn["message"] for turn in harness.rasa.received] == [
+        "where is my order",
+        "and my refund?",
+    ]
+    assert await harness.count(Message, turn_status=TurnStatus.PENDING) == 0

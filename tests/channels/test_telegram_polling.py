@@ -188,3 +188,36 @@ async def test_an_update_polled_while_the_store_is_down_is_fetched_again_and_ans
         [customer] = await live.rows(Message, sender_kind="customer")
         assert customer.external_id == str(update["update_id"])
         assert [m["text"] for m in live.telegram.sent_to(CUSTOMER["id"])] == [ANSWER]
+
+
+async def test_polling_keeps_the_per_chat_rate_limit(sqlite_url: str, rasa: RasaStandIn) -> None:
+    async with running_telegram_gateway(
+        sqlite_url, rasa.url, RATE_LIMIT_BURST=1, RATE_LIMIT_PER_MINUTE=0.001
+    ) as live:
+        services = live.gateway.services
+        assert services.telegram is not None
+        first = live.updates.message("where is my order")
+        flood = live.updates.message("where is my order??")
+        live.telegram.queue_update(first)
+        live.telegram.queue_update(flood)
+        report: list[str] = []
+        polling = asyncio.create_task(
+            poll_updates(
+                services.telegram,
+                report=report.append,
+                long_poll_seconds=1,
+                rate_limiter=services.rate_limiter,
+            )
+        )
+        try:
+            await eventually(lambda: len(report) == 2, timeout=10)
+        finally:
+            polling.cancel()
+            await asyncio.gather(polling, return_exceptions=True)
+        assert report[1] == f"update {flood['update_id']}: rate_limited"
+        stored = await live.rows(Message, sender_kind="customer")
+        assert [m.payload.get("rate_limited") if m.payload else None for m in stored] == [
+            None,
+            True,
+        ]
+        assert [turn["message"] for turn in rasa.received] == ["where is my order"]

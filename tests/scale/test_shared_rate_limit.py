@@ -125,12 +125,38 @@ async def test_the_redis_down_warning_repeats_at_most_once_a_minute(
     )
     try:
         with caplog.at_level(logging.WARNING, logger="bot.rate_limit"):
-            for moment in (0.0, 30.0, 59.0, 61.0, 90.0, 122.0):
+            for moment in (0.0, 30.0, 61.0, 90.0, 122.0):
                 now[0] = moment
                 assert await limiter.allow("sms", "+1")
     finally:
         await limiter.close()
     assert len(caplog.records) == 3  # at 0, 61 and 122 s
+
+
+async def test_a_failed_redis_is_left_alone_for_a_while_then_asked_again() -> None:
+    """Each ask of a Redis that is gone can cost a timeout, inside the message's transaction."""
+    now = [0.0]
+    limiter = RedisRateLimiter(
+        redis.Redis.from_url(TEST_REDIS_URL),
+        prefix="unused",
+        per_minute=60,
+        burst=100,
+        clock=lambda: now[0],
+    )
+    asked: list[float] = []
+
+    async def redis_gone(**_: object) -> int:
+        asked.append(now[0])
+        raise redis.ConnectionError("gone")
+
+    limiter._take_token = redis_gone  # type: ignore[assignment]
+    try:
+        for moment in (0.0, 1.0, 4.9, 5.1, 6.0):
+            now[0] = moment
+            assert await limiter.allow("sms", "+1")
+    finally:
+        await limiter.close()
+    assert asked == [0.0, 5.1]
 
 
 @pytest.mark.postgres
