@@ -5,9 +5,9 @@ two first messages racing to create the same contact or conversation both end up
 Card numbers and one-time codes are masked here, so nothing downstream ever holds them.
 
 Given a rate limiter, a message is put to the sender's limit once it is known to be new, in the
-transaction that stores it: a duplicate delivery, or a store that fails, costs
-the sender nothing. Over the limit, it is stored all the same (the customer record is complete
-and a rep sees it) but as done, never to be routed, with `{"rate_limited": true}` in its payload.
+transaction that stores it: a duplicate delivery, or a store that fails, costs the sender
+nothing. Over the limit, it is stored all the same (the customer record is complete and a rep
+sees it) but as done, never to be routed, with `{"rate_limited": true}` in its payload.
 """
 
 from __future__ import annotations
@@ -133,6 +133,9 @@ async def _store(
             payload["button_payload"] = inbound.button_payload
         if inbound.metadata:
             payload["metadata"] = inbound.metadata
+        # Inserted already claimed when the caller routes it at once (`claim_for`): in the
+        # usual case, when nothing earlier waits, that costs no statement of its own.
+        claiming = claim_for is not None and not routed
         message = Message(
             conversation_id=conversation.id,
             channel=inbound.channel,
@@ -141,7 +144,15 @@ async def _store(
             text=mask_sensitive(inbound.text),
             payload=payload or None,
             external_id=inbound.external_id,
-            turn_status=TurnStatus.DONE if routed else TurnStatus.PENDING,
+            turn_status=(
+                TurnStatus.DONE
+                if routed
+                else TurnStatus.ROUTING
+                if claiming
+                else TurnStatus.PENDING
+            ),
+            turn_lease_until=now + claim_for if claiming and claim_for is not None else None,
+            route_attempts=1 if claiming else 0,
             created_at=now,
         )
         session.add(message)
@@ -154,22 +165,24 @@ async def _store(
         if rate_limited:
             # Decided before the commit: no turn loop or sweep can ever find it pending.
             message.turn_status = TurnStatus.DONE
+            message.turn_lease_until = None
             message.payload = {**payload, RATE_LIMITED: True}
         claimed: ClaimedTurn | None = None
-        wants_claim = claim_for is not None and not routed and not rate_limited
-        if wants_claim and not await _earlier_unrouted(session, conversation.id, message.id):
-            # One write for "stored" and "taken for routing": saves the claim's own commit on
-            # the hot path of a web chat turn.
-            assert claim_for is not None
-            message.turn_status = TurnStatus.ROUTING
-            message.turn_lease_until = now + claim_for
-            message.route_attempts = 1
-            claimed = ClaimedTurn(
-                text=message.text,
-                payload=dict(message.payload or {}),
-                state=conversation.state,
-                channel=conversation.channel,
-            )
+        if claiming and not rate_limited:
+            # Checked with the new row written: on SQLite no other writer can commit until this
+            # transaction does, so an earlier message cannot slip in unseen.
+            if await _earlier_unrouted(session, conversation.id, message.id):
+                # It goes first, by the usual claims; this one waits behind it.
+                message.turn_status = TurnStatus.PENDING
+                message.turn_lease_until = None
+                message.route_attempts = 0
+            else:
+                claimed = ClaimedTurn(
+                    text=message.text,
+                    payload=dict(message.payload or {}),
+                    state=conversation.state,
+                    channel=conversation.channel,
+                )
         conversation.last_message_at = now
         conversation.last_customer_message_at = now
         await session.flush()

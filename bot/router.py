@@ -82,10 +82,12 @@ class ConversationRouter:
         metrics: Metrics | None = None,
         turn_lease: timedelta = DEFAULT_TURN_LEASE,
         route_max_attempts: int = DEFAULT_ROUTE_MAX_ATTEMPTS,
+        other_instances: bool = True,
     ) -> None:
         self._session_factory = session_factory
         self._claims = TurnClaims(session_factory, lease=turn_lease)
         self._route_max_attempts = route_max_attempts
+        self._other_instances = other_instances
         self._rasa = rasa
         self._outbox = outbox
         self._promise_hours = promise_hours
@@ -98,7 +100,9 @@ class ConversationRouter:
         """Store and route one message now (web chat); None when it was a duplicate delivery.
 
         Stored already claimed for routing when nothing earlier in the conversation waits:
-        one commit for both, and no second look for what to route.
+        one commit for both, and no second look for what to route. Afterwards, only another
+        instance can have left a message of the conversation for this one to route (it found
+        this one routing): with none, the look for more is skipped too.
         """
         received = await store_customer_message(
             self._session_factory, inbound, routed=False, claim_for=self._claims.lease
@@ -109,16 +113,18 @@ class ConversationRouter:
         conversation_id = received.conversation_id
         async with self._turn_locks.hold(conversation_id):
             turn = received.claimed
-            if turn is not None and not await self._route_taken(
-                conversation_id,
-                received.message_id,
-                turn.text,
-                turn.payload,
-                turn.state,
-                turn.channel,
-                attempt=1,
-            ):
-                return received
+            if turn is not None:
+                routed = await self._route_taken(
+                    conversation_id,
+                    received.message_id,
+                    turn.text,
+                    turn.payload,
+                    turn.state,
+                    turn.channel,
+                    attempt=1,
+                )
+                if not routed or not self._other_instances:
+                    return received
             while await self._route_next(conversation_id):
                 pass
         return received

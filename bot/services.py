@@ -214,6 +214,8 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         metrics=metrics,
         turn_lease=timedelta(seconds=settings.TURN_LEASE_SECONDS),
         route_max_attempts=settings.ROUTE_MAX_ATTEMPTS,
+        # Several instances share the store only with Redis between them (README).
+        other_instances=settings.REDIS_URL is not None,
     )
     services = Services(
         settings=settings,
