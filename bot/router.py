@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.intake import Received, store_customer_message
+from bot.intake import ClaimedTurn, Received, store_customer_message
 from bot.keyed_locks import KeyedLocks
 from bot.lifecycle import HUMAN_STATES, Actor, transition
 from bot.messages import Channel, InboundMessage, Reply, SenderKind
@@ -112,16 +112,9 @@ class ConversationRouter:
         self._metrics.messages.labels(str(inbound.channel), "inbound").inc()
         conversation_id = received.conversation_id
         async with self._turn_locks.hold(conversation_id):
-            turn = received.claimed
-            if turn is not None:
+            if received.claimed is not None:
                 routed = await self._route_taken(
-                    conversation_id,
-                    received.message_id,
-                    turn.text,
-                    turn.payload,
-                    turn.state,
-                    turn.channel,
-                    attempt=1,
+                    conversation_id, received.message_id, received.claimed, attempt=1
                 )
                 if not routed or not self._other_instances:
                     return received
@@ -208,26 +201,17 @@ class ConversationRouter:
         attempt = await self._claims.claim(message_id, utcnow())
         if attempt is None:
             return False
-        return await self._route_taken(
-            conversation_id, message_id, text, payload or {}, state, channel, attempt=attempt
-        )
+        turn = ClaimedTurn(text=text, payload=payload or {}, state=state, channel=channel)
+        return await self._route_taken(conversation_id, message_id, turn, attempt=attempt)
 
     async def _route_taken(
-        self,
-        conversation_id: int,
-        message_id: int,
-        text: str,
-        payload: dict[str, Any],
-        state: ConversationState,
-        channel: Channel,
-        *,
-        attempt: int,
+        self, conversation_id: int, message_id: int, turn: ClaimedTurn, *, attempt: int
     ) -> bool:
         """Route a message this instance has claimed; False when the next must wait."""
         if attempt > self._route_max_attempts:
             return await self._give_up_turn(conversation_id, message_id, attempts=attempt - 1)
         try:
-            await self._route_claimed(conversation_id, message_id, text, payload, state, channel)
+            await self._route_claimed(conversation_id, message_id, turn)
         except asyncio.CancelledError:
             # Stopped mid-turn (a shutdown): give the message back at once rather than leave
             # it for the lease to run out, and without counting the attempt (not its fault). A
@@ -251,26 +235,20 @@ class ConversationRouter:
         return True  # look again once this one is routed
 
     async def _route_claimed(
-        self,
-        conversation_id: int,
-        message_id: int,
-        text: str,
-        payload: dict[str, Any],
-        state: ConversationState,
-        channel: Channel,
+        self, conversation_id: int, message_id: int, turn: ClaimedTurn
     ) -> None:
-        if state in HUMAN_STATES:
+        if turn.state in HUMAN_STATES:
             await self._hold_for_person(conversation_id, message_id)
             return
-        said = payload.get("button_payload") or text
-        if state == ConversationState.RESOLVED and await self._take_rating(
+        said = turn.payload.get("button_payload") or turn.text
+        if turn.state == ConversationState.RESOLVED and await self._take_rating(
             conversation_id, message_id, said
         ):
             return
         if await self._take_faq_feedback(conversation_id, message_id, said):
             return
-        has_attachments = bool(payload.get("attachments"))
-        await self._bot_turn(conversation_id, message_id, said, channel, has_attachments)
+        has_attachments = bool(turn.payload.get("attachments"))
+        await self._bot_turn(conversation_id, message_id, said, turn.channel, has_attachments)
 
     async def _give_up_turn(self, conversation_id: int, message_id: int, *, attempts: int) -> bool:
         """Stop routing a message every attempt failed on: done, and a person takes over.
