@@ -144,13 +144,7 @@ async def _store(
             text=mask_sensitive(inbound.text),
             payload=payload or None,
             external_id=inbound.external_id,
-            turn_status=(
-                TurnStatus.DONE
-                if routed
-                else TurnStatus.ROUTING
-                if claiming
-                else TurnStatus.PENDING
-            ),
+            turn_status=_first_turn_status(routed=routed, claiming=claiming),
             turn_lease_until=now + claim_for if claiming and claim_for is not None else None,
             route_attempts=1 if claiming else 0,
             created_at=now,
@@ -192,6 +186,12 @@ async def _store(
             rate_limited=rate_limited,
             claimed=claimed,
         )
+
+
+def _first_turn_status(*, routed: bool, claiming: bool) -> TurnStatus:
+    if routed:
+        return TurnStatus.DONE
+    return TurnStatus.ROUTING if claiming else TurnStatus.PENDING
 
 
 async def _earlier_unrouted(session: AsyncSession, conversation_id: int, message_id: int) -> bool:

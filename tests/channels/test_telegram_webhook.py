@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from bot.messages import InboundMessage
 from bot.router import ATTACHMENT_NOTICE
 from bot.store import migrate
 from bot.store.models import Conversation, Message, TurnStatus
 from channels.telegram.intake import greeting_text
 from tests.support.net import eventually
 from tests.support.rasa_standin import RasaStandIn, running_rasa_standin
+from tests.support.store_faults import refuse_first_message
 from tests.support.telegram_standin import (
     BOT_USER,
     CUSTOMER,
@@ -448,17 +448,7 @@ async def test_an_update_answered_503_costs_the_chat_no_allowance(
     async with running_telegram_gateway(
         database_url, rasa.url, RATE_LIMIT_BURST=1, RATE_LIMIT_PER_MINUTE=NO_REFILL
     ) as live:
-        router = live.gateway.services.router
-        receive = router.receive
-        failed: list[str | None] = []
-
-        async def store_down_once(inbound: InboundMessage, **options: Any) -> Any:
-            if not failed:
-                failed.append(inbound.external_id)
-                raise ConnectionRefusedError("the store is down")
-            return await receive(inbound, **options)
-
-        monkeypatch.setattr(router, "receive", store_down_once)
+        failed = refuse_first_message(live.gateway.services.router, monkeypatch)
         update = live.updates.message("where is my order")
         assert (await live.post(update)).status_code == 503
         # Redelivered; had the 503 used the only token, it would be stored unanswered.

@@ -7,11 +7,10 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 
-from bot.messages import InboundMessage, Reply, SenderKind
+from bot.messages import Reply, SenderKind
 from bot.router import ATTACHMENT_NOTICE
 from bot.store.models import (
     Contact,
@@ -25,6 +24,7 @@ from tests.conftest import make_settings
 from tests.support.gateway import running_gateway
 from tests.support.net import eventually
 from tests.support.rasa_standin import RasaStandIn
+from tests.support.store_faults import refuse_first_message
 from tests.support.twilio_standin import (
     AUTH_TOKEN,
     SMS_NUMBER,
@@ -507,17 +507,7 @@ async def test_a_message_the_store_could_not_take_costs_the_sender_no_allowance(
     async with running_twilio_gateway(
         database_url, RATE_LIMIT_BURST=1, RATE_LIMIT_PER_MINUTE=NO_REFILL
     ) as h:
-        router = h.gateway.services.router
-        receive = router.receive
-        failed: list[str | None] = []
-
-        async def store_down_once(inbound: InboundMessage, **options: Any) -> Any:
-            if not failed:
-                failed.append(inbound.external_id)
-                raise ConnectionRefusedError("the store is down")
-            return await receive(inbound, **options)
-
-        monkeypatch.setattr(router, "receive", store_down_once)
+        failed = refuse_first_message(h.gateway.services.router, monkeypatch)
         params = sms(CUSTOMER, "where is my order", sid="SMretried")
         assert (await h.twilio.message(params)).status_code == 503
         # Twilio retries; had the 503 used the only token, this would be stored unanswered.
