@@ -9,7 +9,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import Services
+from gateway.services import Services
 from bot.store.models import Conversation, Rep, Role, SessionKind, utcnow
 from handoff.errors import NotAuthenticated, NotFound
 from handoff.live import LiveHub

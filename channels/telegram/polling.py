@@ -44,7 +44,7 @@ async def poll_updates(
         except Conflict as error:
             raise PollingStopped(
                 f"Telegram refused getUpdates ({channel.client.redact(error)}). If a webhook is "
-                "set, run `python -m bot.cli telegram delete-webhook` first; otherwise stop the "
+                "set, run `python -m gateway.cli telegram delete-webhook` first; otherwise stop the "
                 "other process polling this bot."
             ) from None
         except InvalidToken:

@@ -48,7 +48,7 @@ def webhook_router(
             return _answer(
                 503,
                 "The Telegram webhook is not configured: set TELEGRAM_SECRET_TOKEN, then run "
-                "`python -m bot.cli telegram set-webhook`.",
+                "`python -m gateway.cli telegram set-webhook`.",
             )
         given = request.headers.get(SECRET_HEADER)
         if given is None or not hmac.compare_digest(given.encode(), secret_token.encode()):

@@ -64,7 +64,7 @@ def _environment(
 async def _start_cli(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
     # cwd away from the repository, so no developer .env is read.
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args,
+        sys.executable, "-m", "gateway.cli", *args,
         env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
 

@@ -58,7 +58,7 @@ pytestmark = pytest.mark.postgres
 T = TypeVar("T")
 
 ANSWER = "Open My Orders to track it."  # what the Rasa stand-in says to everything
-# The background loops the gateway starts, by task name (bot/app.py).
+# The background loops the gateway starts, by task name (gateway/app.py).
 LOOPS = frozenset({"outbox", "resume-turns", "sla-monitor"})
 # Every wait is bounded; the outage itself lasts a few seconds.
 RECOVERY_SECONDS = 10.0

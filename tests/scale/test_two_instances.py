@@ -13,7 +13,7 @@ import socketio
 from sqlalchemy import select, update
 
 from bot.messages import Channel, InboundMessage, Reply, SenderKind
-from bot.services import build_services
+from gateway.services import build_services
 from bot.store.models import Conversation, Message, TurnStatus, utcnow
 from handoff.live import LiveEvent, RedisHub, Subscription, message_added
 from tests.conftest import make_settings

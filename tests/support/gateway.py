@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from bot.app import create_app
-from bot.services import Services
+from gateway.app import create_app
+from gateway.services import Services
 from bot.settings import Settings
 from tests.support.net import free_port
 

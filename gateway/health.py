@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from bot.services import Services
+from gateway.services import Services
 from bot.store.db import ping
 
 router = APIRouter(tags=["health"])

@@ -1,4 +1,4 @@
-"""Command line: `python -m bot.cli …` (installed as `caricom`)."""
+"""Command line: `python -m gateway.cli …` (installed as `caricom`)."""
 
 from __future__ import annotations
 
@@ -252,7 +252,7 @@ def telegram_poll(
 async def _poll_telegram(settings: Settings, long_poll_seconds: int) -> None:
     import socketio
 
-    from bot.services import build_services
+    from gateway.services import build_services
     from bot.store.migrate import ensure_schema_current
     from channels.telegram import poll_updates
 

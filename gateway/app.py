@@ -15,11 +15,12 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from bot import health, metrics
+from bot import metrics
+from gateway import health
 from bot.body_limit import BodySizeLimit
 from bot.logs import configure_logging
 from bot.loop_failures import LoopFailures
-from bot.services import Services, build_services
+from gateway.services import Services, build_services
 from bot.settings import Settings, get_settings
 from bot.store.migrate import ensure_schema_current
 from channels import telegram
@@ -33,7 +34,7 @@ WEBCHAT_STATIC = Path(__file__).resolve().parent.parent / "channels" / "webchat_
 
 
 def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
-    """Build the gateway (uvicorn: `bot.app:create_app --factory`)."""
+    """Build the gateway (uvicorn: `gateway.app:create_app --factory`)."""
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL)
     sio = socketio.AsyncServer(
