@@ -25,12 +25,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.escalation import request_handoff
+from bot.faq_feedback import parse_feedback, take_faq_feedback, with_helpful_question
+from bot.feedback import take_rating
 from bot.intake import ClaimedTurn, Received, store_customer_message
 from bot.keyed_locks import KeyedLocks
 from bot.lifecycle import HUMAN_STATES, Actor, transition
 from bot.messages import Channel, InboundMessage, Reply, SenderKind
 from bot.metrics import Metrics
 from bot.outbox import Outbox
+from bot.policy import queue_notice_text
 from bot.rasa_client import AssistantUnavailable, RasaClient, Turn
 from bot.rate_limit import RateLimiter
 from bot.replies import ReplyLog
@@ -43,11 +47,7 @@ from bot.store.models import (
     utcnow,
 )
 from bot.turn_claims import DEFAULT_TURN_LEASE, TurnClaims
-from handoff.escalation import request_handoff
-from handoff.faq_feedback import parse_feedback, take_faq_feedback, with_helpful_question
-from handoff.feedback import take_rating
 from handoff.live import LiveHub, message_added, queue_changed
-from handoff.policy import queue_notice_text
 
 logger = logging.getLogger(__name__)
 
@@ -321,7 +321,7 @@ class ConversationRouter:
         return True
 
     async def _take_faq_feedback(self, conversation_id: int, message_id: int, said: str) -> bool:
-        """A "did this help?" button: store the answer and reply (handoff/faq_feedback.py)."""
+        """A "did this help?" button: store the answer and reply (bot/faq_feedback.py)."""
         if parse_feedback(said) is None:
             return False  # most messages: no store round trip
         now = utcnow()

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     MAX_API_BODY_BYTES: int = Field(default=1024 * 1024, gt=0)
     # The company's promise to customers on every channel.
     RESPONSE_PROMISE_HOURS: int = Field(default=24, gt=0)
-    # Internal response targets by priority (handoff/policy.py), in hours.
+    # Internal response targets by priority (bot/policy.py), in hours.
     SLA_HOURS_URGENT: float = Field(default=1.0, gt=0)
     SLA_HOURS_HIGH: float = Field(default=4.0, gt=0)
     SLA_HOURS_NORMAL: float = Field(default=24.0, gt=0)

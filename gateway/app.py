@@ -16,14 +16,14 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from bot import metrics
-from gateway import health
 from bot.body_limit import BodySizeLimit
 from bot.logs import configure_logging
 from bot.loop_failures import LoopFailures
-from gateway.services import Services, build_services
 from bot.settings import Settings, get_settings
 from bot.store.migrate import ensure_schema_current
 from channels import telegram
+from gateway import health
+from gateway.services import Services, build_services
 from handoff import oversight_web
 from handoff import web as handoff_web
 from handoff.live import RedisHub

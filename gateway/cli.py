@@ -252,9 +252,9 @@ def telegram_poll(
 async def _poll_telegram(settings: Settings, long_poll_seconds: int) -> None:
     import socketio
 
-    from gateway.services import build_services
     from bot.store.migrate import ensure_schema_current
     from channels.telegram import poll_updates
+    from gateway.services import build_services
 
     services = build_services(settings, socketio.AsyncServer(async_mode="asgi"))
     channel = services.telegram

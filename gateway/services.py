@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.messages import Channel
 from bot.metrics import Metrics
 from bot.outbox import Outbox
+from bot.policy import set_response_targets
 from bot.rasa_client import RasaClient
 from bot.rate_limit import RateLimiter, rate_limiter_from_settings
 from bot.router import ConversationRouter
@@ -28,7 +29,6 @@ from channels.webchat_presence import RedisPresence
 from handoff.desk import RepDesk
 from handoff.live import RedisHub
 from handoff.monitor import SlaMonitor
-from handoff.policy import set_response_targets
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.services import Services
 from bot.store.models import Conversation, Rep, Role, SessionKind, utcnow
+from gateway.services import Services
 from handoff.errors import NotAuthenticated, NotFound
 from handoff.live import LiveHub
 from handoff.permissions import require_role

@@ -25,11 +25,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.loop_failures import LoopFailures
+from bot.policy import AT_RISK_FRACTION
 from bot.store.models import utcnow
 from handoff.follow_ups import flag_overdue, follow_up_event
 from handoff.leases import give_up_lease, take_lease
 from handoff.live import LiveEvent, LiveHub, queue_changed
-from handoff.policy import AT_RISK_FRACTION
 from handoff.retention import purge_inactive
 from handoff.sla import SlaMark, check_open_handoffs, complete_closed_windows
 

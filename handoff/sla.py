@@ -19,8 +19,8 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.lifecycle import HUMAN_STATES, Actor, transition
+from bot.policy import AT_RISK_FRACTION, at_risk_after, response_target
 from bot.store.models import Contact, Conversation, ConversationState, Handoff
-from handoff.policy import AT_RISK_FRACTION, at_risk_after, response_target
 from handoff.queue import committing, current_handoff, lock_conversation
 
 logger = logging.getLogger(__name__)

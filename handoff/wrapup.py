@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.feedback import ask_for_rating, rating_question
 from bot.lifecycle import transition
 from bot.router import ConversationRouter
 from bot.store.models import ConversationState, Rep, WrapUp, utcnow
 from handoff.errors import Conflict, Invalid
-from handoff.feedback import ask_for_rating, rating_question
 from handoff.live import LiveHub, queue_changed
 from handoff.permissions import rep_actor, require_owner
 from handoff.queue import committing, current_handoff, lock_conversation

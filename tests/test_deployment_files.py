@@ -22,8 +22,8 @@ import typer.main
 import yaml  # type: ignore[import-untyped]
 
 from bot.assistant_model import rasa_environment
-from gateway.cli import app as cli_app
 from bot.settings import Settings
+from gateway.cli import app as cli_app
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"

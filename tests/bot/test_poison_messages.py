@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.messages import Channel, InboundMessage, SenderKind
+from bot.policy import queue_notice_text
 from bot.rasa_client import Turn
 from bot.router import ROUTING_FAILED, ConversationRouter
 from bot.store.models import (
@@ -27,7 +28,6 @@ from bot.store.models import (
     TurnStatus,
     utcnow,
 )
-from handoff.policy import queue_notice_text
 from tests.conftest import make_settings
 from tests.support.gateway import LiveGateway, running_gateway
 from tests.support.net import eventually

@@ -63,7 +63,7 @@ async def test_a_session_id_is_made_when_none_is_given(
 
 async def test_a_question_gets_the_bot_answer(customer: WebChatCustomer) -> None:
     replies = await customer.say("where is my order")
-    # A self-service answer asks whether it helped (handoff/faq_feedback.py).
+    # A self-service answer asks whether it helped (bot/faq_feedback.py).
     assert replies == [
         {
             "text": "Open My Orders to track it.",

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.escalation import request_handoff
 from bot.lifecycle import Actor
 from bot.messages import Channel, Direction, SenderKind
 from bot.store.models import Contact, Conversation, Message, Rep, Role, utcnow
-from handoff.escalation import request_handoff
 from handoff.passwords import hash_password
 
 PASSWORD = "correct horse battery"

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
-from gateway.cli import app
 from bot.settings import get_settings
+from gateway.cli import app
 from tests.conftest import make_settings
 
 PASSWORD = "a long enough password"

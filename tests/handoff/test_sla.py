@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.policy import DEFAULT_RESPONSE_TARGETS, RESPONSE_TARGETS, set_response_targets
 from bot.store.db import create_engine, create_session_factory
 from bot.store.models import (
     AuditEvent,
@@ -24,7 +25,6 @@ from bot.store.models import (
 )
 from handoff.live import InProcessHub, LiveEvent
 from handoff.monitor import SLA_JOB, SlaMonitor
-from handoff.policy import DEFAULT_RESPONSE_TARGETS, RESPONSE_TARGETS, set_response_targets
 from handoff.queue import claim, current_handoff, lock_conversation
 from handoff.sla import check_open_handoffs
 from tests.handoff.conftest import running_desk

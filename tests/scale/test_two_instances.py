@@ -13,8 +13,8 @@ import socketio
 from sqlalchemy import select, update
 
 from bot.messages import Channel, InboundMessage, Reply, SenderKind
-from gateway.services import build_services
 from bot.store.models import Conversation, Message, TurnStatus, utcnow
+from gateway.services import build_services
 from handoff.live import LiveEvent, RedisHub, Subscription, message_added
 from tests.conftest import make_settings
 from tests.scale.conftest import TEST_REDIS_URL

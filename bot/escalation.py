@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.lifecycle import transition
 from bot.messages import Reply, SenderKind
+from bot.policy import RESPONSE_TARGETS, parse_priority, promise_text
 from bot.store.models import Conversation, ConversationState
-from handoff.policy import RESPONSE_TARGETS, parse_priority, promise_text
 
 
 def request_handoff(
