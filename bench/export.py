@@ -255,8 +255,8 @@ async def export_in_process(
 
 
 async def time_reports(url: str, rounds: int = 5) -> list[Summary]:
-    from gateway.app import create_app
     from bot.settings import Settings
+    from gateway.app import create_app
 
     settings = Settings(_env_file=None, DATABASE_URL=url, ENVIRONMENT="test", LOG_LEVEL="WARNING")  # type: ignore[call-arg]
     app = create_app(settings)

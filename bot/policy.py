@@ -1,54 +1,53 @@
-"""The company's support policy, as numbers and words the queue uses."""
+"""The company's support policy, as numbers and words the core and the queue use."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
+from bot.handoff_reasons import HandoffReason
+from bot.settings import setting_default
 from bot.store.models import Priority
 
-# Internal targets by priority; the customer is always promised the policy's 24 hours.
-DEFAULT_RESPONSE_TARGETS: Mapping[Priority, timedelta] = {
-    Priority.URGENT: timedelta(hours=1),
-    Priority.HIGH: timedelta(hours=4),
-    Priority.NORMAL: timedelta(hours=24),
-    Priority.LOW: timedelta(hours=24),
-}
-# The targets in force: `set_response_targets` updates this dict in place at start-up
-# (SLA_HOURS_* settings), so every reader of it, the escalation included, sees the same table.
-RESPONSE_TARGETS: dict[Priority, timedelta] = dict(DEFAULT_RESPONSE_TARGETS)
-AT_RISK_FRACTION = 0.75
+
+@dataclass(frozen=True)
+class ResponseTargets:
+    """Internal response windows by priority; the customer is always promised the policy's 24
+    hours. Built once from the settings (SLA_HOURS_*) and passed to whoever needs them."""
+
+    by_priority: Mapping[Priority, timedelta]
+
+    @classmethod
+    def from_hours(
+        cls, *, urgent: float, high: float, normal: float, low: float
+    ) -> ResponseTargets:
+        hours = {
+            Priority.URGENT: urgent,
+            Priority.HIGH: high,
+            Priority.NORMAL: normal,
+            Priority.LOW: low,
+        }
+        return cls(MappingProxyType({p: timedelta(hours=h) for p, h in hours.items()}))
+
+    @classmethod
+    def defaults(cls) -> ResponseTargets:
+        """The targets of the settings' defaults (SLA_HOURS_*)."""
+        return cls.from_hours(
+            urgent=setting_default("SLA_HOURS_URGENT"),
+            high=setting_default("SLA_HOURS_HIGH"),
+            normal=setting_default("SLA_HOURS_NORMAL"),
+            low=setting_default("SLA_HOURS_LOW"),
+        )
+
+    def for_priority(self, priority: Priority | None) -> timedelta:
+        return self.by_priority[priority or Priority.NORMAL]
 
 
-def set_response_targets(hours: Mapping[Priority, float]) -> None:
-    """Make `hours` (by priority) the response targets of this process."""
-    RESPONSE_TARGETS.update({p: timedelta(hours=hours[p]) for p in Priority})
-
-
-def response_target(priority: Priority | None) -> timedelta:
-    return RESPONSE_TARGETS[priority or Priority.NORMAL]
-
-
-def at_risk_after(
-    requested_at: datetime, due_at: datetime, fraction: float = AT_RISK_FRACTION
-) -> datetime:
+def at_risk_after(requested_at: datetime, due_at: datetime, fraction: float) -> datetime:
     """When an unanswered handoff counts as at risk: `fraction` of its window gone."""
     return requested_at + (due_at - requested_at) * fraction
-
-
-# Why a conversation went to a person; the queue shows these names.
-HANDOFF_REASONS = frozenset(
-    {
-        "customer_request",
-        "repeated_fallback",
-        "complaint",
-        "payment_dispute",
-        "account_compromised",
-        "assistant_unavailable",
-        "faq_not_helpful",
-        "routing_failed",
-    }
-)
 
 
 def parse_priority(value: str | None) -> Priority:
@@ -59,9 +58,9 @@ def parse_priority(value: str | None) -> Priority:
         return Priority.NORMAL
 
 
-def promise_text(reason: str, hours: int) -> str:
+def promise_text(reason: HandoffReason, hours: int) -> str:
     """What the customer is told when their conversation goes to the queue."""
-    if reason == "assistant_unavailable":
+    if reason == HandoffReason.ASSISTANT_UNAVAILABLE:
         return (
             "Sorry, our assistant is unavailable right now. Your message is saved and a "
             f"representative will reply here within {hours} hours."

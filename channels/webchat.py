@@ -15,16 +15,19 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from typing import Any
 
+import redis.asyncio as redis
 import socketio
 from redis.exceptions import RedisError
 
+from bot.inbox import Inbox, Taken
 from bot.messages import Channel, InboundMessage, Reply
-from bot.rate_limit import RateLimiter
-from bot.sending import Offline, OutboundJob, Outcome, Sent
+from bot.sending import ChannelSender, Offline, OutboundJob, Outcome, Sent
+from bot.settings import Settings
 from bot.text import clean_customer_text
+from channels.contract import BackgroundLoop, ChannelDeps
 from channels.webchat_presence import RedisPresence
 
 logger = logging.getLogger(__name__)
@@ -32,15 +35,26 @@ logger = logging.getLogger(__name__)
 NAMESPACE = "/"
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
-# Called with a parsed message; returns once it is stored and routed.
-InboundHandler = Callable[[InboundMessage], Awaitable[Any]]
-# Called when a session (re)connects, to send what waited for it.
-ReconnectHandler = Callable[[str], Awaitable[None]]
+
+def from_settings(settings: Settings, deps: ChannelDeps) -> WebChatChannel:
+    """Web chat is always on; with REDIS_URL, presence is shared by the gateway instances."""
+    presence = (
+        RedisPresence(redis.Redis.from_url(settings.REDIS_URL), prefix=settings.REDIS_PREFIX)
+        if settings.REDIS_URL
+        else None
+    )
+    return WebChatChannel(
+        deps.sio,
+        max_message_chars=settings.MAX_MESSAGE_CHARS,
+        inbox=deps.inbox,
+        presence=presence,
+    )
 
 
 class WebChatChannel:
     """Both halves of the web chat channel, bound to one Socket.IO server."""
 
+    name = "webchat"
     channel = Channel.WEBCHAT
     live = True  # see bot.outbox.LiveSender
 
@@ -49,23 +63,34 @@ class WebChatChannel:
         sio: socketio.AsyncServer,
         *,
         max_message_chars: int,
-        rate_limiter: RateLimiter | None = None,
+        inbox: Inbox | None = None,
         presence: RedisPresence | None = None,
     ) -> None:
         self._sio = sio
         self.presence = presence  # None: this process's sockets are all there is
         self._joined: dict[str, set[str]] = {}  # sid → session ids it joined (with presence)
         self._max_chars = max_message_chars
-        self._rate_limiter = rate_limiter
-        self._on_message: InboundHandler | None = None
-        self._on_reconnect: ReconnectHandler | None = None
+        self._inbox = inbox  # None: outbound only
         sio.on("session_request", self._session_request)
         sio.on("user_uttered", self._user_uttered)
         sio.on("disconnect", self._disconnect)
 
-    def attach(self, *, on_message: InboundHandler, on_reconnect: ReconnectHandler) -> None:
-        self._on_message = on_message
-        self._on_reconnect = on_reconnect
+    # The channel contract (channels/contract.py) ------------------------------------------
+
+    def senders(self) -> Sequence[ChannelSender]:
+        return (self,)
+
+    def routes(self) -> None:
+        return None  # Socket.IO at /socket.io, served by the gateway's ASGI app
+
+    def loops(self) -> Sequence[BackgroundLoop]:
+        if self.presence is None:
+            return ()
+        return (("webchat-presence", self.presence.run),)
+
+    async def close(self) -> None:
+        if self.presence is not None:
+            await self.presence.close()
 
     # Inbound -------------------------------------------------------------------------------
 
@@ -83,8 +108,8 @@ class WebChatChannel:
         await self._sio.save_session(sid, {"session_id": session_id})
         await self._join(sid, session_id)
         await self._sio.emit("session_confirm", session_id, to=sid)
-        if self._on_reconnect is not None:
-            await self._on_reconnect(session_id)
+        if self._inbox is not None:
+            await self._inbox.came_back(Channel.WEBCHAT, session_id, reachable=self.reachable)
 
     async def _user_uttered(self, sid: str, *args: Any) -> None:
         data = args[0] if args else None
@@ -106,24 +131,23 @@ class WebChatChannel:
                 f"{self._max_chars:,} characters, or send it in parts.",
             )
             return
-        if self._rate_limiter is not None and not await self._rate_limiter.allow(
-            Channel.WEBCHAT, session_id
-        ):
-            logger.warning("rate_limited channel=%s session_id=%s", Channel.WEBCHAT, session_id)
-            await self._error(
-                sid,
-                "You're sending messages too quickly. Please wait a moment, then try again.",
-            )
-            return
-        assert self._on_message is not None, "attach() the router before serving"
+        assert self._inbox is not None, "an outbound-only web chat takes no messages"
         try:
-            await self._on_message(
-                InboundMessage(channel=Channel.WEBCHAT, address=session_id, text=text)
+            # Routed before this returns: the customer waits on the socket for the answer.
+            taken = await self._inbox.take(
+                InboundMessage(channel=Channel.WEBCHAT, address=session_id, text=text), now=True
             )
         except Exception:
             logger.exception("webchat.inbound_failed session_id=%s", session_id)
             await self._error(
                 sid, "Sorry, we could not take your message just now. Please try again."
+            )
+            return
+        if taken == Taken.RATE_LIMITED:
+            logger.warning("rate_limited channel=%s session_id=%s", Channel.WEBCHAT, session_id)
+            await self._error(
+                sid,
+                "You're sending messages too quickly. Please wait a moment, then try again.",
             )
 
     async def _session_id(self, sid: str, data: dict[str, Any]) -> str | None:

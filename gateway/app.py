@@ -21,7 +21,6 @@ from bot.logs import configure_logging
 from bot.loop_failures import LoopFailures
 from bot.settings import Settings, get_settings
 from bot.store.migrate import ensure_schema_current
-from channels import telegram
 from gateway import health
 from gateway.services import Services, build_services
 from handoff import oversight_web
@@ -50,8 +49,9 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         # tens of milliseconds every few seconds.
         gc.freeze()
         services.spawn(services.outbox.run(), name="outbox")
-        if services.webchat.presence is not None:
-            services.spawn(services.webchat.presence.run(), name="webchat-presence")
+        for channel in services.channels:
+            for name, loop in channel.loops():
+                services.spawn(loop(), name=name)
         if isinstance(services.desk.live, RedisHub):
             services.spawn(services.desk.live.run(), name="console-live")
         services.spawn(
@@ -71,17 +71,14 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         lifespan=lifespan,
     )
     api.state.services = services
+    api.state.desk = services.desk  # what the human queue's routes use (handoff/deps.py)
     api.include_router(health.router)
     api.include_router(metrics.router)
-    # Vendor channels' webhook routes.
-    api.include_router(
-        telegram.webhook_router(
-            services.telegram,
-            secret_token=settings.TELEGRAM_SECRET_TOKEN,
-            rate_limiter=services.rate_limiter,
-        )
-    )
-    api.include_router(services.twilio.routes())
+    # Every channel's webhook routes (under /channels/<name>/).
+    for channel in services.channels:
+        routes = channel.routes()
+        if routes is not None:
+            api.include_router(routes)
     # The human queue: rep API under /api/, rep console under /console.
     handoff_web.install(api)
     # SLA watch, follow-ups, reports and export (API and console).
@@ -130,7 +127,7 @@ async def _resume_pending_turns(services: Services, *, every: float) -> None:
                 if services.router.is_processing(conversation_id):
                     continue  # this process is on it; its loop takes the rest
                 logger.info("turn.resumed conversation_id=%s", conversation_id)
-                services.process_in_background(conversation_id)
+                services.inbox.route_later(conversation_id)
             failures.succeeded()
         except asyncio.CancelledError:
             raise

@@ -1,4 +1,10 @@
-"""The gateway's long-lived parts, built once per process and shared by routes and channels."""
+"""The gateway's long-lived parts, built once per process: the core, the channels, the queue.
+
+This is the only place that knows everyone. The core (`bot/`) is built first; every channel in
+`channels/registry.py` is built from the settings and looped over (senders to the outbox,
+routes to the app, loops to the lifespan); the human queue's desk subscribes to the core's
+events and the outbox's delivery changes.
+"""
 
 from __future__ import annotations
 
@@ -9,33 +15,27 @@ from datetime import timedelta
 
 import redis.asyncio as redis
 import socketio
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.messages import Channel
+from bot.background import BackgroundTasks
+from bot.events import Events
+from bot.inbox import Inbox
 from bot.metrics import Metrics
 from bot.outbox import Outbox
-from bot.policy import set_response_targets
+from bot.policy import ResponseTargets
 from bot.rasa_client import RasaClient
 from bot.rate_limit import RateLimiter, rate_limiter_from_settings
+from bot.replies import ReplyService
 from bot.router import ConversationRouter
 from bot.settings import Settings
 from bot.store.db import create_engine, create_session_factory
-from bot.store.models import Conversation, Priority
-from channels.telegram import TelegramChannel
-from channels.twilio import TwilioChannel
-from channels.webchat import WebChatChannel
-from channels.webchat_presence import RedisPresence
+from channels.contract import ChannelAdapter, ChannelDeps
+from channels.registry import build_channels
 from handoff.desk import RepDesk
 from handoff.live import RedisHub
 from handoff.monitor import SlaMonitor
 
 logger = logging.getLogger(__name__)
-
-# A web chat customer who came back while the store was away: how soon, and then at most how
-# often, to try again to send them what waited.
-WEBCHAT_FLUSH_RETRY_SECONDS = 1.0
-WEBCHAT_FLUSH_MAX_RETRY_SECONDS = 30.0
 
 
 @dataclass
@@ -45,87 +45,37 @@ class Services:
     session_factory: async_sessionmaker[AsyncSession]
     rasa: RasaClient
     outbox: Outbox
+    replies: ReplyService  # the one reply path: turns, reps and the system's own messages
     router: ConversationRouter
+    inbox: Inbox  # how every channel hands over its customers' messages
+    channels: list[ChannelAdapter]  # every channel the settings switch on (channels/registry.py)
     desk: RepDesk  # the human queue: live updates for consoles, login throttle
     sio: socketio.AsyncServer
-    webchat: WebChatChannel
-    twilio: TwilioChannel
     # Per-sender limits, one for every channel (shared through Redis across instances).
     rate_limiter: RateLimiter
-    telegram: TelegramChannel | None = None  # None without TELEGRAM_BOT_TOKEN
+    targets: ResponseTargets
     monitor: SlaMonitor | None = None  # the SLA clock; started by the app's lifespan
     metrics: Metrics = field(default_factory=Metrics)
-    background: set[asyncio.Task[None]] = field(default_factory=set)
+    background: BackgroundTasks = field(default_factory=BackgroundTasks)
 
     def spawn(self, coroutine: object, *, name: str) -> None:
         """Run work in the background, keeping a reference so it is not collected mid-way."""
-        task: asyncio.Task[None] = asyncio.create_task(coroutine, name=name)  # type: ignore[arg-type]
-        self.background.add(task)
-        task.add_done_callback(self._finished)
+        self.background.spawn(coroutine, name=name)  # type: ignore[arg-type]
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self.background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("background.failed task=%s", task.get_name(), exc_info=task.exception())
-
-    def process_in_background(self, conversation_id: int) -> None:
-        """Route a stored message after the vendor has been answered (acknowledge fast)."""
-        self.spawn(self.router.process(conversation_id), name=f"turn-{conversation_id}")
-
-    async def webchat_reconnected(self, session_id: str) -> None:
-        """Send what waited for a web chat session while it was away (later, if it must).
-
-        With the store away, tried again in the background while the session stays connected:
-        the customer is here now and will not reconnect just to ask again.
-        """
-        try:
-            await self._flush_webchat(session_id)
-        except Exception as error:
-            logger.warning(
-                "webchat.flush_deferred session_id=%s error=%s", session_id, type(error).__name__
-            )
-            self.spawn(self._flush_webchat_later(session_id), name=f"webchat-flush-{session_id}")
-
-    async def _flush_webchat_later(self, session_id: str) -> None:
-        """Retry the flush, backing off, until it is done or the session has gone."""
-        delay = WEBCHAT_FLUSH_RETRY_SECONDS
-        while True:
-            await asyncio.sleep(delay)
-            if not await self.webchat.reachable(session_id):
-                return  # gone again: the next reconnect sends it
-            try:
-                await self._flush_webchat(session_id)
-            except Exception as error:
-                logger.debug(
-                    "webchat.flush_failed session_id=%s error=%s", session_id, type(error).__name__
-                )
-                delay = min(delay * 2, WEBCHAT_FLUSH_MAX_RETRY_SECONDS)
-            else:
-                logger.info("webchat.flush_resumed session_id=%s", session_id)
-                return
-
-    async def _flush_webchat(self, session_id: str) -> None:
-        async with self.session_factory() as session:
-            conversation_id = await session.scalar(
-                select(Conversation.id).where(
-                    Conversation.channel == Channel.WEBCHAT, Conversation.address == session_id
-                )
-            )
-        if conversation_id is not None:
-            await self.outbox.flush_conversation(conversation_id)
+    def channel(self, name: str) -> ChannelAdapter:
+        """The channel of that name (`ChannelAdapter.name`)."""
+        for channel in self.channels:
+            if channel.name == name:
+                return channel
+        raise KeyError(f"no channel named {name!r} is enabled")
 
     async def close(self) -> None:
-        for task in list(self.background):
-            task.cancel()
-        await asyncio.gather(*self.background, return_exceptions=True)
-        if self.telegram is not None:
-            await self.telegram.close()
-        if self.webchat.presence is not None:
-            await self.webchat.presence.close()
+        await self.background.cancel_all()
+        for channel in self.channels:
+            await channel.close()
         await _stop_socketio_manager(self.sio)
         if isinstance(self.desk.live, RedisHub):
             await self.desk.live.close()
-        await self.twilio.close()
         await self.rate_limiter.close()
         await self.rasa.close()
         self.desk.close()
@@ -144,44 +94,59 @@ async def _stop_socketio_manager(sio: socketio.AsyncServer) -> None:
         await client.aclose()
 
 
+def response_targets(settings: Settings) -> ResponseTargets:
+    """The internal response windows by priority (SLA_HOURS_*)."""
+    return ResponseTargets.from_hours(
+        urgent=settings.SLA_HOURS_URGENT,
+        high=settings.SLA_HOURS_HIGH,
+        normal=settings.SLA_HOURS_NORMAL,
+        low=settings.SLA_HOURS_LOW,
+    )
+
+
 def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
     engine = create_engine(settings.DATABASE_URL)
     session_factory = create_session_factory(engine)
     rasa = RasaClient(settings.RASA_URL, timeout=settings.RASA_TIMEOUT_SECONDS)
     metrics = Metrics()
+    events = Events()
+    background = BackgroundTasks()
     rate_limiter = rate_limiter_from_settings(settings)
+    targets = response_targets(settings)
     outbox = Outbox(
         session_factory,
         metrics=metrics,
         lease=timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
     )
-    webchat = WebChatChannel(
-        sio,
-        max_message_chars=settings.MAX_MESSAGE_CHARS,
+    replies = ReplyService(session_factory, outbox, metrics=metrics, events=events)
+    router = ConversationRouter(
+        session_factory=session_factory,
+        rasa=rasa,
+        replies=replies,
+        promise_hours=settings.RESPONSE_PROMISE_HOURS,
+        targets=targets,
+        events=events,
+        metrics=metrics,
+        turn_lease=timedelta(seconds=settings.TURN_LEASE_SECONDS),
+        route_max_attempts=settings.ROUTE_MAX_ATTEMPTS,
+        # Several instances share the store only with Redis between them (README).
+        other_instances=settings.REDIS_URL is not None,
+    )
+    inbox = Inbox(
+        session_factory=session_factory,
+        router=router,
+        replies=replies,
+        outbox=outbox,
         rate_limiter=rate_limiter,
-        presence=(
-            RedisPresence(redis.Redis.from_url(settings.REDIS_URL), prefix=settings.REDIS_PREFIX)
-            if settings.REDIS_URL
-            else None
-        ),
+        background=background,
     )
-    outbox.register(webchat)
-    # Vendor channels: each registers its sender here.
-    telegram = (
-        TelegramChannel(
-            token=settings.TELEGRAM_BOT_TOKEN,
-            api_base_url=settings.TELEGRAM_API_BASE_URL,
-            session_factory=session_factory,
-            promise_hours=settings.RESPONSE_PROMISE_HOURS,
-        )
-        if settings.TELEGRAM_BOT_TOKEN
-        else None
+    channels = build_channels(
+        settings,
+        ChannelDeps(inbox=inbox, outbox=outbox, session_factory=session_factory, sio=sio),
     )
-    if telegram is not None:
-        outbox.register(telegram.sender)
-    twilio = TwilioChannel(settings, session_factory, rate_limiter=rate_limiter)
-    for sender in twilio.senders:
-        outbox.register(sender)
+    for channel in channels:
+        for sender in channel.senders():
+            outbox.register(sender)
     live = (
         RedisHub(
             redis.Redis.from_url(settings.REDIS_URL), channel=f"{settings.REDIS_PREFIX}:console"
@@ -189,54 +154,38 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         if settings.REDIS_URL
         else None
     )
-    desk = RepDesk.start(outbox, live=live)
-    set_response_targets(
-        {
-            Priority.URGENT: settings.SLA_HOURS_URGENT,
-            Priority.HIGH: settings.SLA_HOURS_HIGH,
-            Priority.NORMAL: settings.SLA_HOURS_NORMAL,
-            Priority.LOW: settings.SLA_HOURS_LOW,
-        }
+    desk = RepDesk.start(
+        session_factory=session_factory,
+        replies=replies,
+        outbox=outbox,
+        events=events,
+        live=live,
+        promise_hours=settings.RESPONSE_PROMISE_HOURS,
+        secure_cookies=settings.PUBLIC_BASE_URL.startswith("https://"),
     )
     monitor = SlaMonitor(
         session_factory,
         live=desk.live,
+        targets=targets,
         interval=settings.SLA_MONITOR_INTERVAL_SECONDS,
         at_risk_fraction=settings.SLA_AT_RISK_FRACTION,
         retention_days=settings.RETENTION_DAYS,
     )
-    router = ConversationRouter(
-        session_factory=session_factory,
-        rasa=rasa,
-        outbox=outbox,
-        promise_hours=settings.RESPONSE_PROMISE_HOURS,
-        live=desk.live,
-        metrics=metrics,
-        turn_lease=timedelta(seconds=settings.TURN_LEASE_SECONDS),
-        route_max_attempts=settings.ROUTE_MAX_ATTEMPTS,
-        # Several instances share the store only with Redis between them (README).
-        other_instances=settings.REDIS_URL is not None,
-    )
-    services = Services(
+    return Services(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
         rasa=rasa,
         outbox=outbox,
+        replies=replies,
         router=router,
+        inbox=inbox,
+        channels=channels,
         desk=desk,
         sio=sio,
-        webchat=webchat,
-        twilio=twilio,
         rate_limiter=rate_limiter,
-        telegram=telegram,
+        targets=targets,
         metrics=metrics,
         monitor=monitor,
+        background=background,
     )
-    webchat.attach(on_message=router.handle, on_reconnect=services.webchat_reconnected)
-    twilio.attach(
-        router=router, process=services.process_in_background, spawn=services.spawn, outbox=outbox
-    )
-    if telegram is not None:
-        telegram.attach(router=router, background=services)
-    return services

@@ -10,30 +10,31 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import Conversation, Rep, Role, SessionKind, utcnow
-from gateway.services import Services
+from handoff.desk import RepDesk
 from handoff.errors import NotAuthenticated, NotFound
 from handoff.live import LiveHub
 from handoff.permissions import require_role
 from handoff.tokens import rep_for_token
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+def get_desk(request: Request) -> RepDesk:
+    """The queue's parts (handoff/desk.py), put on the app by the gateway."""
+    desk: RepDesk = request.app.state.desk
+    return desk
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+DeskDep = Annotated[RepDesk, Depends(get_desk)]
 
 
-def get_live(services: ServicesDep) -> LiveHub:
-    return services.desk.live
+def get_live(desk: DeskDep) -> LiveHub:
+    return desk.live
 
 
 LiveDep = Annotated[LiveHub, Depends(get_live)]
 
 
-async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
-    async with services.session_factory() as session:
+async def get_session(desk: DeskDep) -> AsyncIterator[AsyncSession]:
+    async with desk.session_factory() as session:
         yield session
 
 

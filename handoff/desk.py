@@ -1,27 +1,66 @@
-"""The human queue's per-process parts, built once with the gateway's other services."""
+"""The human queue's per-process parts, built once with the gateway's other services.
+
+The desk is what the rep API and console routes are given (handoff/deps.py): the store, the
+reply path, live updates, the login throttle and the two settings they read; nothing else of
+the gateway.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.events import ConversationEvent, Events, MessageAdded, QueueChanged
 from bot.outbox import DeliveryChange, Outbox
-from handoff.live import InProcessHub, LiveHub, delivery_changed
+from bot.replies import ReplyService
+from handoff.live import InProcessHub, LiveHub, delivery_changed, message_added, queue_changed
 from handoff.throttle import AddressThrottle
 
 
 @dataclass
 class RepDesk:
-    """Live updates for consoles, and failed-login counts for unknown usernames."""
+    """What the queue's routes use: store, replies, live updates, failed-login counts."""
 
+    session_factory: async_sessionmaker[AsyncSession]
+    replies: ReplyService
     live: LiveHub
     address_throttle: AddressThrottle
+    promise_hours: int  # RESPONSE_PROMISE_HOURS: reports' first-response target
+    secure_cookies: bool  # the console's cookies need HTTPS (PUBLIC_BASE_URL is https)
 
     @classmethod
-    def start(cls, outbox: Outbox, *, live: LiveHub | None = None) -> RepDesk:
-        """The desk, on `live` when given (shared by instances), else a hub of this process."""
-        desk = cls(live=live or InProcessHub(), address_throttle=AddressThrottle())
+    def start(
+        cls,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        replies: ReplyService,
+        outbox: Outbox,
+        events: Events,
+        promise_hours: int,
+        secure_cookies: bool,
+        live: LiveHub | None = None,
+    ) -> RepDesk:
+        """The desk, on `live` when given (shared by instances), else a hub of this process,
+        subscribed to what the core says happened."""
+        desk = cls(
+            session_factory=session_factory,
+            replies=replies,
+            live=live or InProcessHub(),
+            address_throttle=AddressThrottle(),
+            promise_hours=promise_hours,
+            secure_cookies=secure_cookies,
+        )
+        events.subscribe(desk._conversation_changed)  # the queue and messages, live
         outbox.on_change(desk._delivery_changed)  # consoles show each reply's status live
         return desk
+
+    def _conversation_changed(self, event: ConversationEvent) -> None:
+        match event:
+            case MessageAdded(conversation_id, message_id, sender_kind):
+                self.live.publish(message_added(conversation_id, message_id, sender_kind))
+            case QueueChanged(conversation_id):
+                self.live.publish(queue_changed(conversation_id))
 
     def _delivery_changed(self, change: DeliveryChange) -> None:
         self.live.publish(

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.feedback import ask_for_rating, rating_question
 from bot.lifecycle import transition
-from bot.router import ConversationRouter
+from bot.outbox import NoSender
+from bot.replies import ReplyService
 from bot.store.models import ConversationState, Rep, WrapUp, utcnow
 from handoff.errors import Conflict, Invalid
 from handoff.live import LiveHub, queue_changed
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 async def resolve(
     *,
     session: AsyncSession,
-    router: ConversationRouter,
+    replies: ReplyService,
     conversation_id: int,
     rep: Rep,
     wrap_up: WrapUpCreate,
@@ -90,8 +91,8 @@ async def resolve(
     if live is not None:
         live.publish(queue_changed(conversation.id))
     try:
-        await router.send_reply(conversation.id, rating_question())
-    except LookupError:
+        await replies.send(conversation.id, rating_question())
+    except NoSender:
         # The resolution stands; the channel cannot carry the question from this gateway.
         logger.error(
             "feedback.not_asked conversation_id=%s channel=%s",

@@ -199,7 +199,7 @@ async def test_messages_written_while_away_arrive_on_reconnect(
         conversation_id = await session.scalar(select(Conversation.id))
     assert conversation_id is not None
     # A person answers while the page is closed.
-    await gateway.services.router.send_reply(
+    await gateway.services.replies.send(
         conversation_id,
         Reply(text="Hi, this is Keisha from support.", sender_kind=SenderKind.REP, rep_id=7),
     )

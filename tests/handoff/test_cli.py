@@ -1,4 +1,4 @@
-"""`python -m gateway.cli user …`: the first admin, refusals with clear messages, list, deactivate."""
+"""`python -m gateway.cli user …`: the first admin, clear refusals, list, deactivate."""
 
 from __future__ import annotations
 
