@@ -16,7 +16,14 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = PROJECT_ROOT / "models"
 RASA_VENV = PROJECT_ROOT / ".venv-rasa"
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "requirements/rasa.lock")
+TRAINING_INPUTS = (
+    "config.yml",
+    "domain.yml",
+    "data",
+    "nlu",
+    "requirements/rasa.lock",
+    "requirements/rasa-models.lock",
+)
 
 
 def fingerprint(root: Path = PROJECT_ROOT) -> str:
