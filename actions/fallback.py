@@ -13,11 +13,13 @@ MIN_GUESS_CONFIDENCE = 0.12
 
 
 class ActionAskAffirmation(Action):
-    """First stage of the two-stage fallback: "Did you mean <topic>?" in the customer's words.
+    """First stage of the two-stage fallback: the two likeliest topics, in the customer's words.
 
-    Rasa's default asks about the intent's identifier ("Did you mean 'track_order'?"). When the
-    best guess is not a topic (small talk, out of scope) or is too weak, the customer is asked to
-    say more.
+    Rasa's default asks about the intent's identifier ("Did you mean 'track_order'?"). Here the
+    customer sees the two likeliest catalogue topics as buttons, plus "Something else"; a tap
+    answers the question the customer meant (Rasa's two-stage fallback takes any clear intent
+    as the clarification). With one plausible topic it is a yes/no question; with none (small
+    talk or off-topic guesses, or guesses too weak) the customer is asked to say more.
     Responses: `utter_ask_rephrase`.
     """
 
@@ -35,17 +37,32 @@ class ActionAskAffirmation(Action):
             r.get("name")
             for r in ranking
             if r.get("name") in TOPIC_TITLES and (r.get("confidence") or 0) >= MIN_GUESS_CONFIDENCE
-        ]
+        ][:2]
         if not guesses:
             dispatcher.utter_message(response="utter_ask_rephrase")
-            return []
-        intent = guesses[0]
-        dispatcher.utter_message(
-            text=f"Sorry, I want to be sure I understood. Is your question about "
-            f"{TOPIC_TITLES[intent]}?",
-            buttons=[
-                {"title": "Yes", "payload": f"/{intent}"},
-                {"title": "No", "payload": "/out_of_scope"},
-            ],
-        )
+        elif len(guesses) == 1:
+            intent = guesses[0]
+            dispatcher.utter_message(
+                text=f"Sorry, I want to be sure I understood. Is your question about "
+                f"{TOPIC_TITLES[intent]}?",
+                buttons=[
+                    {"title": "Yes", "payload": f"/{intent}"},
+                    {"title": "No", "payload": "/out_of_scope"},
+                ],
+            )
+        else:
+            first, second = guesses
+            dispatcher.utter_message(
+                text=f"Sorry, I want to be sure I understood. Is your question about "
+                f"{TOPIC_TITLES[first]}, or {TOPIC_TITLES[second]}?",
+                buttons=[
+                    {"title": _capitalised(TOPIC_TITLES[first]), "payload": f"/{first}"},
+                    {"title": _capitalised(TOPIC_TITLES[second]), "payload": f"/{second}"},
+                    {"title": "Something else", "payload": "/out_of_scope"},
+                ],
+            )
         return []
+
+
+def _capitalised(title: str) -> str:
+    return title[:1].upper() + title[1:]

@@ -15,7 +15,14 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RASA_VENV = PROJECT_ROOT / ".venv-rasa"
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "requirements/rasa.lock")
+TRAINING_INPUTS = (
+    "config.yml",
+    "domain.yml",
+    "data",
+    "nlu",
+    "requirements/rasa.lock",
+    "requirements/rasa-models.lock",
+)
 
 
 def fingerprint(root: Path = PROJECT_ROOT) -> str:

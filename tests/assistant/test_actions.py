@@ -1,4 +1,5 @@
-"""Runs the custom-action tests (tests/rasa_env) in the Rasa environment, where rasa_sdk lives."""
+"""Runs the Rasa-side unit tests (tests/rasa_env) in the Rasa environment: custom actions, where
+rasa_sdk lives, and the sentence encoder and abstain rule of the NLU pipeline (nlu/)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ import subprocess
 from bot.assistant_model import PROJECT_ROOT, RASA_VENV, rasa_environment
 
 
-def test_custom_actions() -> None:
+def test_custom_actions_and_the_sentence_encoder() -> None:
     result = subprocess.run(
-        [str(RASA_VENV / "bin" / "python"), "-m", "unittest", "-v", "tests.rasa_env.test_actions"],
+        [
+            str(RASA_VENV / "bin" / "python"),
+            "-m",
+            "unittest",
+            "-v",
+            "tests.rasa_env.test_actions",
+            "tests.rasa_env.test_encoder",
+        ],
         cwd=PROJECT_ROOT,
         env=rasa_environment(),
         capture_output=True,
@@ -18,4 +26,4 @@ def test_custom_actions() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    assert "Ran 8 tests" in result.stderr and "OK" in result.stderr, result.stderr[-2000:]
+    assert "Ran 18 tests" in result.stderr and "OK" in result.stderr, result.stderr[-2000:]

@@ -96,7 +96,33 @@ class HandoffTest(unittest.TestCase):
 
 
 class AskAffirmationTest(unittest.TestCase):
-    def test_the_best_topic_guess_is_offered_in_plain_words(self) -> None:
+    def test_the_two_likeliest_topics_are_offered_in_plain_words(self) -> None:
+        ranking = [
+            {"name": "nlu_fallback", "confidence": 0.55},
+            {"name": "get_invoice", "confidence": 0.45},
+            {"name": "check_invoice", "confidence": 0.38},
+            {"name": "greet", "confidence": 0.1},
+        ]
+        events, dispatcher = run(
+            ActionAskAffirmation(), tracker("invoice pls", "nlu_fallback", 0.55, ranking)
+        )
+        self.assertEqual(events, [])
+        [message] = dispatcher.messages
+        self.assertEqual(
+            message["text"],
+            "Sorry, I want to be sure I understood. Is your question about getting a copy of an "
+            "invoice, or checking an invoice?",
+        )
+        self.assertEqual(
+            message["buttons"],
+            [
+                {"title": "Getting a copy of an invoice", "payload": "/get_invoice"},
+                {"title": "Checking an invoice", "payload": "/check_invoice"},
+                {"title": "Something else", "payload": "/out_of_scope"},
+            ],
+        )
+
+    def test_a_single_plausible_topic_is_a_yes_or_no_question(self) -> None:
         ranking = [
             {"name": "nlu_fallback", "confidence": 0.3},
             {"name": "track_refund", "confidence": 0.28},
