@@ -14,6 +14,7 @@ class Channel(enum.StrEnum):
     SMS = "sms"
     WHATSAPP = "whatsapp"
     TELEGRAM = "telegram"
+    ECHO = "echo"
 
 
 class Direction(enum.StrEnum):
