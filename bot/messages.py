@@ -14,7 +14,6 @@ class Channel(enum.StrEnum):
     SMS = "sms"
     WHATSAPP = "whatsapp"
     TELEGRAM = "telegram"
-    ECHO = "echo"
 
 
 class Direction(enum.StrEnum):

@@ -66,8 +66,6 @@ class Settings(BaseSettings):
     TELEGRAM_BOT_TOKEN: str = ""
     TELEGRAM_SECRET_TOKEN: str = ""
     TELEGRAM_API_BASE_URL: str = TELEGRAM_API_DEFAULT
-    ECHO_ENABLED: bool = False
-    ECHO_API_BASE_URL: str = "http://localhost:9"
 
     # When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`.
     METRICS_TOKEN: str = ""

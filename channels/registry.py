@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from bot.settings import Settings
-from channels import echo, telegram, twilio, webchat
+from channels import telegram, twilio, webchat
 from channels.contract import ChannelAdapter, ChannelDeps, ChannelFactory
 
 CHANNELS: tuple[ChannelFactory, ...] = (
     webchat.from_settings,
     twilio.from_settings,
     telegram.from_settings,
-    echo.from_settings,
 )
 
 
