@@ -36,12 +36,13 @@ SCALED_REDIS_PORT ?= 6379
 
 setup: $(APP_STAMP) $(RASA_STAMP)
 
-$(APP_STAMP): requirements/app.lock pyproject.toml
+$(APP_STAMP): requirements/app.lock requirements/app-models.lock pyproject.toml
 	@echo "==> Creating the gateway environment in $(APP_VENV) (Python 3.11+)"
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed for the gateway (set PYTHON=...).")'
 	$(PYTHON) -m venv $(APP_VENV)
 	$(APP_VENV)/bin/pip install --quiet --upgrade pip
 	$(APP_VENV)/bin/pip install --quiet -r requirements/app.lock
+	$(APP_VENV)/bin/pip install --quiet --no-deps -r requirements/app-models.lock
 	$(APP_VENV)/bin/pip install --quiet --no-deps -e .
 	@touch $@
 

@@ -19,12 +19,15 @@ tracker at hand afterwards.
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import SlotSet
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 # Slots Rasa manages itself; they mean nothing to a representative.
 _INTERNAL_SLOTS = {"session_started_metadata", "requested_slot"}
+# The slot answers pick their language by; the gateway decides the language (metadata).
+LANGUAGE_SLOT = "language"
 
 
 class GatewayInput(InputChannel):
@@ -77,6 +80,7 @@ async def _run_turn(
     async with agent.lock_store.lock(sender):
         processor = agent.processor
         tracker = await processor.log_message(message, should_save_tracker=False)
+        _set_language(tracker, agent.domain, metadata.get("language"))
         tracker = await processor.run_action_extract_slots(output, tracker)
         await processor._run_prediction_loop(output, tracker)
         await processor.run_anonymization_pipeline(tracker)
@@ -96,3 +100,15 @@ async def _run_turn(
             if value is not None and name not in _INTERNAL_SLOTS
         },
     }
+
+
+def _set_language(tracker: Any, domain: Any, language: Any) -> None:
+    """Sets the language slot to the gateway's choice, if the assistant knows that language."""
+    slot = next((s for s in domain.slots if s.name == LANGUAGE_SLOT), None)
+    if slot is None or not isinstance(language, str):
+        return
+    known = [str(v).lower() for v in getattr(slot, "values", [])]
+    # Anything else (a language the assistant has no answers in) keeps the slot as it was,
+    # so the answers stay in the language they were in.
+    if language.lower() in known and tracker.get_slot(LANGUAGE_SLOT) != language.lower():
+        tracker.update(SlotSet(LANGUAGE_SLOT, language.lower()))
