@@ -208,6 +208,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         interval=settings.SLA_MONITOR_INTERVAL_SECONDS,
         at_risk_fraction=settings.SLA_AT_RISK_FRACTION,
         retention_days=settings.RETENTION_DAYS,
+        erase_tracker=rasa.erase_tracker,
     )
     router = ConversationRouter(
         session_factory=session_factory,
