@@ -105,12 +105,6 @@ class Settings(BaseSettings):
     # Shared with the Rasa server (connectors/gateway.py reads the same variable): when set, the
     # gateway's input channel on Rasa answers only requests carrying it as a bearer token.
     RASA_CHANNEL_TOKEN: str = ""
-    # Sent once, before the first answer, when a customer first writes on a channel; empty: none.
-    PRIVACY_NOTICE: str = (
-        "Caricom Connects keeps this conversation to answer you and to improve our support. "
-        "Please don't send card numbers or passwords. To see or erase what we hold about you, "
-        "ask here for a person."
-    )
 
     # Customer input limits (web chat refuses longer messages with a clear error).
     MAX_MESSAGE_CHARS: int = Field(default=2000, gt=0)
