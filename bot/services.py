@@ -147,7 +147,11 @@ async def _stop_socketio_manager(sio: socketio.AsyncServer) -> None:
 def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
     engine = create_engine(settings.DATABASE_URL)
     session_factory = create_session_factory(engine)
-    rasa = RasaClient(settings.RASA_URL, timeout=settings.RASA_TIMEOUT_SECONDS)
+    rasa = RasaClient(
+        settings.RASA_URL,
+        timeout=settings.RASA_TIMEOUT_SECONDS,
+        channel_token=settings.RASA_CHANNEL_TOKEN,
+    )
     metrics = Metrics()
     rate_limiter = rate_limiter_from_settings(settings)
     outbox = Outbox(
@@ -204,6 +208,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         interval=settings.SLA_MONITOR_INTERVAL_SECONDS,
         at_risk_fraction=settings.SLA_AT_RISK_FRACTION,
         retention_days=settings.RETENTION_DAYS,
+        erase_tracker=rasa.erase_tracker,
     )
     router = ConversationRouter(
         session_factory=session_factory,

@@ -6,20 +6,20 @@ from dataclasses import dataclass
 
 from bot.outbox import DeliveryChange, Outbox
 from handoff.live import InProcessHub, LiveHub, delivery_changed
-from handoff.throttle import AddressThrottle
+from handoff.throttle import LoginThrottles
 
 
 @dataclass
 class RepDesk:
-    """Live updates for consoles, and failed-login counts for unknown usernames."""
+    """Live updates for consoles, and the failed-login counts kept in memory."""
 
     live: LiveHub
-    address_throttle: AddressThrottle
+    login_throttles: LoginThrottles
 
     @classmethod
     def start(cls, outbox: Outbox, *, live: LiveHub | None = None) -> RepDesk:
         """The desk, on `live` when given (shared by instances), else a hub of this process."""
-        desk = cls(live=live or InProcessHub(), address_throttle=AddressThrottle())
+        desk = cls(live=live or InProcessHub(), login_throttles=LoginThrottles())
         outbox.on_change(desk._delivery_changed)  # consoles show each reply's status live
         return desk
 

@@ -30,7 +30,7 @@ from handoff.follow_ups import flag_overdue, follow_up_event
 from handoff.leases import give_up_lease, take_lease
 from handoff.live import LiveEvent, LiveHub, queue_changed
 from handoff.policy import AT_RISK_FRACTION
-from handoff.retention import purge_inactive
+from handoff.retention import TrackerEraser, purge_inactive
 from handoff.sla import SlaMark, check_open_handoffs, complete_closed_windows
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ class SlaMonitor:
     interval: float = 30.0
     at_risk_fraction: float = AT_RISK_FRACTION
     retention_days: int | None = None
+    # Retention reaches Rasa's tracker store too (handoff/retention.py).
+    erase_tracker: TrackerEraser | None = None
     clock: Callable[[], datetime] = utcnow
     holder: str = field(default_factory=_holder_id)
 
@@ -107,6 +109,7 @@ class SlaMonitor:
                 older_than_days=self.retention_days,
                 actor="system",
                 now=now,
+                erase_tracker=self.erase_tracker,
             )
             report.purged_conversations = purge.counts["conversations"]
         return report

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Reply, SenderKind
+from bot.privacy import mask_sensitive
 from bot.router import ConversationRouter
 from bot.store.models import (
     Conversation,
@@ -119,8 +120,12 @@ async def add_note(
     if conversation is None:
         raise NotFound(f"There is no conversation {conversation_id}.")
     require_not_others(conversation, rep)
+    # Reps paste what customers said: a note is exported and must hold no card number.
     note = Note(
-        conversation_id=conversation_id, rep_id=rep.id, text=body, created_at=now or utcnow()
+        conversation_id=conversation_id,
+        rep_id=rep.id,
+        text=mask_sensitive(body),
+        created_at=now or utcnow(),
     )
     session.add(note)
     await session.commit()

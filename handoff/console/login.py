@@ -91,7 +91,7 @@ async def login(
             username=username,
             password=password,
             address=client_address(request),
-            address_throttle=services.desk.address_throttle,
+            throttles=services.desk.login_throttles,
             now=now,
         )
     except TooManyAttempts as error:
