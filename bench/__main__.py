@@ -8,7 +8,7 @@ import platform
 import tempfile
 from pathlib import Path
 
-from bench import claims, export, turns, webhooks
+from bench import claims, export, turns, understanding, webhooks
 from bench.processes import gateway_process, rasa_stack
 
 
@@ -16,6 +16,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Caricom Connects benchmarks")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per setting")
     parser.add_argument("--turns", type=int, default=160, help="turns per round")
+    parser.add_argument(
+        "--messages", type=int, default=200, help="messages per round, with and without encoder"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="cc-bench-") as tmp:
@@ -28,6 +31,10 @@ def main() -> None:
                 turns.compare(stack.rasa_url, gateway, rounds=args.rounds, turns=args.turns)
             )
             webhook_report = webhooks.run(workdir / "webhooks", stack.rasa_url)
+        # After the stack above has stopped: two Rasa servers at once would share two cores.
+        nlu_report = understanding.compare(
+            workdir / "understanding", rounds=args.rounds, messages=args.messages
+        )
     print(
         f"\nTurn latency and throughput ({platform.node()}, "
         f"{args.rounds} alternating rounds of {args.turns} turns)"
@@ -35,6 +42,11 @@ def main() -> None:
     print("\n".join(report))
     print(f"\nTwilio webhook acknowledgement ({webhooks.SENDERS} customers texting at once)")
     print("\n".join(webhook_report))
+    print(
+        f"\nUnderstanding with and without the sentence encoder ({args.rounds} alternating "
+        f"rounds of {args.messages} messages, one Rasa server at a time)"
+    )
+    print("\n".join(nlu_report))
     print("\nClaiming the next conversation (20 reps at once, 2,000 queued, PostgreSQL)")
     print("\n".join(claims.run()))
     print("\nExport and reports at 100,000 conversations (scratch SQLite)")

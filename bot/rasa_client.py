@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 TURN_PATH = "/webhooks/gateway/webhook"
 READY_PATH = "/webhooks/gateway/"
+TRACKERS_PATH = "/webhooks/gateway/trackers"
 
 
 class AssistantUnavailable(Exception):
@@ -99,9 +100,12 @@ def _handoff_reason(named: object) -> HandoffReason:
 class RasaClient:
     """Asks the Rasa server for turns over one pooled HTTP connection set."""
 
-    def __init__(self, base_url: str, *, timeout: float) -> None:
+    def __init__(self, base_url: str, *, timeout: float, channel_token: str = "") -> None:
+        # The Rasa side refuses turns without it when RASA_CHANNEL_TOKEN is set there.
+        headers = {"Authorization": f"Bearer {channel_token}"} if channel_token else {}
         self._client = httpx.AsyncClient(
             base_url=base_url,
+            headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
@@ -121,6 +125,28 @@ class RasaClient:
         except ValueError as error:
             raise AssistantUnavailable("the assistant answered with invalid JSON") from error
         return parse_turn(body)
+
+    async def tracker_events(self, sender_id: str) -> list[Any]:
+        """Everything Rasa's tracker store holds for `sender_id` (events, oldest first)."""
+        response = await self._tracker_request("GET", sender_id)
+        events = response.json().get("events")
+        return events if isinstance(events, list) else []
+
+    async def erase_tracker(self, sender_id: str) -> None:
+        """Delete `sender_id`'s tracker from Rasa's tracker store; `AssistantUnavailable` if
+        that could not be done (the caller keeps its own records until it can)."""
+        await self._tracker_request("DELETE", sender_id)
+
+    async def _tracker_request(self, method: str, sender_id: str) -> httpx.Response:
+        try:
+            response = await self._client.request(method, f"{TRACKERS_PATH}/{sender_id}")
+        except httpx.HTTPError as error:
+            raise AssistantUnavailable(f"{type(error).__name__}: {error}") from error
+        if response.status_code != 200:
+            raise AssistantUnavailable(
+                f"the assistant's tracker store answered HTTP {response.status_code}"
+            )
+        return response
 
     async def is_ready(self) -> bool:
         """True when the Rasa server is up with its model loaded."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -26,6 +27,32 @@ def async_database_url(url: str) -> str:
         if url.startswith(plain):
             return driver + url[len(plain) :]
     return url
+
+
+# Secrets production refuses when they look copied from an example.
+_SECRETS = (
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_SECRET_TOKEN",
+    "METRICS_TOKEN",
+    "RASA_CHANNEL_TOKEN",
+    "DATABASE_URL",
+)
+_PLACEHOLDER_WORDS = {"changeme", "change-me", "change_me", "secret", "test", "password", "xxx"}
+# What Telegram allows in a webhook secret; 32 characters or more so it cannot be guessed.
+_TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{32,256}")
+
+
+def _looks_like_placeholder(value: str) -> bool:
+    """Copied from .env.example or the systemd example rather than made for this deployment."""
+    lowered = value.strip().lower()
+    return (
+        lowered in _PLACEHOLDER_WORDS
+        or ("<" in value and ">" in value)
+        or "xxxxxxxx" in lowered
+        or "changeme" in lowered
+    )
 
 
 class Settings(BaseSettings):
@@ -67,8 +94,17 @@ class Settings(BaseSettings):
     TELEGRAM_SECRET_TOKEN: str = ""
     TELEGRAM_API_BASE_URL: str = TELEGRAM_API_DEFAULT
 
-    # When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`.
+    # When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`. Production refuses
+    # to start without one unless METRICS_PUBLIC says an open /metrics is meant.
     METRICS_TOKEN: str = ""
+    METRICS_PUBLIC: bool = False
+    # Addresses of the reverse proxies whose X-Forwarded-For / -Proto are believed (comma
+    # separated addresses or networks, "*" for any): from anyone else they are ignored, so a
+    # client cannot choose the address the login throttle and the logs see.
+    FORWARDED_ALLOW_IPS: str = "127.0.0.1"
+    # Shared with the Rasa server (connectors/gateway.py reads the same variable): when set, the
+    # gateway's input channel on Rasa answers only requests carrying it as a bearer token.
+    RASA_CHANNEL_TOKEN: str = ""
 
     # Customer input limits (web chat refuses longer messages with a clear error).
     MAX_MESSAGE_CHARS: int = Field(default=2000, gt=0)
@@ -103,13 +139,28 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> Settings:
+    def _refuse_unsafe_production_values(self) -> Settings:
         if self.ENVIRONMENT != "production":
             return self
-        for name in ("TWILIO_AUTH_TOKEN", "TELEGRAM_SECRET_TOKEN"):
+        for name in _SECRETS:
             value: str = getattr(self, name)
-            if value and (value.lower() in {"changeme", "change-me", "secret", "test"}):
+            if value and _looks_like_placeholder(value):
                 raise ValueError(f"{name} is a placeholder; set a real secret in production")
+        secret = self.TELEGRAM_SECRET_TOKEN
+        if secret and not _TELEGRAM_SECRET.fullmatch(secret):
+            raise ValueError(
+                "TELEGRAM_SECRET_TOKEN must be 32 to 256 letters, digits, _ or - in production "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        if not self.METRICS_TOKEN and not self.METRICS_PUBLIC:
+            raise ValueError(
+                "METRICS_TOKEN is not set: set it, or METRICS_PUBLIC=true if /metrics is meant "
+                "to be open (a private network)"
+            )
+        if not self.RASA_CHANNEL_TOKEN:
+            raise ValueError(
+                "RASA_CHANNEL_TOKEN is not set: the Rasa server would take turns from anyone"
+            )
         return self
 
     @property

@@ -10,21 +10,36 @@ round trip, so this channel runs the turn itself and returns everything in one a
     200 {"messages": [...], "intent": {"name": ..., "confidence": ...}, "entities": [...],
          "slots": {...}}
     GET  /webhooks/gateway/         200 when the model is loaded, 503 while loading
+    GET  /webhooks/gateway/trackers/<sender>     what Rasa's tracker store holds (an export)
+    DELETE /webhooks/gateway/trackers/<sender>   erase it (retention, a customer's request)
+
+When `RASA_CHANNEL_TOKEN` is set (the gateway reads the same variable), every route but the
+health check needs `Authorization: Bearer <token>`: otherwise anyone who reaches the port could
+write into a customer's tracker and read their slots. The token is read from the environment,
+not from credentials.yml, so it is never written to a file in the repository.
 
 The turn is the same as `Agent.handle_message` + `MessageProcessor.handle_message` of
 rasa==3.6.21 (the version pinned in requirements/rasa.lock); they are inlined only to keep the
 tracker at hand afterwards.
 """
 
+import hmac
+import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.tracker_store import InMemoryTrackerStore, RedisTrackerStore, SQLTrackerStore
+from rasa.shared.core.events import SlotSet
+from rasa.shared.core.trackers import EventVerbosity
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 # Slots Rasa manages itself; they mean nothing to a representative.
 _INTERNAL_SLOTS = {"session_started_metadata", "requested_slot"}
+# The slot answers pick their language by; the gateway decides the language (metadata).
+LANGUAGE_SLOT = "language"
+TOKEN_VARIABLE = "RASA_CHANNEL_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
 
 
 class GatewayInput(InputChannel):
@@ -36,6 +51,15 @@ class GatewayInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         gateway_webhook = Blueprint("gateway_webhook", __name__)
+        token = os.environ.get(TOKEN_VARIABLE, "")
+
+        def refused(request: Request) -> Optional[HTTPResponse]:
+            if not token:
+                return None
+            given = request.headers.get("Authorization", "")
+            if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return None
+            return response.json({"error": "a valid bearer token is required"}, status=401)
 
         @gateway_webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -46,6 +70,9 @@ class GatewayInput(InputChannel):
 
         @gateway_webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            denied = refused(request)
+            if denied is not None:
+                return denied
             body = request.json
             if not isinstance(body, dict):
                 return response.json({"error": "expected a JSON object"}, status=400)
@@ -60,6 +87,32 @@ class GatewayInput(InputChannel):
             if agent is None:
                 return response.json({"error": "model not loaded"}, status=503)
             return response.json(await _run_turn(agent, sender, text, metadata, self.name()))
+
+        @gateway_webhook.route("/trackers/<sender>", methods=["GET"])
+        async def read_tracker(request: Request, sender: Text) -> HTTPResponse:
+            denied = refused(request)
+            if denied is not None:
+                return denied
+            agent = _agent(request)
+            if agent is None:
+                return response.json({"error": "model not loaded"}, status=503)
+            tracker = await agent.tracker_store.retrieve_full_tracker(sender)
+            events = tracker.current_state(EventVerbosity.ALL)["events"] if tracker else []
+            return response.json({"sender": sender, "events": events})
+
+        @gateway_webhook.route("/trackers/<sender>", methods=["DELETE"])
+        async def erase_tracker(request: Request, sender: Text) -> HTTPResponse:
+            denied = refused(request)
+            if denied is not None:
+                return denied
+            agent = _agent(request)
+            if agent is None:
+                return response.json({"error": "model not loaded"}, status=503)
+            try:
+                erased = _erase(agent.tracker_store, sender)
+            except NotImplementedError as error:
+                return response.json({"error": str(error)}, status=501)
+            return response.json({"sender": sender, "erased": erased})
 
         return gateway_webhook
 
@@ -77,6 +130,7 @@ async def _run_turn(
     async with agent.lock_store.lock(sender):
         processor = agent.processor
         tracker = await processor.log_message(message, should_save_tracker=False)
+        _set_language(tracker, agent.domain, metadata.get("language"))
         tracker = await processor.run_action_extract_slots(output, tracker)
         await processor._run_prediction_loop(output, tracker)
         await processor.run_anonymization_pipeline(tracker)
@@ -96,3 +150,39 @@ async def _run_turn(
             if value is not None and name not in _INTERNAL_SLOTS
         },
     }
+
+
+def _set_language(tracker: Any, domain: Any, language: Any) -> None:
+    """Sets the language slot to the gateway's choice, if the assistant knows that language."""
+    slot = next((s for s in domain.slots if s.name == LANGUAGE_SLOT), None)
+    if slot is None or not isinstance(language, str):
+        return
+    known = [str(v).lower() for v in getattr(slot, "values", [])]
+    # Anything else (a language the assistant has no answers in) keeps the slot as it was,
+    # so the answers stay in the language they were in.
+    if language.lower() in known and tracker.get_slot(LANGUAGE_SLOT) != language.lower():
+        tracker.update(SlotSet(LANGUAGE_SLOT, language.lower()))
+
+
+def _erase(store: Any, sender: Text) -> int:
+    """Delete everything `store` holds for `sender`; how many records went.
+
+    Rasa 3.6's tracker stores have no delete: each kind is reached below its wrappers
+    (AwaitableTrackerStore, FailSafeTrackerStore) and erased in its own terms.
+    """
+    while hasattr(store, "_tracker_store"):
+        store = store._tracker_store
+    if isinstance(store, SQLTrackerStore):
+        with store.session_scope() as session:
+            erased = (
+                session.query(store.SQLEvent)
+                .filter(store.SQLEvent.sender_id == sender)
+                .delete(synchronize_session=False)
+            )
+            session.commit()
+            return int(erased)
+    if isinstance(store, InMemoryTrackerStore):
+        return 1 if store.store.pop(sender, None) is not None else 0
+    if isinstance(store, RedisTrackerStore):
+        return int(store.red.delete(store.key_prefix + sender))
+    raise NotImplementedError(f"erasing from a {type(store).__name__} is not supported")

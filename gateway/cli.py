@@ -68,6 +68,30 @@ def data_purge(
     typer.echo(purge(get_settings(), older_than_days, dry_run=dry_run), err=True)
 
 
+customer = typer.Typer(no_args_is_help=True, help="One customer's data, on their request.")
+data.add_typer(customer, name="customer")
+
+
+@customer.command("export")
+def customer_export(
+    contact: str = typer.Argument(help="contact id, phone (+1246…) or channel:address"),
+) -> None:
+    """Print everything held about one customer (store and Rasa's tracker) as JSON."""
+    from handoff.oversight_cli import customer as run
+
+    typer.echo(run(get_settings(), contact, erase=False))
+
+
+@customer.command("erase")
+def customer_erase(
+    contact: str = typer.Argument(help="contact id, phone (+1246…) or channel:address"),
+) -> None:
+    """Erase one customer from the store and Rasa's tracker store (an audit event records it)."""
+    from handoff.oversight_cli import customer as run
+
+    typer.echo(run(get_settings(), contact, erase=True))
+
+
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration the database is missing (DATABASE_URL)."""

@@ -107,7 +107,11 @@ def response_targets(settings: Settings) -> ResponseTargets:
 def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
     engine = create_engine(settings.DATABASE_URL)
     session_factory = create_session_factory(engine)
-    rasa = RasaClient(settings.RASA_URL, timeout=settings.RASA_TIMEOUT_SECONDS)
+    rasa = RasaClient(
+        settings.RASA_URL,
+        timeout=settings.RASA_TIMEOUT_SECONDS,
+        channel_token=settings.RASA_CHANNEL_TOKEN,
+    )
     metrics = Metrics()
     events = Events()
     background = BackgroundTasks()
@@ -159,6 +163,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         replies=replies,
         outbox=outbox,
         events=events,
+        rasa=rasa,
         live=live,
         promise_hours=settings.RESPONSE_PROMISE_HOURS,
         secure_cookies=settings.PUBLIC_BASE_URL.startswith("https://"),
@@ -170,6 +175,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         interval=settings.SLA_MONITOR_INTERVAL_SECONDS,
         at_risk_fraction=settings.SLA_AT_RISK_FRACTION,
         retention_days=settings.RETENTION_DAYS,
+        erase_tracker=rasa.erase_tracker,
     )
     return Services(
         settings=settings,

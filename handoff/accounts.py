@@ -123,7 +123,7 @@ async def authenticate(
     username: str,
     password: str,
     address: str,
-    address_throttle: throttle.AddressThrottle,
+    throttles: throttle.LoginThrottles,
     now: datetime | None = None,
 ) -> Rep:
     """The active rep with these credentials; `NotAuthenticated` or `TooManyAttempts` otherwise.
@@ -133,18 +133,31 @@ async def authenticate(
     now = now or utcnow()
     name = normalise_username(username)
     rep = await session.scalar(select(Rep).where(Rep.username == name))
-    if rep is None or not rep.active:
-        address_throttle.refuse_if_blocked(address, now)
+    known = rep if rep is not None and rep.active else None
+    # The same checks in the same order whether the name exists or not (handoff/throttle.py).
+    if known is not None:
+        throttle.refuse_if_blocked(known, now)
+    else:
+        throttles.unknown_names.refuse_if_blocked(name, now)
+    throttles.addresses.refuse_if_blocked(address, now)
+    if known is None:
         await passwords.spend_verification_time(password)
-        address_throttle.record_failure(address, now)
+        throttles.unknown_names.record_failure(name, now)
+        throttles.addresses.record_failure(address, now)
         logger.info("login.failed reason=unknown_user address=%s", address)
         raise NotAuthenticated(WRONG_LOGIN)
-    throttle.refuse_if_blocked(rep, now)
-    if not await passwords.verify_password(rep.password_hash, password):
-        failures = await throttle.record_failure(session, rep, now)
+    if not await passwords.verify_password(known.password_hash, password):
+        failures = await throttle.record_failure(session, known, now)
         await session.commit()
-        logger.info("login.failed reason=wrong_password rep_id=%s failures=%s", rep.id, failures)
+        throttles.addresses.record_failure(address, now)
+        logger.info(
+            "login.failed reason=wrong_password rep_id=%s failures=%s address=%s",
+            known.id,
+            failures,
+            address,
+        )
         raise NotAuthenticated(WRONG_LOGIN)
+    rep = known
     throttle.record_success(rep)
     if passwords.needs_rehash(rep.password_hash):
         rep.password_hash = await passwords.hash_password(password)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.lifecycle import transition
+from bot.privacy import mask_sensitive
 from bot.store.models import Conversation, ConversationState, Rep, Role, utcnow
 from handoff.errors import Conflict, Invalid, NotFound
 from handoff.live import LiveHub, queue_changed
@@ -37,7 +38,7 @@ async def escalate(
     now: datetime | None = None,
 ) -> Conversation:
     """Hand an owned tier-1 conversation to the supervisors' queue (tier 2), unassigned."""
-    why = _reason(reason)
+    why = mask_sensitive(_reason(reason))
     now = now or utcnow()
     async with committing(session):
         conversation = await lock_conversation(session, conversation_id)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.privacy import mask_sensitive
 from bot.store.models import CannedResponse, Rep, Role, utcnow
 from handoff.errors import Conflict, Invalid, NotFound
 from handoff.permissions import require_role
@@ -27,7 +28,8 @@ async def _get(session: AsyncSession, canned_id: int) -> CannedResponse:
 
 def _clean(title: str | None, text: str | None) -> tuple[str | None, str | None]:
     title = " ".join(title.split()) if title is not None else None
-    text = text.strip() if text is not None else None
+    # Canned texts are sent to customers and shown to every rep: no card number in them.
+    text = mask_sensitive(text.strip()) if text is not None else None
     if title == "" or text == "":
         raise Invalid("A canned response needs a title and a text.")
     return title, text

@@ -1,8 +1,8 @@
 """The human queue's per-process parts, built once with the gateway's other services.
 
 The desk is what the rep API and console routes are given (handoff/deps.py): the store, the
-reply path, live updates, the login throttle and the two settings they read; nothing else of
-the gateway.
+reply path, live updates, the login throttles, Rasa's tracker and the two settings they read;
+nothing else of the gateway.
 """
 
 from __future__ import annotations
@@ -13,19 +13,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.events import ConversationEvent, Events, MessageAdded, QueueChanged
 from bot.outbox import DeliveryChange, Outbox
+from bot.rasa_client import RasaClient
 from bot.replies import ReplyService
 from handoff.live import InProcessHub, LiveHub, delivery_changed, message_added, queue_changed
-from handoff.throttle import AddressThrottle
+from handoff.throttle import LoginThrottles
 
 
 @dataclass
 class RepDesk:
-    """What the queue's routes use: store, replies, live updates, failed-login counts."""
+    """What the queue's routes use: store, replies, live updates, the failed-login counts kept
+    in memory, Rasa's tracker (a customer's data on request)."""
 
     session_factory: async_sessionmaker[AsyncSession]
     replies: ReplyService
     live: LiveHub
-    address_throttle: AddressThrottle
+    login_throttles: LoginThrottles
+    rasa: RasaClient  # tracker export and erasure (handoff/customer_data.py)
     promise_hours: int  # RESPONSE_PROMISE_HOURS: reports' first-response target
     secure_cookies: bool  # the console's cookies need HTTPS (PUBLIC_BASE_URL is https)
 
@@ -37,6 +40,7 @@ class RepDesk:
         replies: ReplyService,
         outbox: Outbox,
         events: Events,
+        rasa: RasaClient,
         promise_hours: int,
         secure_cookies: bool,
         live: LiveHub | None = None,
@@ -47,7 +51,8 @@ class RepDesk:
             session_factory=session_factory,
             replies=replies,
             live=live or InProcessHub(),
-            address_throttle=AddressThrottle(),
+            login_throttles=LoginThrottles(),
+            rasa=rasa,
             promise_hours=promise_hours,
             secure_cookies=secure_cookies,
         )

@@ -226,13 +226,25 @@ async def _latest_ratings(session: AsyncSession, ids: list[int]) -> dict[int, in
     return {conversation_id: score for conversation_id, score in rows}
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (`=HYPERLINK(…)` in a
+# customer's Telegram name would run when a supervisor opens the export).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_value(value: Any) -> str:
-    """How a record's value is written in CSV: empty for none, `true`/`false`, else as is."""
+    """How a record's value is written in CSV: empty for none, `true`/`false`, else as is,
+    with text that a spreadsheet would run as a formula prefixed by `'` (as OWASP advises).
+
+    Numbers are left alone: a negative number is a number, not a formula.
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    text = str(value)
+    if isinstance(value, str) and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
 
 
 async def csv_lines(

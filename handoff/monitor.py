@@ -31,7 +31,7 @@ from bot.store.models import utcnow
 from handoff.follow_ups import flag_overdue, follow_up_event
 from handoff.leases import give_up_lease, take_lease
 from handoff.live import LiveEvent, LiveHub, queue_changed
-from handoff.retention import purge_inactive
+from handoff.retention import TrackerEraser, purge_inactive
 from handoff.sla import SlaMark, SlaPolicy, check_open_handoffs, complete_closed_windows
 
 logger = logging.getLogger(__name__)
@@ -67,6 +67,8 @@ class SlaMonitor:
     interval: float = setting_default("SLA_MONITOR_INTERVAL_SECONDS")
     at_risk_fraction: float = setting_default("SLA_AT_RISK_FRACTION")
     retention_days: int | None = None
+    # Retention reaches Rasa's tracker store too (handoff/retention.py).
+    erase_tracker: TrackerEraser | None = None
     clock: Callable[[], datetime] = utcnow
     holder: str = field(default_factory=_holder_id)
 
@@ -111,6 +113,7 @@ class SlaMonitor:
                 older_than_days=self.retention_days,
                 actor="system",
                 now=now,
+                erase_tracker=self.erase_tracker,
             )
             report.purged_conversations = purge.counts["conversations"]
         return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import json
 import sys
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
@@ -13,10 +14,13 @@ from typing import Any, TypeVar
 import typer
 
 from bot.logs import configure_logging
+from bot.rasa_client import RasaClient
 from bot.settings import Settings
 from bot.store.db import create_engine, create_session_factory
 from bot.store.migrate import SchemaNotCurrent, ensure_schema_current
 from bot.store.models import utcnow
+from handoff.customer_data import erase_contact, export_contact, find_contact
+from handoff.errors import HandoffError
 from handoff.export import ExportFormat, write_export
 from handoff.retention import purge_inactive
 
@@ -71,18 +75,62 @@ def purge(settings: Settings, older_than_days: int | None, *, dry_run: bool) -> 
         engine = create_engine(settings.DATABASE_URL)
         try:
             await ensure_schema_current(engine)
-            report = await purge_inactive(
-                create_session_factory(engine),
-                older_than_days=days,
-                actor=f"cli:{getpass.getuser()}",
-                now=utcnow(),
-                dry_run=dry_run,
+            rasa = RasaClient(
+                settings.RASA_URL,
+                timeout=settings.RASA_TIMEOUT_SECONDS,
+                channel_token=settings.RASA_CHANNEL_TOKEN,
             )
+            try:
+                report = await purge_inactive(
+                    create_session_factory(engine),
+                    older_than_days=days,
+                    actor=f"cli:{getpass.getuser()}",
+                    now=utcnow(),
+                    dry_run=dry_run,
+                    erase_tracker=rasa.erase_tracker,
+                )
+            finally:
+                await rasa.close()
             return report.summary().capitalize() + "."
         finally:
             await engine.dispose()
 
     return _run(run())
+
+
+def customer(settings: Settings, reference: str, *, erase: bool) -> str:
+    """`data customer export|erase CONTACT`: JSON of everything held, or what was erased."""
+    configure_logging(settings.LOG_LEVEL)
+
+    async def run() -> str:
+        engine = create_engine(settings.DATABASE_URL)
+        rasa = RasaClient(
+            settings.RASA_URL,
+            timeout=settings.RASA_TIMEOUT_SECONDS,
+            channel_token=settings.RASA_CHANNEL_TOKEN,
+        )
+        try:
+            await ensure_schema_current(engine)
+            sessions = create_session_factory(engine)
+            async with sessions() as session:
+                contact = await find_contact(session, reference)
+                if not erase:
+                    held = await export_contact(session, contact, rasa=rasa)
+                    return json.dumps(held, ensure_ascii=False, indent=2)
+                contact_id = contact.id
+            counts = await erase_contact(
+                sessions, contact_id, rasa=rasa, actor=f"cli:{getpass.getuser()}", now=utcnow()
+            )
+            return json.dumps(dict(counts))
+        finally:
+            await rasa.close()
+            await engine.dispose()
+
+    try:
+        return _run(run())
+    except HandoffError as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
 
 
 def _run(work: Coroutine[Any, Any, T]) -> T:

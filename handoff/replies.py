@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Reply, SenderKind
 from bot.outbox import NoSender
+from bot.privacy import mask_sensitive
 from bot.replies import ReplyService
 from bot.store.models import (
     Conversation,
@@ -115,8 +116,12 @@ async def add_note(
     if conversation is None:
         raise NotFound(f"There is no conversation {conversation_id}.")
     require_not_others(conversation, rep)
+    # Reps paste what customers said: a note is exported and must hold no card number.
     note = Note(
-        conversation_id=conversation_id, rep_id=rep.id, text=body, created_at=now or utcnow()
+        conversation_id=conversation_id,
+        rep_id=rep.id,
+        text=mask_sensitive(body),
+        created_at=now or utcnow(),
     )
     session.add(note)
     await session.commit()

@@ -6,12 +6,18 @@ messages, deliveries, notes, wrap-ups, ratings, handoff records, FAQ feedback an
 and its contact when no other conversation is left. Work is done in batches, one transaction
 each, so the store is never locked for long; the purge itself is an audit event (counts,
 cutoff, who).
+
+Rasa's tracker store holds every customer text too: given `erase_tracker`, each batch's
+trackers are erased first, and the batch's rows only once that worked (a Rasa that cannot be
+reached leaves them for the next run, rather than leave texts behind no one would find again).
+No transaction stays open across those calls.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,9 +37,13 @@ from bot.store.models import (
     Note,
     Rating,
     WrapUp,
+    rasa_sender_id,
 )
 
 logger = logging.getLogger(__name__)
+
+# Erases one conversation's tracker (by its Rasa sender id) from Rasa's tracker store.
+TrackerEraser = Callable[[str], Awaitable[None]]
 
 BATCH_SIZE = 500
 # Children first: each table's rows go before the rows they reference.
@@ -83,15 +93,17 @@ async def purge_inactive(
     now: datetime,
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
+    erase_tracker: TrackerEraser | None = None,
 ) -> PurgeReport:
-    """Purge conversations inactive for `older_than_days` days (or count them, `dry_run`)."""
+    """Purge conversations inactive for `older_than_days` days (or count them, `dry_run`),
+    with their trackers in Rasa's tracker store when `erase_tracker` is given."""
     if older_than_days < 1:
         raise ValueError("keep at least one day of conversations")
     report = PurgeReport(cutoff=now - timedelta(days=older_than_days), dry_run=dry_run)
     if dry_run:
         await _count(session_factory, report)
     else:
-        while await _purge_batch(session_factory, report, batch_size):
+        while await _purge_batch(session_factory, report, batch_size, erase_tracker):
             pass
         async with session_factory() as session, session.begin():
             reason = f"data purge: {report.summary()}"[:500]
@@ -138,40 +150,65 @@ async def _count(session_factory: async_sessionmaker[AsyncSession], report: Purg
 
 
 async def _purge_batch(
-    session_factory: async_sessionmaker[AsyncSession], report: PurgeReport, batch_size: int
+    session_factory: async_sessionmaker[AsyncSession],
+    report: PurgeReport,
+    batch_size: int,
+    erase_tracker: TrackerEraser | None,
 ) -> bool:
     """Purge one batch; False when nothing was left to purge."""
-    async with session_factory() as session, session.begin():
-        rows = (
-            await session.execute(
-                select(Conversation.id, Conversation.contact_id)
+    async with session_factory() as session:
+        ids = list(
+            await session.scalars(
+                select(Conversation.id)
                 .where(_expired(report.cutoff))
                 .order_by(Conversation.id)
                 .limit(batch_size)
             )
-        ).all()
-        if not rows:
-            return False
-        ids = [r[0] for r in rows]
-        contact_ids = {r[1] for r in rows}
-        for name, model in _CHILDREN:
-            result = await session.execute(
-                delete(model)
-                .where(model.conversation_id.in_(ids))
-                .execution_options(synchronize_session=False)
+        )
+    if not ids:
+        return False
+    if erase_tracker is not None:
+        for conversation_id in ids:
+            await erase_tracker(rasa_sender_id(conversation_id))
+    async with session_factory() as session, session.begin():
+        # Still expired: a customer who wrote meanwhile keeps their conversation.
+        rows = (
+            await session.execute(
+                select(Conversation.id, Conversation.contact_id).where(
+                    Conversation.id.in_(ids), _expired(report.cutoff)
+                )
             )
-            report.counts[name] += result.rowcount  # type: ignore[attr-defined]
-        result = await session.execute(
-            delete(Conversation)
-            .where(Conversation.id.in_(ids))
-            .execution_options(synchronize_session=False)
-        )
-        report.counts["conversations"] += result.rowcount  # type: ignore[attr-defined]
-        still_used = select(Conversation.contact_id).where(Conversation.contact_id.in_(contact_ids))
-        result = await session.execute(
-            delete(Contact)
-            .where(Contact.id.in_(contact_ids), Contact.id.not_in(still_used))
-            .execution_options(synchronize_session=False)
-        )
-        report.counts["contacts"] += result.rowcount  # type: ignore[attr-defined]
+        ).all()
+        await delete_conversations(session, [(r[0], r[1]) for r in rows], report.counts)
     return True
+
+
+async def delete_conversations(
+    session: AsyncSession, rows: Sequence[tuple[int, int]], counts: Counter[str]
+) -> None:
+    """Delete these (conversation id, contact id) conversations with everything that hangs off
+    them, and their contacts when no conversation is left; add what went to `counts`."""
+    if not rows:
+        return
+    ids = [r[0] for r in rows]
+    contact_ids = {r[1] for r in rows}
+    for name, model in _CHILDREN:
+        result = await session.execute(
+            delete(model)
+            .where(model.conversation_id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+        counts[name] += result.rowcount  # type: ignore[attr-defined]
+    result = await session.execute(
+        delete(Conversation)
+        .where(Conversation.id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    counts["conversations"] += result.rowcount  # type: ignore[attr-defined]
+    still_used = select(Conversation.contact_id).where(Conversation.contact_id.in_(contact_ids))
+    result = await session.execute(
+        delete(Contact)
+        .where(Contact.id.in_(contact_ids), Contact.id.not_in(still_used))
+        .execution_options(synchronize_session=False)
+    )
+    counts["contacts"] += result.rowcount  # type: ignore[attr-defined]

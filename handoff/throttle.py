@@ -1,16 +1,19 @@
 """Slowing down repeated failed logins.
 
-Per username the count lives in the store (`Rep.failed_logins`, `Rep.login_blocked_until`), so
-it holds across gateway instances. Failures on usernames that do not exist are counted per
-client address in memory, which is enough to stop one client from probing for names.
-After `FREE_FAILURES` failures every further one blocks logins for twice as long as the one
-before, from `FIRST_BLOCK` up to `MAX_BLOCK`.
+Every failure counts twice: against the username and against the client address. For a rep
+the username's count lives in the store (`Rep.failed_logins`, `Rep.login_blocked_until`), so it
+holds across gateway instances; for a username no rep has, in this process's memory. Known and
+unknown names are answered alike (the same counts, the same blocks, the same order of checks):
+a throttle that blocked one kind sooner would tell which usernames exist. After
+`FREE_FAILURES` failures every further one blocks logins for twice as long as the one before,
+from `FIRST_BLOCK` up to `MAX_BLOCK`.
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -74,8 +77,8 @@ def record_success(rep: Rep) -> None:
     rep.login_blocked_until = None
 
 
-class AddressThrottle:
-    """Failed logins for unknown usernames, per client address, in this process's memory."""
+class MemoryThrottle:
+    """Failed logins per key (a client address, or a username no rep has), in memory."""
 
     def __init__(self, *, max_addresses: int = 10_000) -> None:
         self._max = max_addresses
@@ -96,3 +99,17 @@ class AddressThrottle:
         self._entries[address] = (failures, now + block if block else None, now)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)  # the address idle longest
+
+    def let_block_end(self, address: str, now: datetime) -> None:
+        """End `address`'s current block (the count stays), as time passing would."""
+        entry = self._entries.get(address)
+        if entry is not None:
+            self._entries[address] = (entry[0], now, entry[2])
+
+
+@dataclass
+class LoginThrottles:
+    """What this process counts itself: failures per client address and per unknown username."""
+
+    addresses: MemoryThrottle = field(default_factory=MemoryThrottle)
+    unknown_names: MemoryThrottle = field(default_factory=MemoryThrottle)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.feedback import ask_for_rating, rating_question
 from bot.lifecycle import transition
 from bot.outbox import NoSender
+from bot.privacy import mask_sensitive
 from bot.replies import ReplyService
 from bot.store.models import ConversationState, Rep, WrapUp, utcnow
 from handoff.errors import Conflict, Invalid
@@ -37,8 +38,9 @@ async def resolve(
     After the commit the customer is asked to rate the help (1-5) on their channel.
     """
     now = now or utcnow()
-    actions = wrap_up.actions_taken.strip()
-    nature = wrap_up.nature_of_inquiry.strip()
+    # Both are exported; a rep may copy a customer's card number into them.
+    actions = mask_sensitive(wrap_up.actions_taken.strip())
+    nature = mask_sensitive(wrap_up.nature_of_inquiry.strip())
     if not actions or not nature:
         raise Invalid("The wrap-up needs the nature of the inquiry and the actions taken.")
     owner_id: int | None = None

@@ -47,8 +47,12 @@ def _rasa_process_variables() -> frozenset[str]:
         return frozenset(rasa_environment())
 
 
-# Read by Rasa 3.6 itself (rasa/core/constants.py): the tracker store's connection pool.
-RASA_OWN_VARIABLES = frozenset({"SQL_POOL_SIZE", "SQL_MAX_OVERFLOW"})
+# Read by the Rasa processes themselves: the tracker store's connection pool (Rasa 3.6,
+# rasa/core/constants.py), the action server's address (rasa_sdk), the channel's token
+# (connectors/gateway.py).
+RASA_OWN_VARIABLES = frozenset(
+    {"SQL_POOL_SIZE", "SQL_MAX_OVERFLOW", "SANIC_HOST", "RASA_CHANNEL_TOKEN"}
+)
 RASA_VARIABLES = ENDPOINT_VARIABLES | RASA_OWN_VARIABLES | _rasa_process_variables()
 # Read by the official postgres image to create its first user and database.
 POSTGRES_IMAGE_VARIABLES = frozenset({"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"})
@@ -384,3 +388,42 @@ def test_a_missing_path_and_a_missing_cli_command_are_caught() -> None:
         "/opt/caricom/nowhere/x.yml",
     ]
     assert cli_command_problems("run python -m gateway.cli db migrate first")
+
+
+# Security: who may set X-Forwarded-For, and where Rasa listens ---------------------------------
+
+
+def test_forwarded_headers_are_believed_only_from_the_proxy() -> None:
+    services = compose()["services"]
+    nginx_address = services["nginx"]["networks"]["default"]["ipv4_address"]
+    for name in ("gateway_a", "gateway_b"):
+        command = services[name]["command"]
+        # "*" let any client choose the address the login throttle counts and the logs show.
+        assert option(command, "--forwarded-allow-ips") in (None, nginx_address), name
+        assert services[name]["environment"]["FORWARDED_ALLOW_IPS"] == nginx_address, name
+    assert "FORWARDED_ALLOW_IPS" in env_file_names(SYSTEMD / "caricom.env.example")
+    assert "--forwarded-allow-ips" not in unit_command(SYSTEMD / "caricom-gateway@.service")
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert re.search(r"proxy_set_header\s+X-Forwarded-For\s+\$remote_addr;", nginx)
+    assert "$proxy_add_x_forwarded_for" not in nginx
+
+
+def test_rasa_and_the_action_server_listen_on_loopback_by_default() -> None:
+    for path in (ROOT / "Procfile", ROOT / "Procfile.scaled"):
+        commands = procfile(path)
+        assert option(commands["rasa"], "--interface") == "127.0.0.1", path.name
+        assert "SANIC_HOST=${SANIC_HOST:-127.0.0.1}" in commands["actions"], path.name
+    assert option(unit_command(SYSTEMD / "caricom-rasa.service"), "--interface") == "127.0.0.1"
+    actions_unit = unit(SYSTEMD / "caricom-actions.service")["Service"]["Environment"]
+    assert any("SANIC_HOST=127.0.0.1" in value for value in actions_unit)
+    # In Docker they listen on the private compose network, which publishes no port of theirs.
+    services = compose()["services"]
+    for name in ("rasa", "actions"):
+        assert not services[name].get("ports"), name
+
+
+def test_the_rasa_channel_token_reaches_the_gateways_and_rasa() -> None:
+    services = compose()["services"]
+    for name in ("gateway_a", "gateway_b", "rasa"):
+        assert "RASA_CHANNEL_TOKEN" in services[name]["environment"], name
+    assert "RASA_CHANNEL_TOKEN" in env_file_names(SYSTEMD / "caricom.env.example")

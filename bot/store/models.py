@@ -109,6 +109,11 @@ class Contact(Base):
     conversations: Mapped[list[Conversation]] = relationship(back_populates="contact")
 
 
+def rasa_sender_id(conversation_id: int) -> str:
+    """The id Rasa's tracker knows conversation `conversation_id` by."""
+    return f"conversation-{conversation_id}"
+
+
 class Conversation(Base):
     """A customer's thread on one channel identity, with its state and escalation flag."""
 
@@ -155,7 +160,7 @@ class Conversation(Base):
     @property
     def rasa_sender_id(self) -> str:
         """The id Rasa's tracker knows this conversation by (Rasa knows nothing of channels)."""
-        return f"conversation-{self.id}"
+        return rasa_sender_id(self.id)
 
 
 class Message(Base):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from handoff.api import auth, canned, conversations, me, queue
+from handoff.api import auth, canned, contacts, conversations, me, queue
 
 router = APIRouter()
-for resource in (auth, me, queue, conversations, canned):
+for resource in (auth, me, queue, conversations, canned, contacts):
     router.include_router(resource.router)

@@ -34,7 +34,7 @@ async def login(
         username=body.username,
         password=body.password,
         address=client_address(request),
-        address_throttle=desk.address_throttle,
+        throttles=desk.login_throttles,
         now=now,
     )
     issued = await issue_token(session=session, rep=rep, kind=SessionKind.API, now=now)

@@ -10,8 +10,8 @@ from fastapi.responses import StreamingResponse
 
 from bot.messages import Channel
 from bot.store.models import utcnow
+from handoff.dates import check_range
 from handoff.deps import DeskDep, SessionDep, SupervisorRep
-from handoff.errors import Invalid
 from handoff.export import MEDIA_TYPES, ExportFormat, encode, records
 from handoff.reports.figures import Reports, compute_reports, report_range
 
@@ -50,8 +50,7 @@ async def export(
     end: End = None,
 ) -> StreamingResponse:
     """Interaction records of conversations last active in the range, streamed (CSV or JSONL)."""
-    if start and end and start > end:
-        raise Invalid("The start date is after the end date.")
+    check_range(start, end)
     since = datetime.combine(start, time(), UTC) if start else None
     until = datetime.combine(end + timedelta(days=1), time(), UTC) if end else None
     # The stream reads in pages with sessions of its own; the request's is not needed.

@@ -91,7 +91,7 @@ async def login(
             username=username,
             password=password,
             address=client_address(request),
-            address_throttle=desk.address_throttle,
+            throttles=desk.login_throttles,
             now=now,
         )
     except TooManyAttempts as error:

@@ -29,10 +29,9 @@ from bot.store.models import (
     Rep,
     WrapUp,
 )
-from handoff.errors import Invalid
+from handoff.dates import check_range
 from handoff.reports.sql import day_of, seconds
 
-MAX_DAYS = 366
 _Ts = TypeVarTuple("_Ts")
 DEFAULT_DAYS = 30
 
@@ -58,12 +57,10 @@ def report_range(
     start: date | None, end: date | None, channel: Channel | None, *, today: date
 ) -> ReportRange:
     """The range asked for, the last 30 days by default; 422 when it makes no sense."""
+    check_range(start, end)
     end = end or today
     start = start or end - timedelta(days=DEFAULT_DAYS - 1)
-    if start > end:
-        raise Invalid("The start date is after the end date.")
-    if (end - start).days + 1 > MAX_DAYS:
-        raise Invalid(f"Choose a range of at most {MAX_DAYS} days.")
+    check_range(start, end)
     return ReportRange(start=start, end=end, channel=channel)
 
 

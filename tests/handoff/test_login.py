@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import update
 
 from bot.store.models import Rep, utcnow
+from handoff.accounts import authenticate
+from handoff.errors import NotAuthenticated, TooManyAttempts
 from handoff.throttle import FIRST_BLOCK, MAX_BLOCK, block_for
 from tests.handoff.conftest import Desk, running_desk
 from tests.handoff.factories import PASSWORD
@@ -28,7 +30,8 @@ async def _login(desk: Desk, username: str, password: str) -> tuple[int, str | N
 
 
 async def _end_block(desk: Desk, username: str) -> None:
-    """Let the current block run out (as time passing would)."""
+    """Let the current block run out (as time passing would), the client address's too."""
+    desk.services.desk.login_throttles.addresses.let_block_end("127.0.0.1", utcnow())
     async with desk.services.session_factory() as session:
         await session.execute(
             update(Rep)
@@ -108,3 +111,42 @@ async def test_passwords_and_tokens_never_reach_the_logs(
     assert "login.failed" in caplog.text  # the failure is logged, without what was typed
     for secret in (PASSWORD, "a-wrong-password-123", token):
         assert secret not in caplog.text
+
+
+async def test_known_and_unknown_names_are_answered_alike_from_a_blocked_address(
+    desk: Desk,
+) -> None:
+    await desk.rep("ann")
+    for name in ("mallory", "trent", "eve"):
+        assert (await _login(desk, name, "guessing-a-password"))[0] == 401
+    # The address is blocked: a real name must not answer differently (401 told it exists).
+    assert (await _login(desk, "ann", "guessing-a-password"))[0] == 429
+    assert (await _login(desk, "zed", "guessing-a-password"))[0] == 429
+
+
+async def test_an_unknown_name_is_blocked_after_three_failures_like_a_real_one(
+    desk: Desk,
+) -> None:
+    await desk.rep("ann")
+    throttles = desk.services.desk.login_throttles
+
+    async def attempt(username: str, address: str) -> str:
+        async with desk.services.session_factory() as session:
+            try:
+                await authenticate(
+                    session=session,
+                    username=username,
+                    password="guessing-a-password",
+                    address=address,
+                    throttles=throttles,
+                )
+            except TooManyAttempts:
+                return "blocked"
+            except NotAuthenticated:
+                return "wrong"
+        return "signed in"
+
+    # From a new address each time, as a spread-out attacker would.
+    for name in ("ann", "nobody"):
+        answers = [await attempt(name, f"203.0.113.{n}") for n in range(1, 5)]
+        assert answers == ["wrong", "wrong", "wrong", "blocked"], name

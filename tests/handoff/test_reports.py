@@ -201,3 +201,23 @@ async def test_the_console_page_draws_every_chart_for_supervisors_only(desk: Des
 async def _sign_in_as(desk: Desk, username: str) -> None:
     desk.http.cookies.clear()
     assert (await sign_in(desk, username)).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/reports", {"end": "9999-12-31"}),
+        ("/api/reports", {"start": "0001-01-01", "end": "0001-01-05"}),
+        ("/api/export", {"end": "9999-12-31"}),
+        ("/api/export", {"start": "9999-12-31"}),
+        ("/api/export", {"start": "1900-01-01", "end": "1900-01-02"}),
+        ("/api/export", {"start": "2024-01-01", "end": "2025-06-30"}),  # over 366 days
+    ],
+)
+async def test_dates_out_of_range_are_a_clear_422(
+    desk: Desk, path: str, params: dict[str, str]
+) -> None:
+    await desk.rep("sue", Role.SUPERVISOR)
+    response = await desk.http.get(path, params=params, headers=await desk.auth("sue"))
+    assert response.status_code == 422, response.text
+    assert "date" in response.text or "366 days" in response.text

@@ -8,8 +8,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import translations
 from actions.fallback import ActionAskAffirmation
 from actions.handoff import ActionHandoffToHuman
+from actions.topics import TOPIC_TITLES
 
 
 def tracker(
@@ -144,6 +146,36 @@ class AskAffirmationTest(unittest.TestCase):
                 {"title": "No", "payload": "/out_of_scope"},
             ],
         )
+
+    def test_the_question_comes_in_the_conversations_language(self) -> None:
+        ranking = [
+            {"name": "nlu_fallback", "confidence": 0.55},
+            {"name": "track_refund", "confidence": 0.45},
+            {"name": "get_refund", "confidence": 0.38},
+        ]
+        t = tracker("ranbousman", "nlu_fallback", 0.55, ranking, slots={"language": "ht"})
+        _, dispatcher = run(ActionAskAffirmation(), t)
+        [message] = dispatcher.messages
+        ht = translations.TOPIC_TITLES["ht"]
+        self.assertEqual(
+            message["text"],
+            translations.CLARIFY["ht"]["two"].format(
+                first=ht["track_refund"], second=ht["get_refund"]
+            ),
+        )
+        self.assertEqual(
+            [b["payload"] for b in message["buttons"]],
+            ["/track_refund", "/get_refund", "/out_of_scope"],
+        )
+        self.assertEqual(
+            message["buttons"][2]["title"], translations.CLARIFY["ht"]["something_else"]
+        )
+
+    def test_every_language_names_every_topic(self) -> None:
+        for language, titles in translations.TOPIC_TITLES.items():
+            self.assertEqual(set(titles), set(TOPIC_TITLES), language)
+        for words in translations.CLARIFY.values():
+            self.assertEqual(set(words), {"one", "two", "yes", "no", "something_else"})
 
     def test_no_plausible_topic_asks_to_rephrase(self) -> None:
         ranking = [

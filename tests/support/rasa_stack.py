@@ -20,6 +20,10 @@ class RasaStack:
     workdir: Path
     rasa_port: int = field(default_factory=free_port)
     actions_port: int = field(default_factory=free_port)
+    # Extra environment of both processes (RASA_CHANNEL_TOKEN, …).
+    environment: dict[str, str] = field(default_factory=dict)
+    # The tracker_store section of endpoints.yml; None: SQLite in `workdir`.
+    tracker_store: str | None = None
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -30,8 +34,11 @@ class RasaStack:
         endpoints = self.workdir / "endpoints.yml"
         endpoints.write_text(
             f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n'
-            f"tracker_store:\n  type: SQL\n  dialect: sqlite\n"
-            f"  db: {self.workdir / 'tracker.db'}\n"
+            + (
+                self.tracker_store
+                or f"tracker_store:\n  type: SQL\n  dialect: sqlite\n"
+                f"  db: {self.workdir / 'tracker.db'}\n"
+            )
         )
         self._spawn(
             "actions",
@@ -53,7 +60,7 @@ class RasaStack:
             "rasa",
             [
                 str(rasa_executable()), "run", "--model", str(model),
-                "--port", str(self.rasa_port),
+                "--port", str(self.rasa_port), "--interface", "127.0.0.1",
                 "--credentials", str(PROJECT_ROOT / "credentials.yml"),
                 "--endpoints", str(self.workdir / "endpoints.yml"),
             ],
@@ -73,7 +80,7 @@ class RasaStack:
         self._processes[name] = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
-            env=rasa_environment(),
+            env={**rasa_environment(), "SANIC_HOST": "127.0.0.1", **self.environment},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
