@@ -477,7 +477,9 @@ async def test_over_the_limit_start_is_stored_without_a_greeting_and_edits_never
         # Had the edit counted, this would be over the limit.
         assert (await live.post(live.updates.message("/start"))).json() == {"status": "recorded"}
         assert (await live.post(live.updates.message("/help"))).json() == {"status": "rate_limited"}
-        assert await _answers(live, 2) == [ANSWER, greeting_text(24)]
+        # The greeting leaves as /start is stored; the answer when the earlier message's turn
+        # is done: which comes first depends on the machine, and is not what this test is about.
+        assert sorted(await _answers(live, 2)) == sorted([ANSWER, greeting_text(24)])
         await asyncio.sleep(0.5)
         assert len(live.telegram.sent_to(CUSTOMER["id"])) == 2  # one greeting, not two
         customer = await live.rows(Message, sender_kind="customer")
