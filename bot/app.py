@@ -23,6 +23,7 @@ from bot.services import Services, build_services
 from bot.settings import Settings, get_settings
 from bot.store.migrate import ensure_schema_current
 from channels import telegram
+from channels.webchat import socket_buffer_bytes
 from handoff import oversight_web
 from handoff import web as handoff_web
 from handoff.live import RedisHub
@@ -37,7 +38,10 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL)
     sio = socketio.AsyncServer(
-        async_mode="asgi", cors_allowed_origins="*", client_manager=_client_manager(settings)
+        async_mode="asgi",
+        cors_allowed_origins="*",
+        client_manager=_client_manager(settings),
+        max_http_buffer_size=socket_buffer_bytes(settings.MAX_MESSAGE_CHARS),
     )
     services = build_services(settings, sio)
 

@@ -31,6 +31,7 @@ from bot.lifecycle import HUMAN_STATES, Actor, transition
 from bot.messages import Channel, InboundMessage, Reply, SenderKind
 from bot.metrics import Metrics
 from bot.outbox import Outbox
+from bot.privacy_notice import privacy_notice
 from bot.rasa_client import AssistantUnavailable, RasaClient, Turn
 from bot.rate_limit import RateLimiter
 from bot.replies import ReplyLog
@@ -83,8 +84,10 @@ class ConversationRouter:
         turn_lease: timedelta = DEFAULT_TURN_LEASE,
         route_max_attempts: int = DEFAULT_ROUTE_MAX_ATTEMPTS,
         other_instances: bool = True,
+        privacy_notice: str = "",
     ) -> None:
         self._session_factory = session_factory
+        self._privacy_notice = privacy_notice  # empty: none sent
         self._claims = TurnClaims(session_factory, lease=turn_lease)
         self._route_max_attempts = route_max_attempts
         self._other_instances = other_instances
@@ -412,7 +415,8 @@ class ConversationRouter:
                     reason="customer wrote again",
                     at=now,
                 )
-            replies = [Reply(text=n, sender_kind=SenderKind.SYSTEM) for n in notices]
+            replies = privacy_notice(conversation, text=self._privacy_notice, now=now)
+            replies.extend(Reply(text=n, sender_kind=SenderKind.SYSTEM) for n in notices)
             if turn is not None:
                 message.intent = turn.intent
                 message.intent_confidence = turn.confidence

@@ -25,6 +25,7 @@ from channels.telegram import TelegramChannel
 from channels.twilio import TwilioChannel
 from channels.webchat import WebChatChannel
 from channels.webchat_presence import RedisPresence
+from channels.webchat_sessions import WebChatSessions
 from handoff.desk import RepDesk
 from handoff.live import RedisHub
 from handoff.monitor import SlaMonitor
@@ -52,6 +53,8 @@ class Services:
     twilio: TwilioChannel
     # Per-sender limits, one for every channel (shared through Redis across instances).
     rate_limiter: RateLimiter
+    # Per client address on the web chat (many customers may share one address).
+    webchat_address_limiter: RateLimiter
     telegram: TelegramChannel | None = None  # None without TELEGRAM_BOT_TOKEN
     monitor: SlaMonitor | None = None  # the SLA clock; started by the app's lifespan
     metrics: Metrics = field(default_factory=Metrics)
@@ -81,10 +84,9 @@ class Services:
         try:
             await self._flush_webchat(session_id)
         except Exception as error:
-            logger.warning(
-                "webchat.flush_deferred session_id=%s error=%s", session_id, type(error).__name__
-            )
-            self.spawn(self._flush_webchat_later(session_id), name=f"webchat-flush-{session_id}")
+            logger.warning("webchat.flush_deferred error=%s", type(error).__name__)
+            # Named without the session id: task names reach the logs.
+            self.spawn(self._flush_webchat_later(session_id), name="webchat-flush")
 
     async def _flush_webchat_later(self, session_id: str) -> None:
         """Retry the flush, backing off, until it is done or the session has gone."""
@@ -96,12 +98,10 @@ class Services:
             try:
                 await self._flush_webchat(session_id)
             except Exception as error:
-                logger.debug(
-                    "webchat.flush_failed session_id=%s error=%s", session_id, type(error).__name__
-                )
+                logger.debug("webchat.flush_failed error=%s", type(error).__name__)
                 delay = min(delay * 2, WEBCHAT_FLUSH_MAX_RETRY_SECONDS)
             else:
-                logger.info("webchat.flush_resumed session_id=%s", session_id)
+                logger.info("webchat.flush_resumed")
                 return
 
     async def _flush_webchat(self, session_id: str) -> None:
@@ -122,11 +122,13 @@ class Services:
             await self.telegram.close()
         if self.webchat.presence is not None:
             await self.webchat.presence.close()
+        await self.webchat.sessions.close()
         await _stop_socketio_manager(self.sio)
         if isinstance(self.desk.live, RedisHub):
             await self.desk.live.close()
         await self.twilio.close()
         await self.rate_limiter.close()
+        await self.webchat_address_limiter.close()
         await self.rasa.close()
         self.desk.close()
         await self.engine.dispose()
@@ -154,6 +156,11 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
     )
     metrics = Metrics()
     rate_limiter = rate_limiter_from_settings(settings)
+    webchat_address_limiter = rate_limiter_from_settings(
+        settings,
+        per_minute=settings.WEBCHAT_ADDRESS_PER_MINUTE,
+        burst=settings.WEBCHAT_ADDRESS_BURST,
+    )
     outbox = Outbox(
         session_factory,
         metrics=metrics,
@@ -162,7 +169,14 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
     webchat = WebChatChannel(
         sio,
         max_message_chars=settings.MAX_MESSAGE_CHARS,
+        sessions=WebChatSessions(
+            session_factory,
+            redis_client=(redis.Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None),
+            prefix=settings.REDIS_PREFIX,
+        ),
         rate_limiter=rate_limiter,
+        address_limiter=webchat_address_limiter,
+        max_sessions_per_socket=settings.WEBCHAT_MAX_SESSIONS_PER_SOCKET,
         presence=(
             RedisPresence(redis.Redis.from_url(settings.REDIS_URL), prefix=settings.REDIS_PREFIX)
             if settings.REDIS_URL
@@ -221,6 +235,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         route_max_attempts=settings.ROUTE_MAX_ATTEMPTS,
         # Several instances share the store only with Redis between them (README).
         other_instances=settings.REDIS_URL is not None,
+        privacy_notice=settings.PRIVACY_NOTICE,
     )
     services = Services(
         settings=settings,
@@ -234,6 +249,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         webchat=webchat,
         twilio=twilio,
         rate_limiter=rate_limiter,
+        webchat_address_limiter=webchat_address_limiter,
         telegram=telegram,
         metrics=metrics,
         monitor=monitor,
