@@ -309,7 +309,8 @@ class Traffic:
                 assert customer.socket is not None
                 await customer.socket.client.emit(
                     # The session id the gateway confirmed (it issues them).
-                    "user_uttered", {"message": text, "session_id": customer.socket.session_id}
+                    "user_uttered",
+                    {"message": text, "session_id": customer.socket.session_id},
                 )
                 turn.status = 200
                 return
