@@ -117,7 +117,19 @@ class WebChatChannel:
             await self._error(sid, "session_id must be 1 to 128 letters, digits or -_.:")
             return
         joined = self._joined.get(sid, set())
-        if requested and (requested in joined or await self.sessions.accepts(requested)):
+        try:
+            known = (
+                isinstance(requested, str)
+                and bool(requested)
+                and (requested in joined or await self.sessions.accepts(requested))
+            )
+        except Exception:
+            # The store is away: a new id would cut the customer off their conversation, so
+            # they are asked to try again (the widget does, on its next reconnect).
+            logger.exception("webchat.session_check_failed sid=%s", sid)
+            await self._error(sid, "Sorry, we could not open the chat just now. Please try again.")
+            return
+        if known and isinstance(requested, str):
             session_id = requested
         elif len(joined) >= self._max_sessions:
             await self._too_many_sessions(sid)
