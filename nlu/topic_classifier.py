@@ -30,7 +30,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.linear_model import LogisticRegression
 
-from nlu.abstain import NLU_FALLBACK, OUT_OF_SCOPE, OperatingPoint, Scores, decide
+from nlu.abstain import NLU_FALLBACK, OUT_OF_SCOPE, Scores, decide, operating_points, point_for
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +56,9 @@ class TopicClassifier(IntentClassifier, GraphComponent):
             "C": 4.0,
             "max_iter": 2000,
             "random_state": 7,
-            "min_probability": 0.3,
-            "min_similarity": 0.0,
-            "off_topic_similarity": 0.0,
+            # language -> {min_probability, min_similarity, off_topic_similarity}; "default"
+            # for languages without their own (nlu/abstain.py).
+            "operating_points": {},
         }
 
     def __init__(
@@ -76,11 +76,7 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         self._classifier = classifier
         self._examples = examples  # unit-length embeddings of the training examples
         self._example_intents = example_intents
-        self._point = OperatingPoint(
-            min_probability=float(self._config["min_probability"]),
-            min_similarity=float(self._config["min_similarity"]),
-            off_topic_similarity=float(self._config["off_topic_similarity"]),
-        )
+        self._points = operating_points(self._config)
 
     @classmethod
     def create(
@@ -170,7 +166,9 @@ class TopicClassifier(IntentClassifier, GraphComponent):
             if in_catalogue.any()
             else 0.0,
         )
-        chosen = decide(scores, self._point)
+        # The conversation's language, as the gateway decided it (turn metadata).
+        language = (message.get("metadata") or {}).get("language")
+        chosen = decide(scores, point_for(self._points, language))
         ranking = [
             {"name": str(intents[i]), "confidence": float(row[i])} for i in order[:RANKING_LENGTH]
         ]
@@ -195,6 +193,7 @@ class TopicClassifier(IntentClassifier, GraphComponent):
                 "probability": round(scores.probability, 4),
                 "topic_similarity": round(scores.topic_similarity, 4),
                 "catalogue_similarity": round(scores.catalogue_similarity, 4),
+                "language": language,
             },
             add_to_output=True,
         )

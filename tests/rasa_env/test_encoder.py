@@ -4,7 +4,15 @@ import unittest
 
 import numpy as np
 
-from nlu.abstain import NLU_FALLBACK, OUT_OF_SCOPE, OperatingPoint, Scores, decide
+from nlu.abstain import (
+    NLU_FALLBACK,
+    OUT_OF_SCOPE,
+    OperatingPoint,
+    Scores,
+    decide,
+    operating_points,
+    point_for,
+)
 from nlu.minilm import EMBEDDING_SIZE, MiniLMEncoder
 
 # The model's published reference: the first five dimensions of the embedding of
@@ -63,6 +71,20 @@ class AbstainTest(unittest.TestCase):
 
     def test_an_off_topic_guess_stays_off_topic(self) -> None:
         self.assertEqual(decide(self.scores(top=OUT_OF_SCOPE, p=0.2), self.point), OUT_OF_SCOPE)
+
+    def test_each_language_has_its_point_and_others_the_default(self) -> None:
+        points = operating_points(
+            {
+                "operating_points": {
+                    "default": {"min_probability": 0.4},
+                    "ht": {"min_probability": 0.6, "off_topic_similarity": 0.5},
+                }
+            }
+        )
+        self.assertEqual(point_for(points, "ht"), OperatingPoint(0.6, 0.0, 0.5))
+        self.assertEqual(point_for(points, "es"), OperatingPoint(0.4, 0.0, 0.0))
+        self.assertEqual(point_for(points, None), OperatingPoint(0.4, 0.0, 0.0))
+        self.assertEqual(point_for(operating_points({}), "fr"), OperatingPoint(0.0, 0.0, 0.0))
 
 
 if __name__ == "__main__":
