@@ -42,6 +42,7 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 SOCKET_LIMIT = "webchat-socket"
 CLIENT_ADDRESS_LIMIT = "webchat-address"
 TOO_QUICK = "You're sending messages too quickly. Please wait a moment, then try again."
+TAKE_FAILED = "Sorry, we could not take your message just now. Please try again."
 
 # Called with a parsed message; returns once it is stored and routed.
 InboundHandler = Callable[[InboundMessage], Awaitable[Any]]
@@ -159,7 +160,13 @@ class WebChatChannel:
                 f"it under {self._max_chars:,} characters, or send it in parts.",
             )
             return
-        session_id = await self._session_id(sid, data)
+        try:
+            session_id = await self._session_id(sid, data)
+        except Exception:
+            # The store could not say whether the session exists.
+            logger.exception("webchat.session_check_failed sid=%s", sid)
+            await self._error(sid, TAKE_FAILED)
+            return
         if session_id is None:
             await self._error(sid, "send session_request first, or include a valid session_id")
             return
@@ -178,9 +185,7 @@ class WebChatChannel:
             )
         except Exception:
             logger.exception("webchat.inbound_failed sid=%s", sid)
-            await self._error(
-                sid, "Sorry, we could not take your message just now. Please try again."
-            )
+            await self._error(sid, TAKE_FAILED)
 
     async def _session_id(self, sid: str, data: dict[str, Any]) -> str | None:
         """The session this message is for: the one given, if this socket may speak for it."""
