@@ -5,9 +5,8 @@ Server → client: `session_confirm`, `bot_uttered {text, quick_replies?, sender
 {message}` for input we refuse. The session id is a secret the server issues (see
 channels/webchat_sessions.py): a presented one the server did not issue is answered with a new
 one in `session_confirm`, and it is never logged. Every socket of a session joins a room named
-by the session id
-(Rasa's "session persistence"), so a customer who reloads the page continues the same
-conversation and gets later messages, a rep's reply included. Replies written while no socket
+by the session id (Rasa's "session persistence"), so a customer who reloads the page continues
+the same conversation and gets later messages, a rep's reply included. Replies written while no socket
 of the session is connected wait in the outbox until one reconnects. With several gateway
 instances (Redis), presence is shared through `RedisPresence` and emits through Socket.IO's
 Redis manager, so any instance can reach a customer connected to another.
