@@ -6,10 +6,10 @@ Server → client: `session_confirm`, `bot_uttered {text, quick_replies?, sender
 channels/webchat_sessions.py): a presented one the server did not issue is answered with a new
 one in `session_confirm`, and it is never logged. Every socket of a session joins a room named
 by the session id (Rasa's "session persistence"), so a customer who reloads the page continues
-the same conversation and gets later messages, a rep's reply included. Replies written while no socket
-of the session is connected wait in the outbox until one reconnects. With several gateway
-instances (Redis), presence is shared through `RedisPresence` and emits through Socket.IO's
-Redis manager, so any instance can reach a customer connected to another.
+the same conversation and gets later messages, a rep's reply included. Replies written while
+no socket of the session is connected wait in the outbox until one reconnects. With several
+gateway instances (Redis), presence is shared through `RedisPresence` and emits through
+Socket.IO's Redis manager, so any instance can reach a customer connected to another.
 
 Limits: a message is measured before it is cleaned, one socket speaks for a few sessions at
 most, and messages are counted per socket and per client address as well as per session, so
