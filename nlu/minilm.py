@@ -73,6 +73,9 @@ class MiniLMEncoder:
             self._load_layer(weights, i) for i in range(int(config["num_hidden_layers"]))
         ]
         self._forward = self._build_forward()
+        # The graph holds its own copy of the weights: the NumPy ones would only double the
+        # server's memory.
+        del self._word, self._position, self._token_type, self._emb_ln, self._layers
 
     @staticmethod
     def _load_layer(weights: Dict[str, np.ndarray], index: int) -> _Layer:
