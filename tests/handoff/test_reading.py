@@ -7,8 +7,10 @@ admins see the record.
 
 from __future__ import annotations
 
+import re
+
 from bot.messages import Channel, InboundMessage
-from bot.store.models import ConversationRead, Role
+from bot.store.models import ConversationRead, Note, Role
 from tests.handoff.conftest import Desk
 from tests.handoff.test_console import sign_in
 
@@ -69,6 +71,12 @@ async def test_the_console_applies_the_same_rule(desk: Desk) -> None:
     page = f"/console/conversations/{bots}"
     assert (await desk.http.get(page)).status_code == 403
     assert (await desk.http.get(page + "/fragment")).status_code == 403
+    # A note needs no ownership: the reading rule is its door here too.
+    queue_page = await desk.http.get("/console/queue")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', queue_page.text)
+    assert csrf is not None
+    await desk.http.post(page + "/note", data={"text": "hm", "csrf_token": csrf.group(1)})
+    assert await desk.all(Note) == []
     assert (await desk.http.get(f"/console/conversations/{waiting}")).status_code == 200
     desk.http.cookies.clear()
     await sign_in(desk, "sue")
