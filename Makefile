@@ -17,7 +17,7 @@ APP_VENV := .venv
 RASA_VENV := .venv-rasa
 APP_STAMP := $(APP_VENV)/.installed
 RASA_STAMP := $(RASA_VENV)/.installed
-CLI := $(APP_VENV)/bin/python -m bot.cli
+CLI := $(APP_VENV)/bin/python -m gateway.cli
 
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2

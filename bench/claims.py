@@ -119,7 +119,7 @@ async def measure(url: str, *, reps: int, queued: int) -> tuple[Summary, int, in
 
         await asyncio.gather(*(warm() for _ in people))
         gc.collect()
-        gc.freeze()  # as the gateway does once started (bot/app.py)
+        gc.freeze()  # as the gateway does once started (gateway/app.py)
         latencies: list[float] = []
         taken: list[int] = []
 

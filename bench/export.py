@@ -212,13 +212,13 @@ def report():
         peak = re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1)
     sys.stderr.write(f"peak_rss_kib={peak}\\n")
 atexit.register(report)
-sys.argv = ["bot.cli", *sys.argv[1:]]
-runpy.run_module("bot.cli", run_name="__main__")
+sys.argv = ["gateway.cli", *sys.argv[1:]]
+runpy.run_module("gateway.cli", run_name="__main__")
 """
 
 
 def export_in_child(url: str, export_format: str, out: Path) -> tuple[float, int, int]:
-    """(seconds, peak RSS in KiB, bytes written) of `python -m bot.cli export` run alone."""
+    """(seconds, peak RSS in KiB, bytes written) of `python -m gateway.cli export` run alone."""
     env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
     command = [sys.executable, "-c", _REPORT_PEAK, "export", "--format", export_format]
     started = time.perf_counter()
@@ -255,8 +255,8 @@ async def export_in_process(
 
 
 async def time_reports(url: str, rounds: int = 5) -> list[Summary]:
-    from bot.app import create_app
     from bot.settings import Settings
+    from gateway.app import create_app
 
     settings = Settings(_env_file=None, DATABASE_URL=url, ENVIRONMENT="test", LOG_LEVEL="WARNING")  # type: ignore[call-arg]
     app = create_app(settings)

@@ -52,7 +52,7 @@ def gateway_process(
     log = (workdir / "gateway.log").open("wb")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "uvicorn", "bot.app:create_app", "--factory",
+            sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
         ],
         cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

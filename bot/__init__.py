@@ -1,5 +1,5 @@
-"""The gateway: settings, conversation router, Rasa client, store and CLI.
+"""The conversation core: settings, messages, store, lifecycle, inbox, router, replies, outbox.
 
-Core modules (`settings`, `domain`, `store`, `lifecycle`, `rasa_client`, `outbox`, `text`) import
-nothing from `channels/` or `handoff/`; `router`, `app` and `cli` wire those packages in.
+It imports nothing from `channels/`, `handoff/` or `gateway/` (tests/test_architecture.py);
+what those need to hear it publishes on `bot.events.Events`.
 """

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MODELS_DIR = PROJECT_ROOT / "models"
 RASA_VENV = PROJECT_ROOT / ".venv-rasa"
 TRAINING_INPUTS = (
     "config.yml",

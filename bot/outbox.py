@@ -48,13 +48,14 @@ from bot.sending import (
     Sent,
     apply_outcome,
 )
+from bot.settings import setting_default
 from bot.store.models import Delivery, DeliveryStatus, utcnow
 
 logger = logging.getLogger(__name__)
 
-# How long a sender may take over one delivery before another may take it over: longer than
-# any vendor call takes (their clients time out after 15 s).
-LEASE = timedelta(seconds=60)
+
+class NoSender(Exception):
+    """No channel sender is registered for a conversation's channel in this gateway."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +90,11 @@ class Outbox:
         session_factory: async_sessionmaker[AsyncSession],
         *,
         metrics: Metrics | None = None,
-        lease: timedelta = LEASE,
+        lease: timedelta | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._metrics = metrics
-        self._lease = lease
+        self._lease = lease or timedelta(seconds=setting_default("DELIVERY_LEASE_SECONDS"))
         self._health = ChannelHealth()
         self._listeners: list[DeliveryListener] = []
         self._senders: dict[Channel, ChannelSender] = {}
@@ -118,7 +119,7 @@ class Outbox:
         try:
             return self._senders[channel]
         except KeyError:
-            raise LookupError(f"no sender is configured for channel {channel}") from None
+            raise NoSender(f"no sender is configured for channel {channel}") from None
 
     async def enqueue(
         self,

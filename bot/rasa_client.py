@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from bot.handoff_reasons import HandoffReason
 from bot.messages import Button
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ class AssistantUnavailable(Exception):
 class HandoffRequest:
     """An action asked for a person (custom payload `{"handoff": {...}}`)."""
 
-    reason: str
+    reason: HandoffReason
     priority: str
     summary: str | None = None
 
@@ -60,7 +61,7 @@ def parse_turn(body: Any) -> Turn:
         if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
             request = custom["handoff"]
             handoff = HandoffRequest(
-                reason=str(request.get("reason") or "customer_request"),
+                reason=_handoff_reason(request.get("reason")),
                 priority=str(request.get("priority") or "normal"),
                 summary=request.get("summary"),
             )
@@ -83,6 +84,17 @@ def parse_turn(body: Any) -> Turn:
         slots=slots or {},
         handoff=handoff,
     )
+
+
+def _handoff_reason(named: object) -> HandoffReason:
+    """The reason an action named; one outside the shared list is a person asked for, logged."""
+    if named is None or named == "":
+        return HandoffReason.CUSTOMER_REQUEST
+    reason = HandoffReason.parse(named)
+    if reason is None:
+        logger.warning("handoff.unknown_reason reason=%.50r", named)
+        return HandoffReason.CUSTOMER_REQUEST
+    return reason
 
 
 class RasaClient:

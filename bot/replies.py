@@ -1,4 +1,9 @@
-"""Replies written into the conversation log, each with its outbox deliveries."""
+"""Replies written into the conversation log, each with its outbox deliveries, and sent.
+
+The one reply path: the router's turns, a rep's reply (handoff/replies.py) and the system's own
+messages (keyword answers, greetings, the rating question) all add their replies here inside
+their own transaction and send them after the commit.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,35 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.events import Events, MessageAdded
 from bot.messages import Direction, Reply
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.privacy import mask_sensitive
-from bot.store.models import Conversation, Delivery, Message
+from bot.store.models import Conversation, Delivery, Message, utcnow
 
 
-class ReplyLog:
-    """Adds replies to a conversation in the caller's transaction, queued for sending."""
+class NoSuchConversation(Exception):
+    """A reply was addressed to a conversation the store does not have."""
 
-    def __init__(self, outbox: Outbox, metrics: Metrics) -> None:
+
+class ReplyService:
+    """Adds replies to a conversation, queued for sending, and sends them after the commit."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        outbox: Outbox,
+        *,
+        metrics: Metrics,
+        events: Events,
+    ) -> None:
+        self._session_factory = session_factory
         self._outbox = outbox
         self._metrics = metrics
+        self._events = events
 
     async def add(
         self,
@@ -29,7 +48,11 @@ class ReplyLog:
         replies: Sequence[Reply],
         now: datetime,
     ) -> list[Delivery]:
-        """Log `replies` (card numbers masked) and their deliveries; send after the commit."""
+        """Log `replies` (card numbers masked) and their deliveries in the caller's transaction;
+        pass the deliveries to `send_claimed` after the commit.
+
+        Raises `bot.outbox.NoSender` when no sender serves the conversation's channel.
+        """
         deliveries: list[Delivery] = []
         for reply in replies:
             reply = replace(reply, text=mask_sensitive(reply.text))  # a rep may paste one too
@@ -60,3 +83,31 @@ class ReplyLog:
             conversation.last_message_at = now
             await session.flush()
         return deliveries
+
+    async def send_claimed(self, deliveries: Sequence[Delivery]) -> None:
+        """Send what `add` queued, once the caller has committed it."""
+        await self._outbox.send_claimed(deliveries)
+
+    def added(self, deliveries: Sequence[Delivery], reply: Reply) -> int:
+        """Tell consoles a reply is in the log (after its send, so they show its status);
+        return its message id."""
+        message_id = deliveries[0].message_id if deliveries else 0
+        if deliveries:
+            conversation_id = deliveries[0].conversation_id
+            self._events.publish(MessageAdded(conversation_id, message_id, reply.sender_kind))
+        return message_id
+
+    async def send(self, conversation_id: int, reply: Reply) -> int:
+        """Log and send one reply (the system's) on the conversation's channel; its message id.
+
+        Raises `NoSuchConversation`, or `bot.outbox.NoSender` when this gateway has no sender
+        for the conversation's channel.
+        """
+        now = utcnow()
+        async with self._session_factory() as session, session.begin():
+            conversation = await session.get(Conversation, conversation_id)
+            if conversation is None:
+                raise NoSuchConversation(f"no conversation {conversation_id}")
+            deliveries = await self.add(session, conversation, [reply], now)
+        await self.send_claimed(deliveries)
+        return self.added(deliveries, reply)

@@ -19,22 +19,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.escalation import request_handoff
+from bot.events import Events, MessageAdded, QueueChanged
+from bot.faq_feedback import parse_feedback, take_faq_feedback, with_helpful_question
+from bot.feedback import take_rating
+from bot.handoff_reasons import HandoffReason
 from bot.intake import ClaimedTurn, Received, store_customer_message
 from bot.keyed_locks import KeyedLocks
 from bot.lifecycle import HUMAN_STATES, Actor, transition
 from bot.messages import Channel, InboundMessage, Reply, SenderKind
 from bot.metrics import Metrics
-from bot.outbox import Outbox
+from bot.policy import ResponseTargets, queue_notice_text
 from bot.privacy_notice import privacy_notice
 from bot.rasa_client import AssistantUnavailable, RasaClient, Turn
 from bot.rate_limit import RateLimiter
-from bot.replies import ReplyLog
+from bot.replies import ReplyService
+from bot.settings import setting_default
 from bot.store.models import (
     Conversation,
     ConversationState,
@@ -43,30 +51,37 @@ from bot.store.models import (
     TurnStatus,
     utcnow,
 )
-from bot.turn_claims import DEFAULT_TURN_LEASE, TurnClaims
-from handoff.escalation import request_handoff
-from handoff.faq_feedback import parse_feedback, take_faq_feedback, with_helpful_question
-from handoff.feedback import take_rating
-from handoff.live import LiveHub, message_added, queue_changed
-from handoff.policy import queue_notice_text
+from bot.turn_claims import TurnClaims
 
 logger = logging.getLogger(__name__)
 
-# Intents that say nothing about what the customer needs; the nature of inquiry is the first
-# intent not in this set.
 # Said when a customer sends media or a location to the bot, which reads text only.
 ATTACHMENT_NOTICE = (
     'Thanks. I can only read text, but a representative can see what you sent: type "agent" '
     "if you'd like a person to look at it."
 )
 
-DEFAULT_ROUTE_MAX_ATTEMPTS = 3
-# The escalation reason of a conversation whose message the router gave up on.
-ROUTING_FAILED = "routing_failed"
-
+# Intents that say nothing about what the customer needs; the nature of inquiry is the first
+# intent not in this set.
 SMALL_TALK = frozenset(
     {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope", "nlu_fallback"}
 )
+
+
+@dataclass(slots=True)
+class _Finish:
+    """How a claimed message's turn ends: the replies to send, what consoles are told."""
+
+    replies: list[Reply] = field(default_factory=list)
+    # The conversation entered the human queue.
+    queued: bool = False
+    # Consoles are shown the customer's message (a person may be reading the conversation).
+    show_message: bool = True
+
+
+# Decides a turn inside its transaction, given the conversation and the claimed message; None
+# leaves the message unrouted (what it wrote is committed all the same).
+_Decide = Callable[[AsyncSession, Conversation, Message, datetime], Awaitable[_Finish | None]]
 
 
 class ConversationRouter:
@@ -77,26 +92,28 @@ class ConversationRouter:
         *,
         session_factory: async_sessionmaker[AsyncSession],
         rasa: RasaClient,
-        outbox: Outbox,
+        replies: ReplyService,
         promise_hours: int,
-        live: LiveHub | None = None,
+        targets: ResponseTargets,
+        events: Events | None = None,
         metrics: Metrics | None = None,
-        turn_lease: timedelta = DEFAULT_TURN_LEASE,
-        route_max_attempts: int = DEFAULT_ROUTE_MAX_ATTEMPTS,
+        turn_lease: timedelta | None = None,
+        route_max_attempts: int | None = None,
         other_instances: bool = True,
         privacy_notice: str = "",
     ) -> None:
         self._session_factory = session_factory
         self._privacy_notice = privacy_notice  # empty: none sent
-        self._claims = TurnClaims(session_factory, lease=turn_lease)
-        self._route_max_attempts = route_max_attempts
+        lease = turn_lease or timedelta(seconds=setting_default("TURN_LEASE_SECONDS"))
+        self._claims = TurnClaims(session_factory, lease=lease)
+        self._route_max_attempts: int = route_max_attempts or setting_default("ROUTE_MAX_ATTEMPTS")
         self._other_instances = other_instances
         self._rasa = rasa
-        self._outbox = outbox
+        self._replies = replies
         self._promise_hours = promise_hours
-        self._live = live  # consoles following the queue and conversations
+        self._targets = targets
+        self._events = events or Events()  # consoles following the queue and conversations
         self._metrics = metrics or Metrics()
-        self._replies = ReplyLog(outbox, self._metrics)
         self._turn_locks = KeyedLocks()
 
     async def handle(self, inbound: InboundMessage) -> Received | None:
@@ -154,7 +171,7 @@ class ConversationRouter:
         if received is not None:
             self._metrics.messages.labels(str(inbound.channel), "inbound").inc()
             if reply is not None:
-                await self.send_reply(received.conversation_id, reply)
+                await self._replies.send(received.conversation_id, reply)
         return received
 
     async def process(self, conversation_id: int) -> None:
@@ -259,76 +276,67 @@ class ConversationRouter:
         The customer is told a person will reply (as on any handoff), the queue and the audit
         trail show reason `routing_failed`. True when the messages after it may go on.
         """
-        now = utcnow()
+
+        async def decide(
+            session: AsyncSession, conversation: Conversation, message: Message, now: datetime
+        ) -> _Finish:
+            # Already with a person (holding it for them failed): they read it there.
+            if conversation.state in HUMAN_STATES:
+                return _Finish()
+            reply = self._hand_off(
+                session,
+                conversation,
+                reason=HandoffReason.ROUTING_FAILED,
+                priority="normal",
+                context={},
+                actor=Actor.SYSTEM,
+                now=now,
+            )
+            return _Finish(replies=[reply], queued=True)
+
         try:
-            async with self._session_factory() as session, session.begin():
-                conversation = await session.get(Conversation, conversation_id)
-                message = await session.get(Message, message_id)
-                assert conversation is not None and message is not None
-                message.turn_status = TurnStatus.DONE
-                # Already with a person (holding it for them failed): they read it there.
-                handed_off = conversation.state not in HUMAN_STATES
-                replies: list[Reply] = []
-                if handed_off:
-                    replies.append(
-                        request_handoff(
-                            session,
-                            conversation,
-                            reason=ROUTING_FAILED,
-                            priority="normal",
-                            context={},
-                            actor=Actor.SYSTEM,
-                            now=now,
-                            promise_hours=self._promise_hours,
-                        )
-                    )
-                deliveries = await self._replies.add(session, conversation, replies, now)
+            settled = await self._settle(conversation_id, message_id, decide)
         except Exception:
             # Left claimed: its lease runs out and the next claim gives it up again.
             logger.exception(
                 "turn.give_up_failed conversation_id=%s message_id=%s", conversation_id, message_id
             )
             return False
+        assert settled is not None
+        finish, deliveries = settled
         logger.warning(
             "turn.gave_up conversation_id=%s message_id=%s attempts=%s handed_off=%s",
             conversation_id,
             message_id,
             attempts,
-            handed_off,
+            finish.queued,
         )
         self._metrics.turns.labels("gave_up").inc()
-        if handed_off:
-            self._metrics.handoffs.labels(ROUTING_FAILED).inc()
-        if self._live is not None:
-            self._live.publish(message_added(conversation_id, message_id, SenderKind.CUSTOMER))
-            if handed_off:
-                self._live.publish(queue_changed(conversation_id))
-        await self._outbox.send_claimed(deliveries)
+        if finish.queued:
+            self._metrics.handoffs.labels(HandoffReason.ROUTING_FAILED.value).inc()
+        await self._announce_and_send(conversation_id, message_id, finish, deliveries)
         return True
 
     async def _take_rating(self, conversation_id: int, message_id: int, said: str) -> bool:
         """After a resolution: store the customer's 1-5 rating and thank them (not the bot's)."""
-        now = utcnow()
-        async with self._session_factory() as session, session.begin():
+
+        async def decide(
+            session: AsyncSession, conversation: Conversation, message: Message, now: datetime
+        ) -> _Finish | None:
             thanks = await take_rating(session, conversation_id=conversation_id, said=said, now=now)
-            if thanks is None:
-                return False  # not a rating: the question is dropped, the bot answers
-            conversation = await session.get(Conversation, conversation_id)
-            message = await session.get(Message, message_id)
-            assert conversation is not None and message is not None
-            message.turn_status = TurnStatus.DONE
-            deliveries = await self._replies.add(session, conversation, [thanks], now)
-        if self._live is not None:
-            self._live.publish(message_added(conversation_id, message_id, SenderKind.CUSTOMER))
-        await self._outbox.send_claimed(deliveries)
-        return True
+            # Not a rating: the question is dropped (committed), the bot answers.
+            return None if thanks is None else _Finish(replies=[thanks])
+
+        return await self._finish_turn(conversation_id, message_id, decide) is not None
 
     async def _take_faq_feedback(self, conversation_id: int, message_id: int, said: str) -> bool:
-        """A "did this help?" button: store the answer and reply (handoff/faq_feedback.py)."""
+        """A "did this help?" button: store the answer and reply (bot/faq_feedback.py)."""
         if parse_feedback(said) is None:
             return False  # most messages: no store round trip
-        now = utcnow()
-        async with self._session_factory() as session, session.begin():
+
+        async def decide(
+            session: AsyncSession, conversation: Conversation, message: Message, now: datetime
+        ) -> _Finish:
             reply = await take_faq_feedback(
                 session,
                 conversation_id=conversation_id,
@@ -336,14 +344,10 @@ class ConversationRouter:
                 now=now,
                 promise_hours=self._promise_hours,
             )
-            conversation = await session.get(Conversation, conversation_id)
-            message = await session.get(Message, message_id)
-            assert reply is not None and conversation is not None and message is not None
-            message.turn_status = TurnStatus.DONE
-            deliveries = await self._replies.add(session, conversation, [reply], now)
-        if self._live is not None:
-            self._live.publish(message_added(conversation_id, message_id, SenderKind.CUSTOMER))
-        await self._outbox.send_claimed(deliveries)
+            assert reply is not None
+            return _Finish(replies=[reply])
+
+        await self._finish_turn(conversation_id, message_id, decide)
         return True
 
     async def _bot_turn(
@@ -395,17 +399,9 @@ class ConversationRouter:
         unavailable: bool,
         notices: list[str],
     ) -> None:
-        now = utcnow()
-        deliveries: list[Delivery] = []
-        async with self._session_factory() as session, session.begin():
-            conversation, message = (
-                await session.execute(
-                    select(Conversation, Message)
-                    .join(Message, Message.conversation_id == Conversation.id)
-                    .where(Message.id == message_id)
-                )
-            ).one()
-            message.turn_status = TurnStatus.DONE
+        async def decide(
+            session: AsyncSession, conversation: Conversation, message: Message, now: datetime
+        ) -> _Finish:
             if conversation.state == ConversationState.RESOLVED:
                 transition(
                     session,
@@ -432,17 +428,17 @@ class ConversationRouter:
                     )
                 )
             handoff = turn.handoff if turn is not None else None
-            if unavailable or handoff is not None:
+            queued = unavailable or handoff is not None
+            if queued:
                 replies.append(
-                    request_handoff(
+                    self._hand_off(
                         session,
                         conversation,
-                        reason=handoff.reason if handoff else "assistant_unavailable",
+                        reason=(handoff.reason if handoff else HandoffReason.ASSISTANT_UNAVAILABLE),
                         priority=handoff.priority if handoff else "normal",
                         context=_handoff_context(turn),
                         actor=Actor.BOT if handoff else Actor.SYSTEM,
                         now=now,
-                        promise_hours=self._promise_hours,
                     )
                 )
                 self._metrics.handoffs.labels(str(conversation.escalation_reason)).inc()
@@ -452,19 +448,17 @@ class ConversationRouter:
                     conversation.escalation_reason,
                     conversation.priority,
                 )
-            deliveries = await self._replies.add(session, conversation, replies, now)
-        if self._live is not None and (unavailable or handoff is not None):
-            self._live.publish(queue_changed(conversation_id))
-        await self._outbox.send_claimed(deliveries)
+            # A bot turn is not shown live: no person follows a conversation the bot owns.
+            return _Finish(replies=replies, queued=queued, show_message=False)
+
+        await self._finish_turn(conversation_id, message_id, decide)
 
     async def _hold_for_person(self, conversation_id: int, message_id: int) -> None:
         """A person owns the conversation: keep the message for them; acknowledge once if queued."""
-        now = utcnow()
-        async with self._session_factory() as session, session.begin():
-            conversation = await session.get(Conversation, conversation_id)
-            message = await session.get(Message, message_id)
-            assert conversation is not None and message is not None
-            message.turn_status = TurnStatus.DONE
+
+        async def decide(
+            session: AsyncSession, conversation: Conversation, message: Message, now: datetime
+        ) -> _Finish:
             replies: list[Reply] = []
             if (
                 conversation.state == ConversationState.QUEUED
@@ -476,25 +470,80 @@ class ConversationRouter:
                         text=queue_notice_text(self._promise_hours), sender_kind=SenderKind.SYSTEM
                     )
                 )
-            deliveries = await self._replies.add(session, conversation, replies, now)
-        if self._live is not None:  # the owner sees the customer's message at once
-            self._live.publish(message_added(conversation_id, message_id, SenderKind.CUSTOMER))
-        self._metrics.turns.labels("human").inc()
-        await self._outbox.send_claimed(deliveries)
+            # The owner sees the customer's message at once.
+            return _Finish(replies=replies)
 
-    async def send_reply(self, conversation_id: int, reply: Reply) -> int:
-        """Log and send a reply (a rep's, or the system's) on the conversation's channel."""
+        await self._finish_turn(conversation_id, message_id, decide, outcome="human")
+
+    def _hand_off(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        *,
+        reason: HandoffReason,
+        priority: str,
+        context: dict[str, Any],
+        actor: str,
+        now: datetime,
+    ) -> Reply:
+        return request_handoff(
+            session,
+            conversation,
+            reason=reason,
+            priority=priority,
+            context=context,
+            actor=actor,
+            now=now,
+            promise_hours=self._promise_hours,
+            targets=self._targets,
+        )
+
+    # Finishing a turn: the one way every routed message ends ---------------------------------
+
+    async def _finish_turn(
+        self, conversation_id: int, message_id: int, decide: _Decide, *, outcome: str | None = None
+    ) -> _Finish | None:
+        """Decide, mark the message done and add the replies in one commit; then tell the
+        consoles and send. None (nothing done) when `decide` declines the message.
+
+        `outcome`: the turn's label in the metrics, counted once it is committed.
+        """
+        settled = await self._settle(conversation_id, message_id, decide)
+        if settled is None:
+            return None
+        finish, deliveries = settled
+        if outcome is not None:
+            self._metrics.turns.labels(outcome).inc()
+        await self._announce_and_send(conversation_id, message_id, finish, deliveries)
+        return finish
+
+    async def _settle(
+        self, conversation_id: int, message_id: int, decide: _Decide
+    ) -> tuple[_Finish, list[Delivery]] | None:
         now = utcnow()
         async with self._session_factory() as session, session.begin():
-            conversation = await session.get(Conversation, conversation_id)
-            if conversation is None:
-                raise LookupError(f"no conversation {conversation_id}")
-            deliveries = await self._replies.add(session, conversation, [reply], now)
-            message_id = deliveries[0].message_id if deliveries else 0
-        await self._outbox.send_claimed(deliveries)
-        if self._live is not None:  # after the send, so the console shows its status
-            self._live.publish(message_added(conversation_id, message_id, reply.sender_kind))
-        return message_id
+            conversation, message = (
+                await session.execute(
+                    select(Conversation, Message)
+                    .join(Message, Message.conversation_id == Conversation.id)
+                    .where(Message.id == message_id)
+                )
+            ).one()
+            finish = await decide(session, conversation, message, now)
+            if finish is None:
+                return None
+            message.turn_status = TurnStatus.DONE
+            deliveries = await self._replies.add(session, conversation, finish.replies, now)
+        return finish, deliveries
+
+    async def _announce_and_send(
+        self, conversation_id: int, message_id: int, finish: _Finish, deliveries: list[Delivery]
+    ) -> None:
+        if finish.show_message:
+            self._events.publish(MessageAdded(conversation_id, message_id, SenderKind.CUSTOMER))
+        if finish.queued:
+            self._events.publish(QueueChanged(conversation_id))
+        await self._replies.send_claimed(deliveries)
 
 
 def _handoff_context(turn: Turn | None) -> dict[str, Any]:

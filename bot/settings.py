@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     MAX_API_BODY_BYTES: int = Field(default=1024 * 1024, gt=0)
     # The company's promise to customers on every channel.
     RESPONSE_PROMISE_HOURS: int = Field(default=24, gt=0)
-    # Internal response targets by priority (handoff/policy.py), in hours.
+    # Internal response targets by priority (bot/policy.py), in hours.
     SLA_HOURS_URGENT: float = Field(default=1.0, gt=0)
     SLA_HOURS_HIGH: float = Field(default=4.0, gt=0)
     SLA_HOURS_NORMAL: float = Field(default=24.0, gt=0)
@@ -187,3 +187,8 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process's settings, read once."""
     return Settings()
+
+
+def setting_default(name: str) -> Any:
+    """The default of one setting, declared once above, for code built without `Settings`."""
+    return Settings.model_fields[name].default

@@ -19,9 +19,6 @@ from bot.store.models import Message, TurnStatus, utcnow
 
 logger = logging.getLogger("bot.router")  # turn events read as one story in the logs
 
-# Longer than any one turn takes (the Rasa call is bounded by its timeout).
-DEFAULT_TURN_LEASE = timedelta(seconds=60)
-
 
 class TurnClaims:
     """Claims, releases and finds customer messages waiting to be routed."""
@@ -30,7 +27,7 @@ class TurnClaims:
         self,
         session_factory: async_sessionmaker[AsyncSession],
         *,
-        lease: timedelta = DEFAULT_TURN_LEASE,
+        lease: timedelta,
     ) -> None:
         self._session_factory = session_factory
         self._turn_lease = lease

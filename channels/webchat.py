@@ -20,16 +20,20 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from typing import Any
 
+import redis.asyncio as redis
 import socketio
 from redis.exceptions import RedisError
 
+from bot.inbox import Inbox, Taken
 from bot.messages import Channel, InboundMessage, Reply
-from bot.rate_limit import RateLimiter
-from bot.sending import Offline, OutboundJob, Outcome, Sent
+from bot.rate_limit import RateLimiter, rate_limiter_from_settings
+from bot.sending import ChannelSender, Offline, OutboundJob, Outcome, Sent
+from bot.settings import Settings
 from bot.text import clean_customer_text
+from channels.contract import BackgroundLoop, ChannelDeps
 from channels.webchat_presence import RedisPresence
 from channels.webchat_sessions import WebChatSessions
 
@@ -37,16 +41,40 @@ logger = logging.getLogger(__name__)
 
 NAMESPACE = "/"
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-# Rate-limit keys beside the sessions' own (Channel.WEBCHAT, session id).
+# Rate-limit keys beside the sessions' own (Channel.WEBCHAT and the session id, bot/inbox.py).
 SOCKET_LIMIT = "webchat-socket"
 CLIENT_ADDRESS_LIMIT = "webchat-address"
 TOO_QUICK = "You're sending messages too quickly. Please wait a moment, then try again."
 TAKE_FAILED = "Sorry, we could not take your message just now. Please try again."
 
-# Called with a parsed message; returns once it is stored and routed.
-InboundHandler = Callable[[InboundMessage], Awaitable[Any]]
-# Called when a session (re)connects, to send what waited for it.
-ReconnectHandler = Callable[[str], Awaitable[None]]
+
+def from_settings(settings: Settings, deps: ChannelDeps) -> WebChatChannel:
+    """Web chat is always on; with REDIS_URL, presence, issued session ids and the limits per
+    connection and client address are shared by the gateway instances."""
+    presence = (
+        RedisPresence(redis.Redis.from_url(settings.REDIS_URL), prefix=settings.REDIS_PREFIX)
+        if settings.REDIS_URL
+        else None
+    )
+    return WebChatChannel(
+        deps.sio,
+        max_message_chars=settings.MAX_MESSAGE_CHARS,
+        sessions=WebChatSessions(
+            deps.session_factory,
+            redis_client=(redis.Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None),
+            prefix=settings.REDIS_PREFIX,
+        ),
+        inbox=deps.inbox,
+        # A connection is one customer: it gets one sender's allowance (RATE_LIMIT_*).
+        socket_limiter=rate_limiter_from_settings(settings),
+        address_limiter=rate_limiter_from_settings(
+            settings,
+            per_minute=settings.WEBCHAT_ADDRESS_PER_MINUTE,
+            burst=settings.WEBCHAT_ADDRESS_BURST,
+        ),
+        max_sessions_per_socket=settings.WEBCHAT_MAX_SESSIONS_PER_SOCKET,
+        presence=presence,
+    )
 
 
 def socket_buffer_bytes(max_message_chars: int) -> int:
@@ -62,6 +90,7 @@ def socket_buffer_bytes(max_message_chars: int) -> int:
 class WebChatChannel:
     """Both halves of the web chat channel, bound to one Socket.IO server."""
 
+    name = "webchat"
     channel = Channel.WEBCHAT
     live = True  # see bot.outbox.LiveSender
 
@@ -71,7 +100,8 @@ class WebChatChannel:
         *,
         max_message_chars: int,
         sessions: WebChatSessions,
-        rate_limiter: RateLimiter | None = None,
+        inbox: Inbox | None = None,
+        socket_limiter: RateLimiter | None = None,
         address_limiter: RateLimiter | None = None,
         max_sessions_per_socket: int = 3,
         presence: RedisPresence | None = None,
@@ -83,18 +113,35 @@ class WebChatChannel:
         self._client_address: dict[str, str] = {}  # sid → the client's address
         self._max_chars = max_message_chars
         self._max_sessions = max_sessions_per_socket
-        self._rate_limiter = rate_limiter  # per session and per socket
-        self._address_limiter = address_limiter  # per client address
-        self._on_message: InboundHandler | None = None
-        self._on_reconnect: ReconnectHandler | None = None
+        # Per connection and per client address, before the store; per session, the inbox's.
+        self._socket_limiter = socket_limiter
+        self._address_limiter = address_limiter
+        self._inbox = inbox  # None: outbound only
         sio.on("connect", self._connect)
         sio.on("session_request", self._session_request)
         sio.on("user_uttered", self._user_uttered)
         sio.on("disconnect", self._disconnect)
 
-    def attach(self, *, on_message: InboundHandler, on_reconnect: ReconnectHandler) -> None:
-        self._on_message = on_message
-        self._on_reconnect = on_reconnect
+    # The channel contract (channels/contract.py) ------------------------------------------
+
+    def senders(self) -> Sequence[ChannelSender]:
+        return (self,)
+
+    def routes(self) -> None:
+        return None  # Socket.IO at /socket.io, served by the gateway's ASGI app
+
+    def loops(self) -> Sequence[BackgroundLoop]:
+        if self.presence is None:
+            return ()
+        return (("webchat-presence", self.presence.run),)
+
+    async def close(self) -> None:
+        if self.presence is not None:
+            await self.presence.close()
+        await self.sessions.close()
+        for limiter in (self._socket_limiter, self._address_limiter):
+            if limiter is not None:
+                await limiter.close()
 
     # Inbound -------------------------------------------------------------------------------
 
@@ -142,8 +189,8 @@ class WebChatChannel:
             return
         await self._sio.save_session(sid, {"session_id": session_id})
         await self._sio.emit("session_confirm", session_id, to=sid)
-        if self._on_reconnect is not None:
-            await self._on_reconnect(session_id)
+        if self._inbox is not None:
+            await self._inbox.came_back(Channel.WEBCHAT, session_id, reachable=self.reachable)
 
     async def _user_uttered(self, sid: str, *args: Any) -> None:
         data = args[0] if args else None
@@ -172,19 +219,24 @@ class WebChatChannel:
         text = clean_customer_text(data["message"])
         if not text:
             return  # nothing to answer; the widget never sends empty messages
-        limit = await self._over_limit(sid, session_id)
+        limit = await self._over_limit(sid)
         if limit is not None:
             logger.warning("rate_limited channel=%s sid=%s limit=%s", Channel.WEBCHAT, sid, limit)
             await self._error(sid, TOO_QUICK)
             return
-        assert self._on_message is not None, "attach() the router before serving"
+        assert self._inbox is not None, "an outbound-only web chat takes no messages"
         try:
-            await self._on_message(
-                InboundMessage(channel=Channel.WEBCHAT, address=session_id, text=text)
+            # Routed before this returns: the customer waits on the socket for the answer.
+            taken = await self._inbox.take(
+                InboundMessage(channel=Channel.WEBCHAT, address=session_id, text=text), now=True
             )
         except Exception:
             logger.exception("webchat.inbound_failed sid=%s", sid)
             await self._error(sid, TAKE_FAILED)
+            return
+        if taken == Taken.RATE_LIMITED:
+            logger.warning("rate_limited channel=%s sid=%s limit=session", Channel.WEBCHAT, sid)
+            await self._error(sid, TOO_QUICK)
 
     async def _session_id(self, sid: str, data: dict[str, Any]) -> str | None:
         """The session this message is for: the one given, if this socket may speak for it."""
@@ -201,18 +253,19 @@ class WebChatChannel:
         found = session.get("session_id") if session else None
         return found if isinstance(found, str) else None
 
-    async def _over_limit(self, sid: str, session_id: str) -> str | None:
-        """Which limit this message is over (a token taken from each it passed), else None."""
-        if self._rate_limiter is not None:
-            if not await self._rate_limiter.allow(SOCKET_LIMIT, sid):
-                return "socket"
-            address = self._client_address.get(sid, "unknown")
-            if self._address_limiter is not None and not await self._address_limiter.allow(
-                CLIENT_ADDRESS_LIMIT, address
-            ):
-                return "address"
-            if not await self._rate_limiter.allow(Channel.WEBCHAT, session_id):
-                return "session"
+    async def _over_limit(self, sid: str) -> str | None:
+        """Which limit, of the connection's and the client address's, this message is over (a
+        token taken from each it passed), else None. The session's own is the inbox's, after
+        the store, like every channel's sender limit."""
+        if self._socket_limiter is not None and not await self._socket_limiter.allow(
+            SOCKET_LIMIT, sid
+        ):
+            return "socket"
+        address = self._client_address.get(sid, "unknown")
+        if self._address_limiter is not None and not await self._address_limiter.allow(
+            CLIENT_ADDRESS_LIMIT, address
+        ):
+            return "address"
         return None
 
     async def _join(self, sid: str, session_id: str) -> bool:

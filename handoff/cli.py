@@ -1,4 +1,4 @@
-"""`python -m bot.cli user …`: create, list and deactivate reps, supervisors and admins."""
+"""`python -m gateway.cli user …`: create, list and deactivate reps, supervisors and admins."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import Services
 from bot.store.models import Conversation, Rep, Role, SessionKind, utcnow
+from handoff.desk import RepDesk
 from handoff.errors import NotAuthenticated, NotFound
 from handoff.live import LiveHub
 from handoff.permissions import require_role
@@ -18,23 +18,24 @@ from handoff.reading import record_read, require_read
 from handoff.tokens import rep_for_token
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+def get_desk(request: Request) -> RepDesk:
+    """The queue's parts (handoff/desk.py), put on the app by the gateway."""
+    desk: RepDesk = request.app.state.desk
+    return desk
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+DeskDep = Annotated[RepDesk, Depends(get_desk)]
 
 
-def get_live(services: ServicesDep) -> LiveHub:
-    return services.desk.live
+def get_live(desk: DeskDep) -> LiveHub:
+    return desk.live
 
 
 LiveDep = Annotated[LiveHub, Depends(get_live)]
 
 
-async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
-    async with services.session_factory() as session:
+async def get_session(desk: DeskDep) -> AsyncIterator[AsyncSession]:
+    async with desk.session_factory() as session:
         yield session
 
 
@@ -89,7 +90,7 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 async def get_conversation(
-    conversation_id: RowId, session: SessionDep, rep: CurrentRep, services: ServicesDep
+    conversation_id: RowId, session: SessionDep, rep: CurrentRep, desk: DeskDep
 ) -> Conversation:
     """The conversation in the path (404 when there is none), after the rep is known (401),
     if they may read it (403); the read is recorded. Every route answers with the transcript."""
@@ -97,7 +98,7 @@ async def get_conversation(
     if conversation is None:
         raise NotFound(f"There is no conversation {conversation_id}.")
     await require_read(session, conversation=conversation, rep=rep)
-    await record_read(services.session_factory, conversation_id=conversation.id, rep=rep, via="api")
+    await record_read(desk.session_factory, conversation_id=conversation.id, rep=rep, via="api")
     return conversation
 
 

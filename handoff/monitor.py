@@ -25,13 +25,14 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.loop_failures import LoopFailures
+from bot.policy import ResponseTargets
+from bot.settings import setting_default
 from bot.store.models import utcnow
 from handoff.follow_ups import flag_overdue, follow_up_event
 from handoff.leases import give_up_lease, take_lease
 from handoff.live import LiveEvent, LiveHub, queue_changed
-from handoff.policy import AT_RISK_FRACTION
 from handoff.retention import TrackerEraser, purge_inactive
-from handoff.sla import SlaMark, check_open_handoffs, complete_closed_windows
+from handoff.sla import SlaMark, SlaPolicy, check_open_handoffs, complete_closed_windows
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +63,18 @@ class TickReport:
 class SlaMonitor:
     session_factory: async_sessionmaker[AsyncSession]
     live: LiveHub | None = None
-    interval: float = 30.0
-    at_risk_fraction: float = AT_RISK_FRACTION
+    targets: ResponseTargets = field(default_factory=ResponseTargets.defaults)
+    interval: float = setting_default("SLA_MONITOR_INTERVAL_SECONDS")
+    at_risk_fraction: float = setting_default("SLA_AT_RISK_FRACTION")
     retention_days: int | None = None
     # Retention reaches Rasa's tracker store too (handoff/retention.py).
     erase_tracker: TrackerEraser | None = None
     clock: Callable[[], datetime] = utcnow
     holder: str = field(default_factory=_holder_id)
+
+    @property
+    def _policy(self) -> SlaPolicy:
+        return SlaPolicy(self.targets, self.at_risk_fraction)
 
     @property
     def lease_ttl(self) -> timedelta:
@@ -84,10 +90,8 @@ class SlaMonitor:
         ):
             return TickReport(ran=False)
         report = TickReport(ran=True)
-        report.marks = await check_open_handoffs(
-            self.session_factory, now=now, fraction=self.at_risk_fraction
-        )
-        await complete_closed_windows(self.session_factory, fraction=self.at_risk_fraction)
+        report.marks = await check_open_handoffs(self.session_factory, now=now, policy=self._policy)
+        await complete_closed_windows(self.session_factory, policy=self._policy)
         flagged = await flag_overdue(self.session_factory, now=now)
         report.overdue_follow_ups = len(flagged)
         if self.live is not None:

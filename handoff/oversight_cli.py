@@ -1,4 +1,4 @@
-"""What `python -m bot.cli export` and `python -m bot.cli data purge` do."""
+"""What `python -m gateway.cli export` and `python -m gateway.cli data purge` do."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.lifecycle import transition
@@ -69,16 +69,6 @@ async def assigned_to(*, session: AsyncSession, rep: Rep) -> list[Conversation]:
     conversations = list(await session.scalars(query))
     await _load_contacts(session, conversations)
     return conversations
-
-
-async def waiting_counts(*, session: AsyncSession) -> dict[int, int]:
-    rows = await session.execute(
-        select(Conversation.state, func.count())
-        .where(Conversation.state.in_(WAITING_STATES))
-        .group_by(Conversation.state)
-    )
-    by_state = {state: count for state, count in rows}
-    return {tier: int(by_state.get(state, 0)) for tier, state in QUEUE_STATES.items()}
 
 
 async def _load_contacts(session: AsyncSession, conversations: list[Conversation]) -> None:

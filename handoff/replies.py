@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Reply, SenderKind
+from bot.outbox import NoSender
 from bot.privacy import mask_sensitive
-from bot.router import ConversationRouter
+from bot.replies import ReplyService
 from bot.store.models import (
     Conversation,
     ConversationState,
@@ -24,10 +25,9 @@ from handoff.errors import ChannelUnavailable, Conflict, Invalid, NotFound
 from handoff.live import LiveEvent, LiveHub
 from handoff.permissions import require_not_others, require_owner
 from handoff.queue import committing, current_handoff, lock_conversation
+from handoff.schemas import MAX_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
-
-MAX_TEXT_CHARS = 4000
 
 
 def _text(text: str, what: str) -> str:
@@ -42,7 +42,7 @@ def _text(text: str, what: str) -> str:
 async def send_rep_reply(
     *,
     session: AsyncSession,
-    router: ConversationRouter,
+    replies: ReplyService,
     conversation_id: int,
     rep: Rep,
     text: str,
@@ -50,34 +50,30 @@ async def send_rep_reply(
 ) -> int:
     """Send `text` to the customer on their channel as `rep`; return the logged message's id.
 
-    The router logs the message with its outbox rows and sends it; the first reply of a handoff
-    is its first response time.
+    The owner check, the message with its outbox rows and, for the first reply of a handoff,
+    its first response time are one transaction; the reply is sent after the commit.
     """
     body = _text(text, "reply")
     now = now or utcnow()
-    conversation = await session.get(Conversation, conversation_id, populate_existing=True)
-    if conversation is None:
-        raise NotFound(f"There is no conversation {conversation_id}.")
-    require_owner(conversation, rep)
-    if conversation.state != ConversationState.ASSIGNED:
-        raise Conflict("This conversation is not assigned to you any more.")
-    # End our read before the router writes (SQLite has a single writer).
-    await session.commit()
-    try:
-        message_id = await router.send_reply(
-            conversation_id, Reply(text=body, sender_kind=SenderKind.REP, rep_id=rep.id)
-        )
-    except LookupError as error:
-        logger.error("reply.no_channel conversation_id=%s error=%s", conversation_id, error)
-        raise ChannelUnavailable(
-            f"Replies cannot be sent on {conversation.channel} from this gateway."
-        ) from error
+    reply = Reply(text=body, sender_kind=SenderKind.REP, rep_id=rep.id)
     async with committing(session):
         conversation = await lock_conversation(session, conversation_id)
+        require_owner(conversation, rep)
+        if conversation.state != ConversationState.ASSIGNED:
+            raise Conflict("This conversation is not assigned to you any more.")
+        try:
+            deliveries = await replies.add(session, conversation, [reply], now)
+        except NoSender as error:
+            logger.error("reply.no_channel conversation_id=%s error=%s", conversation_id, error)
+            raise ChannelUnavailable(
+                f"Replies cannot be sent on {conversation.channel} from this gateway."
+            ) from error
         record = await current_handoff(session, conversation, now)
         if record.first_response_at is None:
             record.first_response_at = now
             record.first_response_rep_id = rep.id
+    await replies.send_claimed(deliveries)
+    message_id = replies.added(deliveries, reply)  # consoles, after the send: they show its status
     logger.info(
         "reply.sent conversation_id=%s rep_id=%s message_id=%s",
         conversation_id,

@@ -9,7 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.store.models import Role
 
-_TEXT = Field(min_length=1, max_length=4000)
+# The one limit on what a person writes: replies, notes, wrap-ups' actions, canned texts.
+MAX_TEXT_CHARS = 4000
+# A console form takes up to twice as much, so an overlong text reaches the service's check and
+# the rep reads "Keep the reply under 4,000 characters" rather than a bare 422.
+FORM_TEXT_CAP = 2 * MAX_TEXT_CHARS
+_TEXT = Field(min_length=1, max_length=MAX_TEXT_CHARS)
 
 
 class _Public(BaseModel):
@@ -137,7 +142,7 @@ class WrapUpCreate(BaseModel):
     """The record a rep completes to resolve a conversation."""
 
     nature_of_inquiry: str = Field(min_length=1, max_length=100)
-    actions_taken: str = Field(min_length=1, max_length=4000)
+    actions_taken: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     follow_up_required: bool
     follow_up_due: date | None = None
     follow_up_owner: str | None = Field(
@@ -212,7 +217,7 @@ class CannedResponseCreate(BaseModel):
 
 class CannedResponseUpdate(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=100)
-    text: str | None = Field(default=None, min_length=1, max_length=4000)
+    text: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT_CHARS)
 
 
 class CannedResponsePublic(_Public):

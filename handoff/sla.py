@@ -19,8 +19,9 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.lifecycle import HUMAN_STATES, Actor, transition
+from bot.policy import ResponseTargets, at_risk_after
+from bot.settings import setting_default
 from bot.store.models import Contact, Conversation, ConversationState, Handoff
-from handoff.policy import AT_RISK_FRACTION, at_risk_after, response_target
 from handoff.queue import committing, current_handoff, lock_conversation
 
 logger = logging.getLogger(__name__)
@@ -41,9 +42,20 @@ class SlaMark:
     escalated: bool = False  # the breach moved the conversation to tier 2
 
 
-def fill_window(
-    record: Handoff, conversation: Conversation | None, fraction: float = AT_RISK_FRACTION
-) -> None:
+@dataclass(frozen=True, slots=True)
+class SlaPolicy:
+    """The response windows by priority and the share of a window after which it is at risk."""
+
+    targets: ResponseTargets
+    at_risk_fraction: float
+
+    @classmethod
+    def defaults(cls) -> SlaPolicy:
+        """The policy of the settings' defaults (SLA_HOURS_*, SLA_AT_RISK_FRACTION)."""
+        return cls(ResponseTargets.defaults(), setting_default("SLA_AT_RISK_FRACTION"))
+
+
+def fill_window(record: Handoff, conversation: Conversation | None, policy: SlaPolicy) -> None:
     """Give a handoff record its window: the conversation's due time when it is its current
     handoff (set when it was queued), else its priority's target from the request."""
     if record.due_at is None:
@@ -53,15 +65,17 @@ def fill_window(
         if current and conversation is not None and conversation.due_at is not None:
             record.due_at = conversation.due_at
         else:
-            record.due_at = record.requested_at + response_target(record.priority)
-    record.at_risk_after = at_risk_after(record.requested_at, record.due_at, fraction)
+            record.due_at = record.requested_at + policy.targets.for_priority(record.priority)
+    record.at_risk_after = at_risk_after(
+        record.requested_at, record.due_at, policy.at_risk_fraction
+    )
 
 
 async def check_open_handoffs(
     session_factory: async_sessionmaker[AsyncSession],
     *,
     now: datetime,
-    fraction: float = AT_RISK_FRACTION,
+    policy: SlaPolicy | None = None,
 ) -> list[SlaMark]:
     """Mark what is at risk or breached among handoffs waiting for a person; return the marks."""
     async with session_factory() as session:
@@ -93,7 +107,11 @@ async def check_open_handoffs(
         at_risk_due = unanswered and at_risk is None and (risky_after is None or risky_after <= now)
         breach_due = unanswered and breached is None and (due is None or due <= now)
         if needs_record or at_risk_due or breach_due:
-            marks.extend(await _check_one(session_factory, conversation_id, now, fraction))
+            marks.extend(
+                await _check_one(
+                    session_factory, conversation_id, now, policy or SlaPolicy.defaults()
+                )
+            )
     return marks
 
 
@@ -101,7 +119,7 @@ async def _check_one(
     session_factory: async_sessionmaker[AsyncSession],
     conversation_id: int,
     now: datetime,
-    fraction: float,
+    policy: SlaPolicy,
 ) -> list[SlaMark]:
     marks: list[SlaMark] = []
     async with session_factory() as session, committing(session):
@@ -112,7 +130,7 @@ async def _check_one(
             return []
         record = await current_handoff(session, conversation, now)
         if record.due_at is None or record.at_risk_after is None:
-            fill_window(record, conversation, fraction)
+            fill_window(record, conversation, policy)
         await session.flush()
         assert record.due_at is not None and record.at_risk_after is not None
         if record.first_response_at is not None or record.resolved_at is not None:
@@ -147,7 +165,7 @@ async def _check_one(
 
 
 async def complete_closed_windows(
-    session_factory: async_sessionmaker[AsyncSession], *, fraction: float = AT_RISK_FRACTION
+    session_factory: async_sessionmaker[AsyncSession], *, policy: SlaPolicy
 ) -> int:
     """Give a window to handoff records made after the fact (answered or resolved before the
     monitor first saw them), so reports can tell whether they were answered in time."""
@@ -161,7 +179,7 @@ async def complete_closed_windows(
             )
         ).all()
         for record, conversation in rows:
-            fill_window(record, conversation, fraction)
+            fill_window(record, conversation, policy)
         return len(rows)
 
 

@@ -8,12 +8,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.feedback import ask_for_rating, rating_question
 from bot.lifecycle import transition
+from bot.outbox import NoSender
 from bot.privacy import mask_sensitive
-from bot.router import ConversationRouter
+from bot.replies import ReplyService
 from bot.store.models import ConversationState, Rep, WrapUp, utcnow
 from handoff.errors import Conflict, Invalid
-from handoff.feedback import ask_for_rating, rating_question
 from handoff.live import LiveHub, queue_changed
 from handoff.permissions import rep_actor, require_owner
 from handoff.queue import committing, current_handoff, lock_conversation
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 async def resolve(
     *,
     session: AsyncSession,
-    router: ConversationRouter,
+    replies: ReplyService,
     conversation_id: int,
     rep: Rep,
     wrap_up: WrapUpCreate,
@@ -92,8 +93,8 @@ async def resolve(
     if live is not None:
         live.publish(queue_changed(conversation.id))
     try:
-        await router.send_reply(conversation.id, rating_question())
-    except LookupError:
+        await replies.send(conversation.id, rating_question())
+    except NoSender:
         # The resolution stands; the channel cannot carry the question from this gateway.
         logger.error(
             "feedback.not_asked conversation_id=%s channel=%s",

@@ -22,8 +22,8 @@ import typer.main
 import yaml  # type: ignore[import-untyped]
 
 from bot.assistant_model import rasa_environment
-from bot.cli import app as cli_app
 from bot.settings import Settings
+from gateway.cli import app as cli_app
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
@@ -214,17 +214,17 @@ def paths_in_unit(path: Path) -> Iterator[str]:
 
 
 def cli_command_problems(text: str) -> list[str]:
-    """`python -m bot.cli …` commands in `text` that the CLI does not have."""
+    """`python -m gateway.cli …` commands in `text` that the CLI does not have."""
     root = typer.main.get_command(cli_app)
     problems = []
-    for found in re.findall(r"python -m bot\.cli ([a-z][a-z -]*)", text):
+    for found in re.findall(r"python -m gateway\.cli ([a-z][a-z -]*)", text):
         group: Any = root
         for word in found.split():
             if not hasattr(group, "list_commands"):
                 break  # a command, not a group: the rest are its arguments
             sub = group.get_command(group.context_class(group), word)
             if sub is None:
-                problems.append(f"bot.cli {found.strip()}: no command {word!r}")
+                problems.append(f"gateway.cli {found.strip()}: no command {word!r}")
                 break
             group = sub
     return problems
@@ -351,7 +351,7 @@ def test_every_setting_and_rasa_variable_is_documented_in_the_guide() -> None:
 
 def test_cli_commands_in_the_guide_exist() -> None:
     guide = GUIDE.read_text()
-    assert "python -m bot.cli db upgrade" in guide
+    assert "python -m gateway.cli db upgrade" in guide
     assert not cli_command_problems(guide)
 
 
@@ -366,9 +366,9 @@ def test_an_unknown_variable_is_caught() -> None:
 @pytest.mark.parametrize(
     ("command", "problem"),
     [
-        (["uvicorn", "bot.app:create_app", "--port", "8000"], "--factory"),
+        (["uvicorn", "gateway.app:create_app", "--port", "8000"], "--factory"),
         (["uvicorn", "bot.main:app", "--factory"], "does not serve"),
-        (["gunicorn", "bot.app:create_app", "--factory"], "not uvicorn"),
+        (["gunicorn", "gateway.app:create_app", "--factory"], "not uvicorn"),
     ],
 )
 def test_a_wrong_gateway_command_is_caught(command: list[str], problem: str) -> None:
@@ -387,7 +387,7 @@ def test_a_missing_path_and_a_missing_cli_command_are_caught() -> None:
         "deploy/endpoints.gone.yml",
         "/opt/caricom/nowhere/x.yml",
     ]
-    assert cli_command_problems("run python -m bot.cli db migrate first")
+    assert cli_command_problems("run python -m gateway.cli db migrate first")
 
 
 # Security: who may set X-Forwarded-For, and where Rasa listens ---------------------------------

@@ -54,5 +54,5 @@ async def ensure_schema_current(engine: AsyncEngine) -> None:
     if current != head_revision():
         raise SchemaNotCurrent(
             f"the database schema is at {current or 'nothing'}, not {head_revision()}: "
-            "run `make db-upgrade` (or `python -m bot.cli db upgrade`) first"
+            "run `make db-upgrade` (or `python -m gateway.cli db upgrade`) first"
         )

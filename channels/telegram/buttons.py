@@ -3,21 +3,16 @@
 A payload that fits is sent as it is. Any other (Rasa payloads with entities can be long) is
 sent as a key: `KEY_PREFIX` and 22 characters of the payload's SHA-256. The key is resolved
 back by looking among the buttons of the conversation's recent outbound messages, which the log
-keeps with their full payloads: the log is the mapping, so there is no extra table and it
-survives restarts and works across gateway instances.
+keeps with their full payloads (bot/buttons.py).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
+from collections.abc import Sequence
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from bot.messages import Button, Channel, Direction
-from bot.store.models import Conversation, Message
+from bot.messages import Button
 
 MAX_CALLBACK_BYTES = 64
 KEY_PREFIX = "#k:"
@@ -44,37 +39,9 @@ def is_payload_key(data: str) -> bool:
     return data.startswith(KEY_PREFIX)
 
 
-async def resolve_payload_key(
-    session_factory: async_sessionmaker[AsyncSession], *, address: str, key: str
-) -> Button | None:
-    """The button a key stands for, from the chat's recent outbound messages; None if gone."""
-    async with session_factory() as session:
-        payloads = await session.scalars(
-            select(Message.payload)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(
-                Conversation.channel == Channel.TELEGRAM,
-                Conversation.address == address,
-                Message.direction == Direction.OUTBOUND,
-            )
-            .order_by(Message.id.desc())
-            .limit(RECENT_MESSAGES)
-        )
-        for payload in payloads:
-            for button in _buttons(payload):
-                if payload_key(button.payload) == key:
-                    return button
+def resolve_payload_key(recent: Sequence[Button], key: str) -> Button | None:
+    """The button among `recent` (the chat's latest, newest first) that `key` stands for."""
+    for button in recent:
+        if payload_key(button.payload) == key:
+            return button
     return None
-
-
-def _buttons(payload: dict[str, Any] | None) -> list[Button]:
-    if not isinstance(payload, dict):
-        return []
-    found = payload.get("buttons")
-    if not isinstance(found, list):
-        return []
-    return [
-        Button(title=str(b.get("title", "")), payload=str(b.get("payload", "")))
-        for b in found
-        if isinstance(b, dict)
-    ]

@@ -2,44 +2,49 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from collections.abc import Sequence
 
+from fastapi import APIRouter
+
+from bot.inbox import Inbox
+from bot.sending import ChannelSender
+from channels.contract import BackgroundLoop
 from channels.telegram.client import TelegramClient
-from channels.telegram.intake import Background, CustomerMessages, TelegramIntake
+from channels.telegram.intake import TelegramIntake
 from channels.telegram.outbound import TelegramSender
+from channels.telegram.webhook import webhook_router
 
 
-class TelegramChannel:
+class TelegramBot:
     """Both halves of the Telegram channel, sharing one python-telegram-bot `Bot`."""
 
-    def __init__(
-        self,
-        *,
-        token: str,
-        api_base_url: str,
-        session_factory: async_sessionmaker[AsyncSession],
-        promise_hours: int,
-    ) -> None:
+    def __init__(self, *, token: str, api_base_url: str, inbox: Inbox, promise_hours: int) -> None:
         self.client = TelegramClient(token=token, api_base_url=api_base_url)
         self.sender = TelegramSender(self.client)
-        self._session_factory = session_factory
-        self._promise_hours = promise_hours
-        self._intake: TelegramIntake | None = None
-
-    def attach(self, *, router: CustomerMessages, background: Background) -> None:
-        """Connect the inbound half to the conversation router (built after the sender)."""
-        self._intake = TelegramIntake(
-            client=self.client,
-            session_factory=self._session_factory,
-            router=router,
-            background=background,
-            promise_hours=self._promise_hours,
-        )
-
-    @property
-    def intake(self) -> TelegramIntake:
-        assert self._intake is not None, "attach() the router before serving"
-        return self._intake
+        self.intake = TelegramIntake(client=self.client, inbox=inbox, promise_hours=promise_hours)
 
     async def close(self) -> None:
         await self.client.close()
+
+
+class TelegramChannel:
+    """The channel as the gateway sees it: the webhook always, the bot once it has a token."""
+
+    name = "telegram"
+
+    def __init__(self, bot: TelegramBot | None, *, secret_token: str) -> None:
+        self.bot = bot  # None without TELEGRAM_BOT_TOKEN: the webhook answers 503
+        self._secret_token = secret_token
+
+    def senders(self) -> Sequence[ChannelSender]:
+        return (self.bot.sender,) if self.bot is not None else ()
+
+    def routes(self) -> APIRouter:
+        return webhook_router(self.bot, secret_token=self._secret_token)
+
+    def loops(self) -> Sequence[BackgroundLoop]:
+        return ()
+
+    async def close(self) -> None:
+        if self.bot is not None:
+            await self.bot.close()

@@ -4,28 +4,25 @@ An update is stored once (its update_id is the message's external id, unique per
 only then acknowledged; the bot turn runs from the store afterwards. What could not be stored
 raises, so the webhook answers 503 (Telegram redelivers) and polling does not move past it.
 
-With a rate limiter, a chat over its limit is still stored, but neither routed nor answered
-(`rate_limited`). The limit is asked only of an update stored just now, so a redelivery (of a
-duplicate, or of one that got a 503) costs the chat nothing. Edits are only logged, so they
-never count.
+A chat over its rate limit is still stored, but neither routed nor answered (`rate_limited`).
+The limit is asked only of an update stored just now, so a redelivery (of a duplicate, or of
+one that got a 503) costs the chat nothing. Edits are only logged, so they never count.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Coroutine
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import CallbackQuery, MaybeInaccessibleMessage, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
+from bot.inbox import Inbox, Taken
 from bot.messages import Channel, InboundMessage, Reply, SenderKind
-from bot.rate_limit import RateLimiter
 from bot.text import clean_customer_text
-from channels.telegram.buttons import is_payload_key, resolve_payload_key
+from channels.telegram.buttons import RECENT_MESSAGES, is_payload_key, resolve_payload_key
 from channels.telegram.client import TelegramClient
 from channels.telegram.inbound import (
     attachments_in,
@@ -63,78 +60,23 @@ class UpdateOutcome(enum.StrEnum):
     IGNORED = "ignored"  # nothing for the assistant (group chatter, unused update types)
 
 
-class StoredMessage(Protocol):
-    @property
-    def conversation_id(self) -> int: ...
-
-    @property
-    def rate_limited(self) -> bool: ...
-
-
-class CustomerMessages(Protocol):
-    """What the intake needs of the conversation router."""
-
-    async def receive(
-        self, inbound: InboundMessage, *, rate_limiter: RateLimiter | None = None
-    ) -> StoredMessage | None: ...
-
-    async def record(
-        self,
-        inbound: InboundMessage,
-        *,
-        reply: Reply | None,
-        rate_limiter: RateLimiter | None = None,
-    ) -> StoredMessage | None: ...
-
-    async def send_reply(self, conversation_id: int, reply: Reply) -> int: ...
-
-
-class Background(Protocol):
-    """Work that runs after Telegram has been answered."""
-
-    def spawn(self, coroutine: Coroutine[Any, Any, None], *, name: str) -> None: ...
-
-    def process_in_background(self, conversation_id: int) -> None: ...
-
-
 class TelegramIntake:
     """Turns updates into stored customer messages, once each."""
 
-    def __init__(
-        self,
-        *,
-        client: TelegramClient,
-        session_factory: async_sessionmaker[AsyncSession],
-        router: CustomerMessages,
-        background: Background,
-        promise_hours: int,
-    ) -> None:
+    def __init__(self, *, client: TelegramClient, inbox: Inbox, promise_hours: int) -> None:
         self._client = client
-        self._session_factory = session_factory
-        self._router = router
-        self._background = background
+        self._inbox = inbox
         self._greeting = Reply(text=greeting_text(promise_hours), sender_kind=SenderKind.SYSTEM)
 
-    async def handle(
-        self, update: Update, *, rate_limiter: RateLimiter | None = None
-    ) -> UpdateOutcome:
-        """Store `update` once and start its processing; raise when it could not be stored.
-
-        `rate_limiter`: what a chat may have answered (None: no limit).
-        """
+    async def handle(self, update: Update) -> UpdateOutcome:
+        """Store `update` once and start its processing; raise when it could not be stored."""
         if update.callback_query is not None:
-            outcome = await self._button_chosen(
-                update, update.callback_query, rate_limiter=rate_limiter
-            )
+            outcome = await self._button_chosen(update, update.callback_query)
         elif update.message is not None:
-            outcome = await self._message(
-                update, update.message, edited=False, rate_limiter=rate_limiter
-            )
+            outcome = await self._message(update, update.message, edited=False)
         elif update.edited_message is not None:
             # Only logged, never answered: nothing for the limit to protect.
-            outcome = await self._message(
-                update, update.edited_message, edited=True, rate_limiter=None
-            )
+            outcome = await self._message(update, update.edited_message, edited=True)
         else:
             outcome = UpdateOutcome.IGNORED
         logger.info(
@@ -145,14 +87,7 @@ class TelegramIntake:
         )
         return outcome
 
-    async def _message(
-        self,
-        update: Update,
-        message: Message,
-        *,
-        edited: bool,
-        rate_limiter: RateLimiter | None,
-    ) -> UpdateOutcome:
+    async def _message(self, update: Update, message: Message, *, edited: bool) -> UpdateOutcome:
         text = message_text(message)
         if is_group(message):
             # Groups: only what is addressed to the bot (a mention, a reply to it, a command
@@ -178,33 +113,26 @@ class TelegramIntake:
         )
         if edited:
             # Logged so the record shows what the customer changed; the answer already went.
-            stored = await self._router.record(inbound, reply=None)
+            stored = await self._inbox.record(inbound)
             return UpdateOutcome.RECORDED if stored is not None else UpdateOutcome.DUPLICATE
         command = command_in(text)
         if command is not None and command.name in GREETING_COMMANDS:
             # The greeting is a reply: it counts against the limit.
-            stored = await self._router.record(inbound, reply=None, rate_limiter=rate_limiter)
+            stored = await self._inbox.record(inbound, limited=True)
             if stored is None:
                 return UpdateOutcome.DUPLICATE
             if stored.rate_limited:
                 return self._rate_limited(inbound)
             # Sent after Telegram is answered, so a slow Bot API never holds the webhook.
-            self._background.spawn(
-                self._send_greeting(stored.conversation_id),
+            self._inbox.reply_later(
+                stored.conversation_id,
+                self._greeting,
                 name=f"telegram-greeting-{stored.conversation_id}",
             )
             return UpdateOutcome.RECORDED
-        stored = await self._router.receive(inbound, rate_limiter=rate_limiter)
-        if stored is None:
-            return UpdateOutcome.DUPLICATE
-        if stored.rate_limited:
-            return self._rate_limited(inbound)
-        self._background.process_in_background(stored.conversation_id)
-        return UpdateOutcome.ACCEPTED
+        return self._taken(inbound, await self._inbox.take(inbound))
 
-    async def _button_chosen(
-        self, update: Update, query: CallbackQuery, *, rate_limiter: RateLimiter | None
-    ) -> UpdateOutcome:
+    async def _button_chosen(self, update: Update, query: CallbackQuery) -> UpdateOutcome:
         message = query.message
         if message is None or query.data is None:
             self._answer(query)  # not one of our keyboards (inline mode, games): stop the spinner
@@ -223,13 +151,16 @@ class TelegramIntake:
             button_payload=payload,
             metadata={"callback_query": True, "from_id": query.from_user.id},
         )
-        stored = await self._router.receive(inbound, rate_limiter=rate_limiter)
-        if stored is None:
+        outcome = self._taken(inbound, await self._inbox.take(inbound))
+        if outcome == UpdateOutcome.ACCEPTED:
+            self._answer(query)  # rate-limited: no call out, not even to stop the spinner
+        return outcome
+
+    def _taken(self, inbound: InboundMessage, taken: Taken) -> UpdateOutcome:
+        if taken == Taken.DUPLICATE:
             return UpdateOutcome.DUPLICATE
-        if stored.rate_limited:
-            return self._rate_limited(inbound)  # no call out, not even to stop the spinner
-        self._answer(query)
-        self._background.process_in_background(stored.conversation_id)
+        if taken == Taken.RATE_LIMITED:
+            return self._rate_limited(inbound)
         return UpdateOutcome.ACCEPTED
 
     def _rate_limited(self, inbound: InboundMessage) -> UpdateOutcome:
@@ -242,7 +173,8 @@ class TelegramIntake:
     ) -> tuple[str | None, str | None]:
         """The chosen button's title and payload (None for what cannot be found)."""
         if is_payload_key(data):
-            found = await resolve_payload_key(self._session_factory, address=address, key=data)
+            recent = await self._inbox.recent_buttons(Channel.TELEGRAM, address, RECENT_MESSAGES)
+            found = resolve_payload_key(recent, data)
             if found is not None:
                 return found.title, found.payload
             # Long gone from the log's recent messages: the title still says what was meant.
@@ -250,9 +182,7 @@ class TelegramIntake:
         return _title_on_keyboard(message, data) or data, data
 
     def _answer(self, query: CallbackQuery, *, text: str | None = None) -> None:
-        self._background.spawn(
-            self._answer_callback(query.id, text), name=f"telegram-answer-{query.id}"
-        )
+        self._inbox.spawn(self._answer_callback(query.id, text), name=f"telegram-answer-{query.id}")
 
     async def _answer_callback(self, query_id: str, text: str | None) -> None:
         try:
@@ -260,9 +190,6 @@ class TelegramIntake:
         except TelegramError as error:
             # The spinner stops on its own after a while; the choice itself is stored.
             logger.info("telegram.callback_answer_failed error=%s", self._client.redact(error))
-
-    async def _send_greeting(self, conversation_id: int) -> None:
-        await self._router.send_reply(conversation_id, self._greeting)
 
 
 def _title_on_keyboard(message: MaybeInaccessibleMessage, data: str) -> str | None:

@@ -12,8 +12,7 @@ from collections.abc import Callable
 
 from telegram.error import Conflict, InvalidToken, TelegramError
 
-from bot.rate_limit import RateLimiter
-from channels.telegram.channel import TelegramChannel
+from channels.telegram.channel import TelegramBot
 from channels.telegram.client import ALLOWED_UPDATES
 
 Report = Callable[[str], None]
@@ -24,17 +23,14 @@ class PollingStopped(Exception):
 
 
 async def poll_updates(
-    channel: TelegramChannel,
+    channel: TelegramBot,
     *,
     report: Report,
     long_poll_seconds: int = 30,
     retry_seconds: float = 5.0,
-    rate_limiter: RateLimiter | None = None,
 ) -> None:
-    """Fetch updates and hand each to the intake, in order, until cancelled.
-
-    `rate_limiter`: the per-sender limit, as on the webhook.
-    """
+    """Fetch updates and hand each to the intake (rate limits included), in order, until
+    cancelled."""
     offset: int | None = None
     while True:
         try:
@@ -44,8 +40,8 @@ async def poll_updates(
         except Conflict as error:
             raise PollingStopped(
                 f"Telegram refused getUpdates ({channel.client.redact(error)}). If a webhook is "
-                "set, run `python -m bot.cli telegram delete-webhook` first; otherwise stop the "
-                "other process polling this bot."
+                "set, run `python -m gateway.cli telegram delete-webhook` first; otherwise stop "
+                "the other process polling this bot."
             ) from None
         except InvalidToken:
             raise PollingStopped("Telegram rejected the bot token (TELEGRAM_BOT_TOKEN).") from None
@@ -58,7 +54,7 @@ async def poll_updates(
             continue
         for update in updates:
             try:
-                outcome = await channel.intake.handle(update, rate_limiter=rate_limiter)
+                outcome = await channel.intake.handle(update)
             except Exception as error:
                 # Not stored: leave the offset before it, so the next getUpdates returns it.
                 report(

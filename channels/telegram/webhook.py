@@ -11,14 +11,16 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from bot.rate_limit import RateLimiter
-from channels.telegram.channel import TelegramChannel
 from channels.telegram.client import TelegramUnavailable
 from channels.telegram.inbound import MalformedUpdate, parse_update
+
+if TYPE_CHECKING:
+    from channels.telegram.channel import TelegramBot
 
 logger = logging.getLogger(__name__)
 
@@ -26,13 +28,8 @@ WEBHOOK_PATH = "/channels/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 
 
-def webhook_router(
-    channel: TelegramChannel | None,
-    *,
-    secret_token: str,
-    rate_limiter: RateLimiter | None = None,
-) -> APIRouter:
-    """The webhook route; `channel` is None when no bot token is configured.
+def webhook_router(bot: TelegramBot | None, *, secret_token: str) -> APIRouter:
+    """The webhook route; `bot` is None when no bot token is configured.
 
     An update from a chat over its rate limit is stored and answered 200, `rate_limited`
     (Telegram would otherwise deliver it again and again), but not routed: no bot turn, no reply.
@@ -48,7 +45,7 @@ def webhook_router(
             return _answer(
                 503,
                 "The Telegram webhook is not configured: set TELEGRAM_SECRET_TOKEN, then run "
-                "`python -m bot.cli telegram set-webhook`.",
+                "`python -m gateway.cli telegram set-webhook`.",
             )
         given = request.headers.get(SECRET_HEADER)
         if given is None or not hmac.compare_digest(given.encode(), secret_token.encode()):
@@ -58,7 +55,7 @@ def webhook_router(
                 request.client.host if request.client else None,
             )
             return _answer(403, f"missing or wrong {SECRET_HEADER} header")
-        if channel is None:
+        if bot is None:
             logger.error("telegram.webhook_refused reason=bot_token_not_configured")
             return _answer(503, "Telegram is not configured: set TELEGRAM_BOT_TOKEN.")
         try:
@@ -67,13 +64,13 @@ def webhook_router(
             logger.warning("telegram.webhook_malformed error=not_json")
             return _answer(400, "The body is not JSON; expected a Telegram Update object.")
         try:
-            update = parse_update(data, channel.client.bot)
+            update = parse_update(data, bot.client.bot)
         except MalformedUpdate as error:
             logger.warning("telegram.webhook_malformed error=%s", error)
             return _answer(400, str(error))
         try:
             # The limit is asked only once the update is stored (see TelegramIntake).
-            outcome = await channel.intake.handle(update, rate_limiter=rate_limiter)
+            outcome = await bot.intake.handle(update)
         except TelegramUnavailable as error:
             logger.warning(
                 "telegram.update_deferred update_id=%s error=%s", update.update_id, error

@@ -10,44 +10,71 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.inbox import Inbox
 from bot.messages import Channel
 from bot.outbox import Outbox
-from bot.rate_limit import RateLimiter
+from bot.sending import ChannelSender
 from bot.settings import Settings
+from channels.contract import BackgroundLoop, ChannelDeps
 from channels.twilio.outbound import TwilioSender
 from channels.twilio.rest import TwilioMessages
-from channels.twilio.webhooks import STATUS_PATH, Router, Spawn, TwilioWebhooks
+from channels.twilio.webhooks import STATUS_PATH, TwilioWebhooks
 
-__all__ = ["TwilioChannel"]
+__all__ = ["TwilioChannel", "from_settings"]
+
+
+def from_settings(settings: Settings, deps: ChannelDeps) -> TwilioChannel:
+    """Always on: without TWILIO_AUTH_TOKEN its webhooks refuse every request (503)."""
+    return TwilioChannel(
+        account_sid=settings.TWILIO_ACCOUNT_SID,
+        auth_token=settings.TWILIO_AUTH_TOKEN,
+        api_base_url=settings.TWILIO_API_BASE_URL,
+        public_base_url=settings.PUBLIC_BASE_URL,
+        sms_from=settings.TWILIO_SMS_FROM,
+        whatsapp_from=settings.TWILIO_WHATSAPP_FROM,
+        whatsapp_template_sid=settings.TWILIO_WHATSAPP_TEMPLATE_SID,
+        promise_hours=settings.RESPONSE_PROMISE_HOURS,
+        session_factory=deps.session_factory,
+        inbox=deps.inbox,
+        outbox=deps.outbox,
+    )
 
 
 class TwilioChannel:
     """Both halves of the SMS and WhatsApp channels."""
 
+    name = "twilio"
+
     def __init__(
         self,
-        settings: Settings,
-        session_factory: async_sessionmaker[AsyncSession],
         *,
-        rate_limiter: RateLimiter | None = None,
+        account_sid: str,
+        auth_token: str,
+        api_base_url: str,
+        public_base_url: str,
+        sms_from: str,
+        whatsapp_from: str,
+        whatsapp_template_sid: str,
+        promise_hours: int,
+        session_factory: async_sessionmaker[AsyncSession],
+        inbox: Inbox,
+        outbox: Outbox,
     ) -> None:
         self._messages = TwilioMessages(
-            account_sid=settings.TWILIO_ACCOUNT_SID,
-            auth_token=settings.TWILIO_AUTH_TOKEN,
-            api_base_url=settings.TWILIO_API_BASE_URL,
+            account_sid=account_sid, auth_token=auth_token, api_base_url=api_base_url
         )
-        status_callback = f"{settings.PUBLIC_BASE_URL}{STATUS_PATH}"
-        self.senders = (
+        status_callback = f"{public_base_url}{STATUS_PATH}"
+        self._senders = (
             TwilioSender(
                 Channel.SMS,
                 messages=self._messages,
                 session_factory=session_factory,
-                sender=settings.TWILIO_SMS_FROM,
+                sender=sms_from,
                 sender_setting="TWILIO_SMS_FROM",
                 status_callback=status_callback,
             ),
@@ -55,22 +82,31 @@ class TwilioChannel:
                 Channel.WHATSAPP,
                 messages=self._messages,
                 session_factory=session_factory,
-                sender=settings.TWILIO_WHATSAPP_FROM,
+                sender=whatsapp_from,
                 sender_setting="TWILIO_WHATSAPP_FROM",
                 status_callback=status_callback,
-                template_sid=settings.TWILIO_WHATSAPP_TEMPLATE_SID,
+                template_sid=whatsapp_template_sid,
             ),
         )
-        self._webhooks = TwilioWebhooks(settings, session_factory, rate_limiter=rate_limiter)
+        self._webhooks = TwilioWebhooks(
+            auth_token=auth_token,
+            public_base_url=public_base_url,
+            promise_hours=promise_hours,
+            sms_from=sms_from,
+            whatsapp_from=whatsapp_from,
+            session_factory=session_factory,
+            inbox=inbox,
+            outbox=outbox,
+        )
 
-    def attach(
-        self, *, router: Router, process: Callable[[int], None], spawn: Spawn, outbox: Outbox
-    ) -> None:
-        """Connect the webhooks to the conversation router, the background runner, the outbox."""
-        self._webhooks.attach(router=router, process=process, spawn=spawn, outbox=outbox)
+    def senders(self) -> Sequence[ChannelSender]:
+        return self._senders
 
     def routes(self) -> APIRouter:
         return self._webhooks.routes()
+
+    def loops(self) -> Sequence[BackgroundLoop]:
+        return ()
 
     async def close(self) -> None:
         await self._messages.close()

@@ -1,7 +1,8 @@
 """Text as SMS and WhatsApp carry it: parts of at most 1,600 characters, buttons as numbers.
 
 Neither channel has buttons in a free-form message, so choices are offered as numbered lines
-("Reply 1 for Yes") and a customer's "1" is read back as that choice.
+("Reply 1 for Yes", bot/buttons.py) and a customer's "1" is read back as that choice
+(`Inbox.with_chosen_option`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from bot.buttons import numbered_options
 from bot.messages import Button
 from bot.text import split_in_parts
 
@@ -18,8 +20,6 @@ MAX_BODY_CHARS = 1600
 # The end of a sentence (with any closing quote or bracket) before whitespace, or a line break.
 _SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s)|\n")
 _WHITESPACE = re.compile(r"\s")
-# "1", " 2 ", "2.", "3)": a customer choosing a numbered option.
-_OPTION = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
 def split_text(text: str, limit: int = MAX_BODY_CHARS) -> list[str]:
@@ -43,11 +43,6 @@ def _cut_point(text: str, limit: int) -> int:
     return limit
 
 
-def numbered_options(buttons: Sequence[Button]) -> str:
-    """One line per choice: "Reply 1 for Yes"."""
-    return "\n".join(f"Reply {n} for {button.title}" for n, button in enumerate(buttons, 1))
-
-
 def render_text(text: str, buttons: Sequence[Button], limit: int = MAX_BODY_CHARS) -> list[str]:
     """The message bodies for a reply: its text split to fit, the choices after it."""
     parts = split_text(text, limit)
@@ -58,12 +53,3 @@ def render_text(text: str, buttons: Sequence[Button], limit: int = MAX_BODY_CHAR
         else:
             parts.extend(split_text(options, limit))
     return parts
-
-
-def chosen_option(text: str) -> int | None:
-    """The option number a customer typed ("1", " 2 ", "2."), or None for anything else."""
-    match = _OPTION.match(text)
-    if match is None:
-        return None
-    number = int(match.group(1))
-    return number if number > 0 else None

@@ -14,24 +14,20 @@ count (consent first).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from twilio.request_validator import RequestValidator
 
-from bot.messages import Button, Channel, Direction, InboundMessage, Reply, SenderKind
+from bot.inbox import Inbox, Taken
+from bot.messages import Direction, InboundMessage, Reply, SenderKind
 from bot.outbox import Outbox
-from bot.rate_limit import LocalRateLimiter, RateLimiter
-from bot.settings import Settings
-from bot.store.models import Conversation, Message
+from bot.store.models import Message
 from channels.twilio import consent
 from channels.twilio.inbound import MalformedMessage, parse_message
-from channels.twilio.sms_text import chosen_option
 from channels.twilio.status import StatusResult, record_status
 
 logger = logging.getLogger(__name__)
@@ -40,66 +36,31 @@ PREFIX = "/channels/twilio"
 WEBHOOK_PATH = f"{PREFIX}/webhook"
 STATUS_PATH = f"{PREFIX}/status"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-# How far back a typed "1" may reach for the options it answers.
-_BUTTON_LOOKBACK = 20
-
-
-class Stored(Protocol):
-    @property
-    def conversation_id(self) -> int: ...
-
-    @property
-    def rate_limited(self) -> bool: ...
-
-
-class Router(Protocol):
-    """What the webhook needs of the conversation router."""
-
-    async def receive(
-        self, inbound: InboundMessage, *, rate_limiter: RateLimiter | None = None
-    ) -> Stored | None: ...
-
-    async def record(
-        self,
-        inbound: InboundMessage,
-        *,
-        reply: Reply | None,
-        rate_limiter: RateLimiter | None = None,
-    ) -> Stored | None: ...
-
-    async def send_reply(self, conversation_id: int, reply: Reply) -> int: ...
-
-
-class Spawn(Protocol):
-    def __call__(self, coroutine: Coroutine[Any, Any, Any], *, name: str) -> None: ...
 
 
 class TwilioWebhooks:
-    """The inbound routes, bound to the router once the gateway's services exist."""
+    """The inbound routes: messages to the inbox, delivery news to the outbox."""
 
     def __init__(
         self,
-        settings: Settings,
-        session_factory: async_sessionmaker[AsyncSession],
         *,
-        rate_limiter: RateLimiter | None = None,
+        auth_token: str,
+        public_base_url: str,
+        promise_hours: int,
+        sms_from: str,
+        whatsapp_from: str,
+        session_factory: async_sessionmaker[AsyncSession],
+        inbox: Inbox,
+        outbox: Outbox,
     ) -> None:
-        self._settings = settings
+        self._validator = RequestValidator(auth_token) if auth_token else None
+        self._public_base_url = public_base_url
+        self._promise_hours = promise_hours
+        self._sms_from = sms_from
+        self._whatsapp_from = whatsapp_from
         self._session_factory = session_factory
-        token = settings.TWILIO_AUTH_TOKEN
-        self._validator = RequestValidator(token) if token else None
-        self._rate_limiter = rate_limiter or LocalRateLimiter.from_settings(settings)
-        self._router: Router | None = None
-        self._process: Callable[[int], None] | None = None
-        self._spawn: Spawn | None = None
-
-    def attach(
-        self, *, router: Router, process: Callable[[int], None], spawn: Spawn, outbox: Outbox
-    ) -> None:
-        self._router = router
+        self._inbox = inbox
         self._outbox = outbox
-        self._process = process
-        self._spawn = spawn
 
     def routes(self) -> APIRouter:
         api = APIRouter(prefix=PREFIX, tags=["twilio"])
@@ -192,11 +153,10 @@ class TwilioWebhooks:
 
     def _public_url(self, request: Request) -> str:
         """The URL Twilio called, as the outside sees it (Twilio signs that one)."""
-        url = f"{self._settings.PUBLIC_BASE_URL}{request.url.path}"
+        url = f"{self._public_base_url}{request.url.path}"
         return f"{url}?{request.url.query}" if request.url.query else url
 
     async def _take(self, inbound: InboundMessage, *, opt_out_type: str | None) -> None:
-        assert self._router is not None and self._process is not None, "attach() first"
         # With Advanced Opt-Out, Twilio matched the keyword and answered it itself.
         matched_by_twilio = consent.keyword_of_opt_out_type(opt_out_type)
         keyword = matched_by_twilio or (
@@ -205,25 +165,22 @@ class TwilioWebhooks:
         if keyword is not None:
             await self._keyword(inbound, keyword, vendor_answered=matched_by_twilio is not None)
             return
-        inbound = await self._with_chosen_button(inbound)
-        received = await self._router.receive(inbound, rate_limiter=self._rate_limiter)
-        if received is None:
+        # Neither channel has buttons: a typed "1" chooses an option of the latest message.
+        inbound = await self._inbox.with_chosen_option(inbound)
+        taken = await self._inbox.take(inbound)
+        if taken == Taken.DUPLICATE:
             logger.info("twilio.duplicate message_sid=%s", inbound.external_id)
-            return
-        if received.rate_limited:
+        elif taken == Taken.RATE_LIMITED:
             # Stored as done, and acknowledged (Twilio would otherwise retry it): not routed.
             logger.warning(
                 "rate_limited channel=%s message_sid=%s", inbound.channel, inbound.external_id
             )
-            return
-        self._process(received.conversation_id)
 
     async def _keyword(
         self, inbound: InboundMessage, keyword: consent.Keyword, *, vendor_answered: bool
     ) -> None:
         """Log STOP/START/HELP without the bot; change consent; answer unless Twilio did."""
-        assert self._router is not None and self._spawn is not None
-        received = await self._router.record(inbound, reply=None)
+        received = await self._inbox.record(inbound)
         if received is None:
             logger.info("twilio.duplicate message_sid=%s", inbound.external_id)
             await self._reapply_consent(inbound, keyword)
@@ -241,9 +198,9 @@ class TwilioWebhooks:
             reply = consent.RESUBSCRIBED_TEXT
         else:
             reply = consent.help_text(
-                promise_hours=self._settings.RESPONSE_PROMISE_HOURS,
-                sms_number=self._settings.TWILIO_SMS_FROM,
-                whatsapp_number=self._settings.TWILIO_WHATSAPP_FROM.removeprefix("whatsapp:"),
+                promise_hours=self._promise_hours,
+                sms_number=self._sms_from,
+                whatsapp_number=self._whatsapp_from.removeprefix("whatsapp:"),
             )
         logger.info(
             "twilio.keyword keyword=%s channel=%s conversation_id=%s",
@@ -253,10 +210,9 @@ class TwilioWebhooks:
         )
         if reply is not None and not vendor_answered:
             # Sent after Twilio is answered: the keyword itself is already committed.
-            self._spawn(
-                self._router.send_reply(
-                    conversation_id, Reply(text=reply, sender_kind=SenderKind.SYSTEM)
-                ),
+            self._inbox.reply_later(
+                conversation_id,
+                Reply(text=reply, sender_kind=SenderKind.SYSTEM),
                 name=f"twilio-keyword-{conversation_id}",
             )
 
@@ -293,49 +249,6 @@ class TwilioWebhooks:
                 conversation_id=stored.conversation_id,
                 opted_out=keyword == consent.Keyword.STOP,
             )
-
-    async def _with_chosen_button(self, inbound: InboundMessage) -> InboundMessage:
-        """A typed option number as the button it stands for, in the latest message that
-        offered buttons; anything else unchanged."""
-        number = chosen_option(inbound.text)
-        if number is None or inbound.attachments:
-            return inbound
-        buttons = await self._latest_buttons(inbound.channel, inbound.address)
-        if number > len(buttons):
-            return inbound
-        button = buttons[number - 1]
-        return dataclasses.replace(
-            inbound,
-            text=button.title,
-            button_payload=button.payload,
-            metadata={**inbound.metadata, "typed": inbound.text},
-        )
-
-    async def _latest_buttons(self, channel: Channel, address: str) -> list[Button]:
-        conversation_id = (
-            select(Conversation.id)
-            .where(Conversation.channel == channel, Conversation.address == address)
-            .scalar_subquery()
-        )
-        async with self._session_factory() as session:
-            payloads = await session.scalars(
-                select(Message.payload)
-                .where(
-                    Message.conversation_id == conversation_id,
-                    Message.direction == Direction.OUTBOUND,
-                )
-                .order_by(Message.id.desc())
-                .limit(_BUTTON_LOOKBACK)
-            )
-            for payload in payloads:
-                buttons = (payload or {}).get("buttons")
-                if isinstance(buttons, list) and buttons:
-                    return [
-                        Button(title=str(b.get("title", "")), payload=str(b.get("payload", "")))
-                        for b in buttons
-                        if isinstance(b, dict)
-                    ]
-        return []
 
 
 def _twiml() -> Response:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from bot.store.models import SessionKind, utcnow
 from handoff.accounts import authenticate
-from handoff.deps import CurrentRep, ServicesDep, SessionDep, TokenDep
+from handoff.deps import CurrentRep, DeskDep, SessionDep, TokenDep
 from handoff.schemas import LoginRequest, TokenPublic
 from handoff.tokens import issue_token, revoke_token
 
@@ -25,7 +25,7 @@ def client_address(request: Request) -> str:
     },
 )
 async def login(
-    body: LoginRequest, request: Request, session: SessionDep, services: ServicesDep
+    body: LoginRequest, request: Request, session: SessionDep, desk: DeskDep
 ) -> TokenPublic:
     """A bearer token for the API; repeated failures are answered 429 with `Retry-After`."""
     now = utcnow()
@@ -34,7 +34,7 @@ async def login(
         username=body.username,
         password=body.password,
         address=client_address(request),
-        throttles=services.desk.login_throttles,
+        throttles=desk.login_throttles,
         now=now,
     )
     issued = await issue_token(session=session, rep=rep, kind=SessionKind.API, now=now)

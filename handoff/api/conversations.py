@@ -8,8 +8,8 @@ from handoff import assignment, queue, replies, wrapup
 from handoff.deps import (
     ConversationDep,
     CurrentRep,
+    DeskDep,
     LiveDep,
-    ServicesDep,
     SessionDep,
     SupervisorRep,
 )
@@ -61,12 +61,12 @@ async def reply(
     conversation: ConversationDep,
     rep: CurrentRep,
     session: SessionDep,
-    services: ServicesDep,
+    desk: DeskDep,
 ) -> ReplyPublic:
     """Send a reply to the customer on their channel."""
     message_id = await replies.send_rep_reply(
         session=session,
-        router=services.router,
+        replies=desk.replies,
         conversation_id=conversation.id,
         rep=rep,
         text=body.text,
@@ -128,15 +128,15 @@ async def resolve(
     conversation: ConversationDep,
     rep: CurrentRep,
     session: SessionDep,
-    services: ServicesDep,
+    desk: DeskDep,
 ) -> ConversationPublic:
     """Resolve with the wrap-up; the bot takes over and the customer is asked for a rating."""
     await wrapup.resolve(
         session=session,
-        router=services.router,
+        replies=desk.replies,
         conversation_id=conversation.id,
         rep=rep,
         wrap_up=body,
-        live=services.desk.live,
+        live=desk.live,
     )
     return await conversation_detail(session=session, conversation_id=conversation.id)

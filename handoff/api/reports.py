@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from bot.messages import Channel
 from bot.store.models import utcnow
 from handoff.dates import check_range
-from handoff.deps import ServicesDep, SessionDep, SupervisorRep
+from handoff.deps import DeskDep, SessionDep, SupervisorRep
 from handoff.export import MEDIA_TYPES, ExportFormat, encode, records
 from handoff.reports.figures import Reports, compute_reports, report_range
 
@@ -25,7 +25,7 @@ End = Annotated[date | None, Query(description="last day (UTC), inclusive")]
 async def reports(
     rep: SupervisorRep,
     session: SessionDep,
-    services: ServicesDep,
+    desk: DeskDep,
     start: Start = None,
     end: End = None,
     channel: Channel | None = None,
@@ -33,9 +33,7 @@ async def reports(
     """The report figures for a date range (the last 30 days by default) and channel."""
     now = utcnow()
     r = report_range(start, end, channel, today=now.date())
-    return await compute_reports(
-        session, r, promise_hours=services.settings.RESPONSE_PROMISE_HOURS, now=now
-    )
+    return await compute_reports(session, r, promise_hours=desk.promise_hours, now=now)
 
 
 @router.get(
@@ -46,7 +44,7 @@ async def reports(
 async def export(
     rep: SupervisorRep,
     session: SessionDep,
-    services: ServicesDep,
+    desk: DeskDep,
     format: ExportFormat = ExportFormat.CSV,
     start: Start = None,
     end: End = None,
@@ -59,7 +57,7 @@ async def export(
     await session.close()
     name = f"interactions-{start or 'all'}-{end or utcnow().date()}.{format.value}"
     return StreamingResponse(
-        encode(format, records(services.session_factory, since=since, until=until)),
+        encode(format, records(desk.session_factory, since=since, until=until)),
         media_type=MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

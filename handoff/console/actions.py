@@ -17,16 +17,16 @@ from bot.store.models import Conversation, Rep
 from handoff import assignment, queue, replies, wrapup
 from handoff.console.render import redirect
 from handoff.console.session import FormUserDep
-from handoff.deps import RowId, ServicesDep, SessionDep
+from handoff.deps import DeskDep, RowId, SessionDep
 from handoff.errors import HandoffError
 from handoff.live import LiveHub
 from handoff.reading import require_read
-from handoff.schemas import WrapUpCreate
+from handoff.schemas import FORM_TEXT_CAP, WrapUpCreate
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 ConversationId = RowId
-Text = Annotated[str, Form(max_length=8000)]
+Text = Annotated[str, Form(max_length=FORM_TEXT_CAP)]
 
 
 def _page(conversation_id: int) -> str:
@@ -43,11 +43,11 @@ async def _act(action: Awaitable[Any], *, back: str, done: str | None = None) ->
 
 @router.post("/queue/next")
 async def take_next(
-    user: FormUserDep, session: SessionDep, services: ServicesDep, tier: Annotated[int, Form()] = 1
+    user: FormUserDep, session: SessionDep, desk: DeskDep, tier: Annotated[int, Form()] = 1
 ) -> RedirectResponse:
     try:
         conversation = await queue.claim_next(
-            session=session, rep=user.rep, tier=tier, live=services.desk.live
+            session=session, rep=user.rep, tier=tier, live=desk.live
         )
     except HandoffError as error:
         return redirect("/console/queue", notice=error.message)
@@ -58,23 +58,21 @@ async def take_next(
 
 @router.post("/conversations/{conversation_id}/claim")
 async def claim(
-    conversation_id: ConversationId, user: FormUserDep, session: SessionDep, services: ServicesDep
+    conversation_id: ConversationId, user: FormUserDep, session: SessionDep, desk: DeskDep
 ) -> RedirectResponse:
     return await _act(
-        queue.claim(
-            session=session, conversation_id=conversation_id, rep=user.rep, live=services.desk.live
-        ),
+        queue.claim(session=session, conversation_id=conversation_id, rep=user.rep, live=desk.live),
         back=_page(conversation_id),
     )
 
 
 @router.post("/conversations/{conversation_id}/release")
 async def release(
-    conversation_id: ConversationId, user: FormUserDep, session: SessionDep, services: ServicesDep
+    conversation_id: ConversationId, user: FormUserDep, session: SessionDep, desk: DeskDep
 ) -> RedirectResponse:
     try:
         await queue.release(
-            session=session, conversation_id=conversation_id, rep=user.rep, live=services.desk.live
+            session=session, conversation_id=conversation_id, rep=user.rep, live=desk.live
         )
     except HandoffError as error:
         return redirect(_page(conversation_id), notice=error.message)
@@ -88,13 +86,13 @@ async def reply(
     conversation_id: ConversationId,
     user: FormUserDep,
     session: SessionDep,
-    services: ServicesDep,
+    desk: DeskDep,
     text: Text = "",
 ) -> RedirectResponse:
     return await _act(
         replies.send_rep_reply(
             session=session,
-            router=services.router,
+            replies=desk.replies,
             conversation_id=conversation_id,
             rep=user.rep,
             text=text,
@@ -108,11 +106,11 @@ async def note(
     conversation_id: ConversationId,
     user: FormUserDep,
     session: SessionDep,
-    services: ServicesDep,
+    desk: DeskDep,
     text: Text = "",
 ) -> RedirectResponse:
     return await _act(
-        _note_if_readable(session, conversation_id, user.rep, text, services.desk.live),
+        _note_if_readable(session, conversation_id, user.rep, text, desk.live),
         back=_page(conversation_id),
         done="Note saved (only reps can see it).",
     )
@@ -135,7 +133,7 @@ async def escalate(
     conversation_id: ConversationId,
     user: FormUserDep,
     session: SessionDep,
-    services: ServicesDep,
+    desk: DeskDep,
     reason: Text = "",
 ) -> RedirectResponse:
     try:
@@ -144,7 +142,7 @@ async def escalate(
             conversation_id=conversation_id,
             rep=user.rep,
             reason=reason,
-            live=services.desk.live,
+            live=desk.live,
         )
     except HandoffError as error:
         return redirect(_page(conversation_id), notice=error.message)
@@ -156,7 +154,7 @@ async def reassign(
     conversation_id: ConversationId,
     user: FormUserDep,
     session: SessionDep,
-    services: ServicesDep,
+    desk: DeskDep,
     username: Annotated[str, Form(max_length=50)] = "",
 ) -> RedirectResponse:
     return await _act(
@@ -165,7 +163,7 @@ async def reassign(
             conversation_id=conversation_id,
             supervisor=user.rep,
             username=username,
-            live=services.desk.live,
+            live=desk.live,
         ),
         back=_page(conversation_id),
         done=f"Reassigned to {username}.",
@@ -177,7 +175,7 @@ async def resolve(
     conversation_id: ConversationId,
     user: FormUserDep,
     session: SessionDep,
-    services: ServicesDep,
+    desk: DeskDep,
     nature_of_inquiry: Text = "",
     actions_taken: Text = "",
     follow_up: Annotated[str, Form(max_length=3)] = "no",
@@ -198,11 +196,11 @@ async def resolve(
     return await _act(
         wrapup.resolve(
             session=session,
-            router=services.router,
+            replies=desk.replies,
             conversation_id=conversation_id,
             rep=user.rep,
             wrap_up=wrap_up,
-            live=services.desk.live,
+            live=desk.live,
         ),
         back=back,
         done="Resolved. The customer was asked to rate the help.",

@@ -15,13 +15,13 @@ from handoff.console.session import ConsoleUserDep, FormUserDep
 from handoff.deps import RowId, SessionDep
 from handoff.errors import HandoffError
 from handoff.permissions import require_role
-from handoff.schemas import CannedResponseCreate, CannedResponseUpdate
+from handoff.schemas import FORM_TEXT_CAP, CannedResponseCreate, CannedResponseUpdate
 
 router = APIRouter(prefix="/console/canned", include_in_schema=False)
 
 CannedId = RowId
 Title = Annotated[str, Form(max_length=200)]
-Text = Annotated[str, Form(max_length=8000)]
+Text = Annotated[str, Form(max_length=FORM_TEXT_CAP)]
 BACK = "/console/canned"
 
 

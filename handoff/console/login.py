@@ -21,7 +21,7 @@ from handoff.console.session import (
     FormUserDep,
     get_console_user,
 )
-from handoff.deps import ServicesDep, SessionDep
+from handoff.deps import DeskDep, SessionDep
 from handoff.errors import NotAuthenticated, TooManyAttempts
 from handoff.tokens import LIFETIME, issue_token, revoke_token
 
@@ -71,7 +71,7 @@ async def login_form(request: Request, session: SessionDep) -> Response:
 async def login(
     request: Request,
     session: SessionDep,
-    services: ServicesDep,
+    desk: DeskDep,
     username: FormText = "",
     password: FormText = "",
     csrf_token: FormText = "",
@@ -91,7 +91,7 @@ async def login(
             username=username,
             password=password,
             address=client_address(request),
-            throttles=services.desk.login_throttles,
+            throttles=desk.login_throttles,
             now=now,
         )
     except TooManyAttempts as error:
@@ -115,7 +115,7 @@ async def login(
         path=COOKIE_PATH,
         httponly=True,
         samesite="lax",
-        secure=services.settings.PUBLIC_BASE_URL.startswith("https://"),
+        secure=desk.secure_cookies,
     )
     signed_in.delete_cookie(LOGIN_CSRF_COOKIE, path=f"{COOKIE_PATH}/login")
     return signed_in

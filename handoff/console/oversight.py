@@ -13,7 +13,7 @@ from bot.messages import Channel
 from bot.store.models import Role, utcnow
 from handoff.console.render import SECURITY_HEADERS, page, redirect, render
 from handoff.console.session import ConsoleUser, ConsoleUserDep, FormUserDep
-from handoff.deps import LiveDep, ServicesDep, SessionDep
+from handoff.deps import DeskDep, LiveDep, SessionDep
 from handoff.errors import HandoffError
 from handoff.follow_ups import FollowUpStatus, list_follow_ups, mark_done
 from handoff.permissions import require_role
@@ -81,7 +81,7 @@ async def reports_page(
     request: Request,
     user: ConsoleUserDep,
     session: SessionDep,
-    services: ServicesDep,
+    desk: DeskDep,
     start: Annotated[date | None, Query()] = None,
     end: Annotated[date | None, Query()] = None,
     channel: Annotated[str, Query()] = "",
@@ -90,9 +90,7 @@ async def reports_page(
     now = utcnow()
     chosen = Channel(channel) if channel in {c.value for c in Channel} else None
     r = report_range(start, end, chosen, today=now.date())
-    figures = await compute_reports(
-        session, r, promise_hours=services.settings.RESPONSE_PROMISE_HOURS, now=now
-    )
+    figures = await compute_reports(session, r, promise_hours=desk.promise_hours, now=now)
     return page(
         request,
         "reports.html",

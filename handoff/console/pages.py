@@ -13,7 +13,7 @@ from bot.store.models import Conversation, Rep
 from handoff.canned import list_canned
 from handoff.console.render import SECURITY_HEADERS, page, render
 from handoff.console.session import ConsoleUser, ConsoleUserDep
-from handoff.deps import RowId, ServicesDep, SessionDep
+from handoff.deps import DeskDep, RowId, SessionDep
 from handoff.errors import NotFound
 from handoff.packet import conversation_detail, queue_items
 from handoff.queue import assigned_to, waiting
@@ -69,7 +69,7 @@ async def _active_reps(session: AsyncSession) -> list[Rep]:
 
 
 async def _read(
-    session: AsyncSession, services: ServicesDep, conversation_id: int, user: ConsoleUser
+    session: AsyncSession, desk: DeskDep, conversation_id: int, user: ConsoleUser
 ) -> None:
     """404 without the conversation, 403 unless this person may read it; the read recorded."""
     conversation = await session.get(Conversation, conversation_id)
@@ -77,7 +77,7 @@ async def _read(
         raise NotFound(f"There is no conversation {conversation_id}.")
     await require_read(session, conversation=conversation, rep=user.rep)
     await record_read(
-        services.session_factory, conversation_id=conversation_id, rep=user.rep, via="console"
+        desk.session_factory, conversation_id=conversation_id, rep=user.rep, via="console"
     )
 
 
@@ -87,9 +87,9 @@ async def conversation_page(
     conversation_id: ConversationId,
     user: ConsoleUserDep,
     session: SessionDep,
-    services: ServicesDep,
+    desk: DeskDep,
 ) -> HTMLResponse:
-    await _read(session, services, conversation_id, user)
+    await _read(session, desk, conversation_id, user)
     detail = await conversation_detail(session=session, conversation_id=conversation_id)
     return page(
         request,
@@ -107,10 +107,10 @@ async def conversation_fragment(
     conversation_id: ConversationId,
     user: ConsoleUserDep,
     session: SessionDep,
-    services: ServicesDep,
+    desk: DeskDep,
 ) -> JSONResponse:
     """The parts of the conversation page that change while it is open, rendered (escaped)."""
-    await _read(session, services, conversation_id, user)
+    await _read(session, desk, conversation_id, user)
     detail = await conversation_detail(session=session, conversation_id=conversation_id)
     owner = detail.summary.assigned_rep
     return JSONResponse(

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from handoff.console.session import COOKIE_PATH, FLASH_COOKIE, ConsoleUser
@@ -103,9 +103,4 @@ def redirect(url: str, *, notice: str | None = None) -> RedirectResponse:
             FLASH_COOKIE, quote(notice[:500]), max_age=60, path=COOKIE_PATH, httponly=True,
             samesite="lax",
         )  # fmt: skip
-    return response
-
-
-def with_headers(response: Response) -> Response:
-    response.headers.update(SECURITY_HEADERS)
     return response

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from bot.faq_feedback import SELF_SERVICE_INTENTS
 from bot.store.models import Conversation, ConversationState, Message, Priority
-from handoff.faq_feedback import SELF_SERVICE_INTENTS
 from tests.conftest import make_settings
 from tests.support.gateway import LiveGateway, running_gateway
 from tests.support.rasa_stack import RasaStack

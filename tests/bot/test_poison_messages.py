@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from bot.handoff_reasons import HandoffReason
 from bot.messages import Channel, InboundMessage, SenderKind
+from bot.policy import queue_notice_text
 from bot.rasa_client import Turn
-from bot.router import ROUTING_FAILED, ConversationRouter
+from bot.router import ConversationRouter
 from bot.store.models import (
     AuditEvent,
     Conversation,
@@ -27,7 +29,6 @@ from bot.store.models import (
     TurnStatus,
     utcnow,
 )
-from handoff.policy import queue_notice_text
 from tests.conftest import make_settings
 from tests.support.gateway import LiveGateway, running_gateway
 from tests.support.net import eventually
@@ -37,6 +38,8 @@ MAX_ATTEMPTS = 3
 LEASE_SECONDS = 0.2
 POISON = "this one breaks the router"
 ADDRESS = "poisoned-session"
+
+ROUTING_FAILED = HandoffReason.ROUTING_FAILED.value
 
 
 @dataclass
@@ -136,7 +139,7 @@ async def test_a_message_that_always_fails_is_tried_max_times_then_goes_to_a_per
             assert await harness.sweep() == [conversation_id]  # handed back: the sweep sees it
         elif attempt == 3:
             # The webhooks' path: routed in a task of its own, which must end cleanly.
-            harness.gateway.services.process_in_background(conversation_id)
+            harness.gateway.services.inbox.route_later(conversation_id)
             [task] = [
                 t
                 for t in harness.gateway.services.background
@@ -247,8 +250,9 @@ async def test_a_claim_whose_lease_ran_out_counts_as_an_attempt(harness: Harness
     other = ConversationRouter(
         session_factory=services.session_factory,
         rasa=services.rasa,
-        outbox=services.outbox,
+        replies=services.replies,
         promise_hours=24,
+        targets=services.targets,
         turn_lease=timedelta(seconds=LEASE_SECONDS),
     )
     hung = asyncio.create_task(harness.router.process(conversation_id))

@@ -66,7 +66,7 @@ def _environment(
 async def _start_cli(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
     # cwd away from the repository, so no developer .env is read.
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args,
+        sys.executable, "-m", "gateway.cli", *args,
         env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
 
@@ -168,7 +168,7 @@ async def test_an_update_polled_while_the_store_is_down_is_fetched_again_and_ans
     url = f"sqlite:///{store / 'store.db'}"
     migrate.upgrade(url)
     async with running_telegram_gateway(url, rasa.url) as live:
-        channel = live.gateway.services.telegram
+        channel = live.gateway.services.channel("telegram").bot  # type: ignore[attr-defined]
         assert channel is not None
         store.rename(tmp_path / "away")
         await live.gateway.services.engine.dispose()
@@ -196,20 +196,16 @@ async def test_polling_keeps_the_per_chat_rate_limit(sqlite_url: str, rasa: Rasa
     async with running_telegram_gateway(
         sqlite_url, rasa.url, RATE_LIMIT_BURST=1, RATE_LIMIT_PER_MINUTE=0.001
     ) as live:
-        services = live.gateway.services
-        assert services.telegram is not None
+        bot = live.gateway.services.channel("telegram").bot  # type: ignore[attr-defined]
+        assert bot is not None
         first = live.updates.message("where is my order")
         flood = live.updates.message("where is my order??")
         live.telegram.queue_update(first)
         live.telegram.queue_update(flood)
         report: list[str] = []
         polling = asyncio.create_task(
-            poll_updates(
-                services.telegram,
-                report=report.append,
-                long_poll_seconds=1,
-                rate_limiter=services.rate_limiter,
-            )
+            # The limit is the gateway's own: polling hands updates to the same inbox.
+            poll_updates(bot, report=report.append, long_poll_seconds=1)
         )
         try:
             await eventually(lambda: len(report) == 2, timeout=10)

@@ -145,7 +145,7 @@ async def _reply_later(h: TwilioHarness, *, hours_since_customer_wrote: float) -
             .where(Conversation.id == conversation.id)
             .values(last_customer_message_at=utcnow() - timedelta(hours=hours_since_customer_wrote))
         )
-    await h.gateway.services.router.send_reply(
+    await h.gateway.services.replies.send(
         conversation.id,
         Reply(text="Your refund went out today.\nIt takes 5 days.", sender_kind=SenderKind.REP),
     )

@@ -83,7 +83,7 @@ async def test_a_delivery_cut_off_before_it_reached_twilio_is_sent(h: TwilioHarn
             .values(lease_until=utcnow() - timedelta(seconds=1))
         )
     outbox = h.gateway.services.outbox
-    await h.gateway.services.router.send_reply(
+    await h.gateway.services.replies.send(
         conversation_id, Reply(text="A person will look at it today.", sender_kind=SenderKind.REP)
     )
     async with h.gateway.services.session_factory() as session, session.begin():
@@ -183,7 +183,7 @@ async def test_a_reply_written_while_an_earlier_one_waits_goes_out_after_it(
         await session.execute(
             update(Delivery).values(next_attempt_at=utcnow() + timedelta(seconds=3))
         )
-    await h.gateway.services.router.send_reply(
+    await h.gateway.services.replies.send(
         first.conversation_id,
         Reply(text="A person will look at it today.", sender_kind=SenderKind.REP),
     )

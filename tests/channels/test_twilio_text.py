@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.buttons import chosen_option, numbered_options
 from bot.messages import Attachment, Button, Channel
 from channels.twilio.consent import Keyword, keyword_of, keyword_of_opt_out_type
 from channels.twilio.inbound import MalformedMessage, media_kind, parse_message
@@ -11,8 +12,6 @@ from channels.twilio.outbound import template_variable
 from channels.twilio.rest import parse_retry_after
 from channels.twilio.sms_text import (
     MAX_BODY_CHARS,
-    chosen_option,
-    numbered_options,
     render_text,
     split_text,
 )

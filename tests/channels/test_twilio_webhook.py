@@ -243,7 +243,7 @@ async def test_stop_opts_out_and_nothing_more_is_sent(h: TwilioHarness) -> None:
 
     # A person answers after the STOP: refused at send time, and the reason recorded.
     conversation = await h.one(Conversation)
-    await h.gateway.services.router.send_reply(
+    await h.gateway.services.replies.send(
         conversation.id, Reply(text="Hi, Keisha from support here.", sender_kind=SenderKind.REP)
     )
     [*_, refused] = await h.all(Delivery)

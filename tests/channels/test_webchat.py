@@ -65,7 +65,7 @@ async def test_a_session_id_is_made_when_none_is_given(
 
 async def test_a_question_gets_the_bot_answer(customer: WebChatCustomer) -> None:
     replies = await customer.say("where is my order")
-    # A self-service answer asks whether it helped (handoff/faq_feedback.py).
+    # A self-service answer asks whether it helped (bot/faq_feedback.py).
     assert replies == [
         {
             "text": "Open My Orders to track it.",
@@ -202,7 +202,7 @@ async def test_messages_written_while_away_arrive_on_reconnect(
         conversation_id = await session.scalar(select(Conversation.id))
     assert conversation_id is not None
     # A person answers while the page is closed.
-    await gateway.services.router.send_reply(
+    await gateway.services.replies.send(
         conversation_id,
         Reply(text="Hi, this is Keisha from support.", sender_kind=SenderKind.REP, rep_id=7),
     )

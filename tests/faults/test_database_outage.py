@@ -58,7 +58,7 @@ pytestmark = pytest.mark.postgres
 T = TypeVar("T")
 
 ANSWER = "Open My Orders to track it."  # what the Rasa stand-in says to everything
-# The background loops the gateway starts, by task name (bot/app.py).
+# The background loops the gateway starts, by task name (gateway/app.py).
 LOOPS = frozenset({"outbox", "resume-turns", "sla-monitor"})
 # Every wait is bounded; the outage itself lasts a few seconds.
 RECOVERY_SECONDS = 10.0
@@ -278,7 +278,7 @@ async def test_a_web_chat_customer_returning_while_the_store_is_away_gets_what_w
     await away.close()
     # A rep answers while the customer is gone: the reply waits in the outbox.
     [conversation_id] = {m.conversation_id for m in await world.rows(Message)}
-    await world.gateway.services.router.send_reply(
+    await world.gateway.services.replies.send(
         conversation_id,
         Reply(text="Hi, this is Keisha from support.", sender_kind=SenderKind.REP, rep_id=7),
     )

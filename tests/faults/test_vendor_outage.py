@@ -99,7 +99,7 @@ async def test_replies_held_up_by_a_minute_long_vendor_outage_all_go_out_once_af
                     select(Conversation.id).where(Conversation.channel == Channel.TELEGRAM).limit(1)
                 )
             rep_reply = "Hi, Keisha here: I'm checking with the courier."
-            await gateway.services.router.send_reply(
+            await gateway.services.replies.send(
                 rep_answers, Reply(text=rep_reply, sender_kind=SenderKind.REP)
             )
 

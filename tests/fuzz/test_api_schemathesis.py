@@ -13,7 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from bot.app import create_app
+from gateway.app import create_app
 from tests.conftest import make_settings
 from tests.fuzz.conftest import ThreadedGateway
 

@@ -12,8 +12,8 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
 
-from bot.app import create_app
 from bot.store.models import Rep, Role
+from gateway.app import create_app
 from tests.browser.conftest import browser  # noqa: F401 (the browser fixture, for browser tests here)
 from tests.conftest import make_settings
 from tests.handoff.factories import PASSWORD, make_queued, make_rep

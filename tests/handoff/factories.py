@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.escalation import request_handoff
+from bot.handoff_reasons import HandoffReason
 from bot.lifecycle import Actor
 from bot.messages import Channel, Direction, SenderKind
+from bot.policy import ResponseTargets
 from bot.store.models import Contact, Conversation, Message, Rep, Role, utcnow
-from handoff.escalation import request_handoff
 from handoff.passwords import hash_password
 
 PASSWORD = "correct horse battery"
@@ -54,6 +56,7 @@ async def make_queued(
     customer_text: str = "I want to talk to a person",
     now: datetime | None = None,
     context: dict[str, Any] | None = None,
+    targets: ResponseTargets | None = None,
 ) -> Conversation:
     """A conversation the bot handed to the queue, with one customer message."""
     now = now or utcnow()
@@ -80,7 +83,7 @@ async def make_queued(
     request_handoff(
         session,
         conversation,
-        reason=reason,
+        reason=HandoffReason(reason),
         priority=priority,
         context=context
         if context is not None
@@ -93,6 +96,7 @@ async def make_queued(
         actor=Actor.BOT,
         now=now,
         promise_hours=24,
+        targets=targets or ResponseTargets.defaults(),
     )
     await session.commit()
     return conversation

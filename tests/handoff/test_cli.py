@@ -1,4 +1,4 @@
-"""`python -m bot.cli user …`: the first admin, refusals with clear messages, list, deactivate."""
+"""`python -m gateway.cli user …`: the first admin, clear refusals, list, deactivate."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
 from bot.settings import get_settings
+from gateway.cli import app
 from tests.conftest import make_settings
 
 PASSWORD = "a long enough password"
@@ -20,7 +20,7 @@ PASSWORD = "a long enough password"
 def _cli(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "ENVIRONMENT": "test"}
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "user", *args],
+        [sys.executable, "-m", "gateway.cli", "user", *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -181,7 +181,7 @@ async def test_the_cli_writes_the_file(known: tuple[Known, Any], tmp_path: Path)
     url = str(known[1].kw["bind"].url.render_as_string(hide_password=False))
     out = tmp_path / "records.jsonl"
     result = subprocess.run(  # noqa: ASYNC221 (the test waits for the CLI on purpose)
-        [sys.executable, "-m", "bot.cli", "export", "--format", "jsonl", "--out", str(out)],
+        [sys.executable, "-m", "gateway.cli", "export", "--format", "jsonl", "--out", str(out)],
         env={**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"},
         capture_output=True,
         text=True,

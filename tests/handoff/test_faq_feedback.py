@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from bot.messages import Channel, InboundMessage
-from bot.store.models import Conversation, ConversationState, FaqFeedback, Message
-from handoff.faq_feedback import (
+from bot.faq_feedback import (
     CONNECT_PAYLOAD,
     feedback_payload,
     parse_feedback,
 )
+from bot.messages import Channel, InboundMessage
+from bot.store.models import Conversation, ConversationState, FaqFeedback, Message
 from tests.conftest import make_settings
 from tests.support.gateway import LiveGateway, running_gateway
 from tests.support.rasa_standin import RasaStandIn, running_rasa_standin

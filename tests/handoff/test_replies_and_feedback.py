@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.feedback import parse_score
 from bot.messages import Channel, InboundMessage
 from bot.store.models import (
     Conversation,
@@ -19,7 +20,6 @@ from bot.store.models import (
     RatingStatus,
     WrapUp,
 )
-from handoff.feedback import parse_score
 from tests.handoff.conftest import Desk
 from tests.support.net import eventually
 from tests.support.webchat_customer import WebChatCustomer

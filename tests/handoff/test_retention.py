@@ -132,7 +132,7 @@ async def test_the_monitor_purges_at_most_daily(known: tuple[Known, Any]) -> Non
 def test_the_cli_purges_and_says_what_it_did(sqlite_url: str, tmp_path: Path) -> None:
     env = {**os.environ, "DATABASE_URL": sqlite_url, "LOG_LEVEL": "WARNING"}
     env.pop("RETENTION_DAYS", None)
-    command = [sys.executable, "-m", "bot.cli", "data", "purge"]
+    command = [sys.executable, "-m", "gateway.cli", "data", "purge"]
     missing = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert missing.returncode == 2 and "--older-than-days" in missing.stderr
     dry = subprocess.run(

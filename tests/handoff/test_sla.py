@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.policy import ResponseTargets
 from bot.store.db import create_engine, create_session_factory
 from bot.store.models import (
     AuditEvent,
@@ -24,7 +25,6 @@ from bot.store.models import (
 )
 from handoff.live import InProcessHub, LiveEvent
 from handoff.monitor import SLA_JOB, SlaMonitor
-from handoff.policy import DEFAULT_RESPONSE_TARGETS, RESPONSE_TARGETS, set_response_targets
 from handoff.queue import claim, current_handoff, lock_conversation
 from handoff.sla import check_open_handoffs
 from tests.handoff.conftest import running_desk
@@ -309,18 +309,20 @@ async def _drain(events: object) -> list[LiveEvent]:
 
 
 async def test_response_targets_come_from_settings(sqlite_url: str) -> None:
-    try:
-        async with running_desk(sqlite_url, SLA_HOURS_URGENT=2, SLA_HOURS_LOW=48) as desk:
-            assert RESPONSE_TARGETS[Priority.URGENT] == timedelta(hours=2)
-            async with desk.services.session_factory() as session:
-                urgent = await make_queued(session, address="c-1", priority="urgent", now=T0)
-                low = await make_queued(session, address="c-2", priority="low", now=T0)
-            assert urgent.due_at == T0 + timedelta(hours=2)
-            assert low.due_at == T0 + timedelta(hours=48)
-    finally:
-        set_response_targets(
-            {p: t.total_seconds() / 3600 for p, t in DEFAULT_RESPONSE_TARGETS.items()}
-        )
+    async with running_desk(sqlite_url, SLA_HOURS_URGENT=2, SLA_HOURS_LOW=48) as desk:
+        targets = desk.services.targets
+        assert targets.for_priority(Priority.URGENT) == timedelta(hours=2)
+        # The SLA clock works from the same targets the handoffs are queued with.
+        assert desk.services.monitor is not None and desk.services.monitor.targets is targets
+        async with desk.services.session_factory() as session:
+            urgent = await make_queued(
+                session, address="c-1", priority="urgent", now=T0, targets=targets
+            )
+            low = await make_queued(session, address="c-2", priority="low", now=T0, targets=targets)
+        assert urgent.due_at == T0 + timedelta(hours=2)
+        assert low.due_at == T0 + timedelta(hours=48)
+    # Nothing global changed: another gateway gets the defaults.
+    assert ResponseTargets.defaults().for_priority(Priority.URGENT) == timedelta(hours=1)
 
 
 async def test_the_gateway_runs_the_monitor(sqlite_url: str) -> None:

@@ -13,8 +13,8 @@ import socketio
 from sqlalchemy import select, update
 
 from bot.messages import Channel, InboundMessage, Reply, SenderKind
-from bot.services import build_services
 from bot.store.models import Conversation, Message, TurnStatus, utcnow
+from gateway.services import build_services
 from handoff.live import LiveEvent, RedisHub, Subscription, message_added
 from tests.conftest import make_settings
 from tests.scale.conftest import TEST_REDIS_URL
@@ -57,9 +57,9 @@ async def test_a_reply_sent_by_one_instance_reaches_a_customer_on_the_other(
     try:
         assert await customer.say("where is my order")
         conversation_id = await _conversation_id(a, customer.session_id)
-        assert await b.services.webchat.reachable(customer.session_id)
+        assert await b.services.channel("webchat").reachable(customer.session_id)  # type: ignore[attr-defined]
 
-        await b.services.router.send_reply(
+        await b.services.replies.send(
             conversation_id,
             Reply(text="Hi, this is Keisha from support.", sender_kind=SenderKind.REP, rep_id=7),
         )
@@ -72,7 +72,7 @@ async def test_a_reply_sent_by_one_instance_reaches_a_customer_on_the_other(
 
 
 async def _not_reachable(gateway: LiveGateway, session_id: str) -> bool:
-    return not await gateway.services.webchat.reachable(session_id)
+    return not await gateway.services.channel("webchat").reachable(session_id)  # type: ignore[attr-defined]
 
 
 async def _routed_texts(rasa: RasaStandIn) -> list[str]:
@@ -208,7 +208,7 @@ async def test_console_events_published_on_one_instance_reach_consoles_on_the_ot
     )
     assert received is not None
     async with hub_a.subscribe() as console_on_a, hub_b.subscribe() as console_on_b:
-        message_id = await b.services.router.send_reply(
+        message_id = await b.services.replies.send(
             received.conversation_id,
             Reply(text="Hi, this is Keisha.", sender_kind=SenderKind.REP, rep_id=7),
         )

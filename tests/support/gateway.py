@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from bot.app import create_app
-from bot.services import Services
 from bot.settings import Settings
+from gateway.app import create_app
+from gateway.services import Services
 from tests.support.net import free_port
 
 

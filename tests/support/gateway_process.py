@@ -52,7 +52,7 @@ class GatewayProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "bot.app:create_app", "--factory",
+                sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
                 "--host", "127.0.0.1", "--port", str(self.port),
                 "--no-access-log", "--log-level", "warning",
             ],

@@ -15,15 +15,15 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from bot import health, metrics
+from bot import metrics
 from bot.body_limit import BodySizeLimit
 from bot.logs import configure_logging
 from bot.loop_failures import LoopFailures
-from bot.services import Services, build_services
 from bot.settings import Settings, get_settings
 from bot.store.migrate import ensure_schema_current
-from channels import telegram
 from channels.webchat import socket_buffer_bytes
+from gateway import health
+from gateway.services import Services, build_services
 from handoff import oversight_web
 from handoff import web as handoff_web
 from handoff.live import RedisHub
@@ -34,7 +34,7 @@ WEBCHAT_STATIC = Path(__file__).resolve().parent.parent / "channels" / "webchat_
 
 
 def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
-    """Build the gateway (uvicorn: `bot.app:create_app --factory`)."""
+    """Build the gateway (uvicorn: `gateway.app:create_app --factory`)."""
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL)
     sio = socketio.AsyncServer(
@@ -53,8 +53,9 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         # tens of milliseconds every few seconds.
         gc.freeze()
         services.spawn(services.outbox.run(), name="outbox")
-        if services.webchat.presence is not None:
-            services.spawn(services.webchat.presence.run(), name="webchat-presence")
+        for channel in services.channels:
+            for name, loop in channel.loops():
+                services.spawn(loop(), name=name)
         if isinstance(services.desk.live, RedisHub):
             services.spawn(services.desk.live.run(), name="console-live")
         services.spawn(
@@ -74,17 +75,14 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         lifespan=lifespan,
     )
     api.state.services = services
+    api.state.desk = services.desk  # what the human queue's routes use (handoff/deps.py)
     api.include_router(health.router)
     api.include_router(metrics.router)
-    # Vendor channels' webhook routes.
-    api.include_router(
-        telegram.webhook_router(
-            services.telegram,
-            secret_token=settings.TELEGRAM_SECRET_TOKEN,
-            rate_limiter=services.rate_limiter,
-        )
-    )
-    api.include_router(services.twilio.routes())
+    # Every channel's webhook routes (under /channels/<name>/).
+    for channel in services.channels:
+        routes = channel.routes()
+        if routes is not None:
+            api.include_router(routes)
     # The human queue: rep API under /api/, rep console under /console.
     handoff_web.install(api)
     # SLA watch, follow-ups, reports and export (API and console).
@@ -133,7 +131,7 @@ async def _resume_pending_turns(services: Services, *, every: float) -> None:
                 if services.router.is_processing(conversation_id):
                     continue  # this process is on it; its loop takes the rest
                 logger.info("turn.resumed conversation_id=%s", conversation_id)
-                services.process_in_background(conversation_id)
+                services.inbox.route_later(conversation_id)
             failures.succeeded()
         except asyncio.CancelledError:
             raise

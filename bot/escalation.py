@@ -7,22 +7,24 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.handoff_reasons import HandoffReason
 from bot.lifecycle import transition
 from bot.messages import Reply, SenderKind
+from bot.policy import ResponseTargets, parse_priority, promise_text
 from bot.store.models import Conversation, ConversationState
-from handoff.policy import RESPONSE_TARGETS, parse_priority, promise_text
 
 
 def request_handoff(
     session: AsyncSession,
     conversation: Conversation,
     *,
-    reason: str,
+    reason: HandoffReason,
     priority: str | None,
     context: dict[str, Any],
     actor: str,
     now: datetime,
     promise_hours: int,
+    targets: ResponseTargets,
 ) -> Reply:
     """Queue `conversation` for a person, escalation flag up; return what to tell the customer.
 
@@ -35,15 +37,15 @@ def request_handoff(
         conversation,
         ConversationState.QUEUED,
         actor=actor,
-        reason=f"handoff: {reason}",
+        reason=f"handoff: {reason.value}",
         at=now,
     )
-    conversation.escalation_reason = reason
+    conversation.escalation_reason = reason.value
     conversation.priority = level
     conversation.priority_rank = level.rank
     conversation.tier = 1
     conversation.handoff_requested_at = now
-    conversation.due_at = now + RESPONSE_TARGETS[level]
+    conversation.due_at = now + targets.for_priority(level)
     conversation.handoff_context = context
     conversation.queue_notice_sent = False
     return Reply(text=promise_text(reason, promise_hours), sender_kind=SenderKind.SYSTEM)

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.handoff_reasons import HandoffReason
 from bot.messages import Button, Reply, SenderKind
 from bot.store.models import FaqFeedback
 
@@ -53,7 +54,9 @@ SELF_SERVICE_INTENTS = frozenset(
 )
 
 FEEDBACK_INTENT = "faq_feedback"
-CONNECT_PAYLOAD = '/contact_human_agent{"handoff_reason": "faq_not_helpful"}'
+CONNECT_PAYLOAD = "/contact_human_agent" + json.dumps(
+    {"handoff_reason": HandoffReason.FAQ_NOT_HELPFUL.value}
+)
 # "No, thanks" to the offer of a person: the assistant asks whether there is anything else.
 DECLINE_PAYLOAD = "/deny"
 THANKS_TEXT = "Great, glad that helped! If there is anything else, just write here."

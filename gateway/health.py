@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from bot.services import Services
 from bot.store.db import ping
+from gateway.services import Services
 
 router = APIRouter(tags=["health"])
 

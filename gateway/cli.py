@@ -1,4 +1,4 @@
-"""Command line: `python -m bot.cli …` (installed as `caricom`)."""
+"""Command line: `python -m gateway.cli …` (installed as `caricom`)."""
 
 from __future__ import annotations
 
@@ -276,26 +276,26 @@ def telegram_poll(
 async def _poll_telegram(settings: Settings, long_poll_seconds: int) -> None:
     import socketio
 
-    from bot.services import build_services
     from bot.store.migrate import ensure_schema_current
-    from channels.telegram import poll_updates
+    from channels.telegram import TelegramChannel, poll_updates
+    from gateway.services import build_services
 
     services = build_services(settings, socketio.AsyncServer(async_mode="asgi"))
-    channel = services.telegram
-    assert channel is not None  # the token is set
+    telegram = services.channel("telegram")
+    assert isinstance(telegram, TelegramChannel) and telegram.bot is not None  # the token is set
+    channel = telegram.bot
     try:
         await ensure_schema_current(services.engine)
         # As the gateway does: send retries when due, answer what a crash left unanswered.
         services.spawn(services.outbox.run(), name="outbox")
         for conversation_id in await services.router.pending_conversations():
-            services.process_in_background(conversation_id)
+            services.inbox.route_later(conversation_id)
         me = await channel.client.me()
         typer.echo(f"Polling Telegram as @{me.username}. Press Ctrl-C to stop.", err=True)
         await poll_updates(
             channel,
             report=lambda line: typer.echo(line, err=True),
             long_poll_seconds=long_poll_seconds,
-            rate_limiter=services.rate_limiter,
         )
     finally:
         await services.close()
