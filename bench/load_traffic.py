@@ -308,7 +308,9 @@ class Traffic:
             if customer.channel == "webchat":
                 assert customer.socket is not None
                 await customer.socket.client.emit(
-                    "user_uttered", {"message": text, "session_id": customer.address}
+                    # The session id the gateway confirmed (it issues them).
+                    "user_uttered",
+                    {"message": text, "session_id": customer.socket.session_id},
                 )
                 turn.status = 200
                 return

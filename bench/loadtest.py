@@ -178,6 +178,10 @@ async def _run(args: argparse.Namespace) -> int:
             # refuse them (as it should a flood) and their turns would never be answered.
             "RATE_LIMIT_PER_MINUTE": "1000000",
             "RATE_LIMIT_BURST": "1000000",
+            # All of them come from one address, and each counts its replies.
+            "WEBCHAT_ADDRESS_PER_MINUTE": "1000000",
+            "WEBCHAT_ADDRESS_BURST": "1000000",
+            "PRIVACY_NOTICE": "",
         }
         gateways = [
             GatewayProcess(env=env, log_path=workdir / f"gateway-{name}.log") for name in "ab"

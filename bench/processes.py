@@ -43,6 +43,10 @@ def gateway_process(
         # refuse them (as it should a flood) and the turns measured would never be answered.
         RATE_LIMIT_PER_MINUTE="1000000",
         RATE_LIMIT_BURST="1000000",
+        # All of them come from one address, and each counts its replies.
+        WEBCHAT_ADDRESS_PER_MINUTE="1000000",
+        WEBCHAT_ADDRESS_BURST="1000000",
+        PRIVACY_NOTICE="",
         **(extra_env or {}),
     )
     log = (workdir / "gateway.log").open("wb")

@@ -157,14 +157,11 @@ class Inbox:
         try:
             await self._flush(channel, address)
         except Exception as error:
-            logger.warning(
-                "flush.deferred channel=%s address=%s error=%s",
-                channel,
-                address,
-                type(error).__name__,
-            )
+            # No address in logs or task names (which reach the logs): a web chat address is
+            # the session's secret.
+            logger.warning("flush.deferred channel=%s error=%s", channel, type(error).__name__)
             self._background.spawn(
-                self._flush_later(channel, address, reachable), name=f"{channel}-flush-{address}"
+                self._flush_later(channel, address, reachable), name=f"{channel}-flush"
             )
 
     async def _flush_later(
@@ -179,15 +176,10 @@ class Inbox:
             try:
                 await self._flush(channel, address)
             except Exception as error:
-                logger.debug(
-                    "flush.failed channel=%s address=%s error=%s",
-                    channel,
-                    address,
-                    type(error).__name__,
-                )
+                logger.debug("flush.failed channel=%s error=%s", channel, type(error).__name__)
                 delay = min(delay * 2, FLUSH_MAX_RETRY_SECONDS)
             else:
-                logger.info("flush.resumed channel=%s address=%s", channel, address)
+                logger.info("flush.resumed channel=%s", channel)
                 return
 
     async def _flush(self, channel: Channel, address: str) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.messages import Channel, Direction, InboundMessage, SenderKind
-from bot.privacy import mask_sensitive
+from bot.privacy import mask_sensitive, visitor_label
 from bot.rate_limit import RateLimiter
 from bot.store.models import (
     Contact,
@@ -223,7 +223,11 @@ async def _conversation_for(session: AsyncSession, inbound: InboundMessage) -> C
         session.add(contact)
         await session.flush()
     conversation = Conversation(
-        contact_id=contact.id, channel=inbound.channel, address=inbound.address
+        contact_id=contact.id,
+        channel=inbound.channel,
+        address=inbound.address,
+        # A web chat address is the session's secret: people see this label instead.
+        address_label=visitor_label() if inbound.channel == Channel.WEBCHAT else None,
     )
     session.add(conversation)
     await session.flush()

@@ -16,6 +16,7 @@ are shorter than 13 digits. A one-time code is 3 to 8 digits right after words l
 from __future__ import annotations
 
 import re
+import secrets
 
 # A run of digit groups: separators of one to three spaces, tabs, dashes, dots or slashes.
 _DIGIT_RUN = re.compile(r"\d+(?:[ \t\-./]{1,3}\d+)*")
@@ -83,6 +84,14 @@ def mask_sensitive(text: str) -> str:
     """`text` with card numbers reduced to their last four digits and one-time codes removed."""
     text = _DIGIT_RUN.sub(_mask_run, text)
     return _ONE_TIME_CODE.sub(lambda m: m.group("lead") + CODE_MASK, text)
+
+
+def visitor_label() -> str:
+    """How people see a web chat customer, whose address (the session id) is a secret.
+
+    Random, not derived from the session id: a label that leaks tells nothing about it.
+    """
+    return f"Web visitor {secrets.token_hex(2).upper()}"
 
 
 def mask_optional(text: str | None) -> str | None:

@@ -83,11 +83,16 @@ class RateLimiter(Protocol):
         ...
 
 
-def rate_limiter_from_settings(settings: Settings) -> RateLimiter:
-    """Shared through Redis when REDIS_URL is set (several instances), else this process's."""
+def rate_limiter_from_settings(
+    settings: Settings, *, per_minute: float | None = None, burst: int | None = None
+) -> RateLimiter:
+    """Shared through Redis when REDIS_URL is set (several instances), else this process's.
+
+    With the per-sender limit (RATE_LIMIT_*) unless `per_minute` and `burst` say otherwise.
+    """
     if settings.REDIS_URL:
-        return RedisRateLimiter.from_settings(settings)
-    return LocalRateLimiter.from_settings(settings)
+        return RedisRateLimiter.from_settings(settings, per_minute=per_minute, burst=burst)
+    return LocalRateLimiter.from_settings(settings, per_minute=per_minute, burst=burst)
 
 
 @dataclass(slots=True)
@@ -115,8 +120,13 @@ class LocalRateLimiter:
         self._buckets: OrderedDict[tuple[str, str], _Bucket] = OrderedDict()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LocalRateLimiter:
-        return cls(per_minute=settings.RATE_LIMIT_PER_MINUTE, burst=settings.RATE_LIMIT_BURST)
+    def from_settings(
+        cls, settings: Settings, *, per_minute: float | None = None, burst: int | None = None
+    ) -> LocalRateLimiter:
+        return cls(
+            per_minute=per_minute or settings.RATE_LIMIT_PER_MINUTE,
+            burst=burst or settings.RATE_LIMIT_BURST,
+        )
 
     async def allow(self, channel: str, address: str) -> bool:
         return self.allow_now(channel, address)
@@ -177,7 +187,9 @@ class RedisRateLimiter:
         self._skip_redis_until = float("-inf")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RedisRateLimiter:
+    def from_settings(
+        cls, settings: Settings, *, per_minute: float | None = None, burst: int | None = None
+    ) -> RedisRateLimiter:
         assert settings.REDIS_URL, "RedisRateLimiter needs REDIS_URL"
         client = redis.Redis.from_url(
             settings.REDIS_URL,
@@ -190,8 +202,8 @@ class RedisRateLimiter:
         return cls(
             client,
             prefix=settings.REDIS_PREFIX,
-            per_minute=settings.RATE_LIMIT_PER_MINUTE,
-            burst=settings.RATE_LIMIT_BURST,
+            per_minute=per_minute or settings.RATE_LIMIT_PER_MINUTE,
+            burst=burst or settings.RATE_LIMIT_BURST,
         )
 
     def key(self, channel: str, address: str) -> str:

@@ -38,6 +38,7 @@ from bot.lifecycle import HUMAN_STATES, Actor, transition
 from bot.messages import Channel, InboundMessage, Reply, SenderKind
 from bot.metrics import Metrics
 from bot.policy import ResponseTargets, queue_notice_text
+from bot.privacy_notice import privacy_notice
 from bot.rasa_client import AssistantUnavailable, RasaClient, Turn
 from bot.rate_limit import RateLimiter
 from bot.replies import ReplyService
@@ -99,8 +100,10 @@ class ConversationRouter:
         turn_lease: timedelta | None = None,
         route_max_attempts: int | None = None,
         other_instances: bool = True,
+        privacy_notice: str = "",
     ) -> None:
         self._session_factory = session_factory
+        self._privacy_notice = privacy_notice  # empty: none sent
         lease = turn_lease or timedelta(seconds=setting_default("TURN_LEASE_SECONDS"))
         self._claims = TurnClaims(session_factory, lease=lease)
         self._route_max_attempts: int = route_max_attempts or setting_default("ROUTE_MAX_ATTEMPTS")
@@ -408,7 +411,8 @@ class ConversationRouter:
                     reason="customer wrote again",
                     at=now,
                 )
-            replies = [Reply(text=n, sender_kind=SenderKind.SYSTEM) for n in notices]
+            replies = privacy_notice(conversation, text=self._privacy_notice, now=now)
+            replies.extend(Reply(text=n, sender_kind=SenderKind.SYSTEM) for n in notices)
             if turn is not None:
                 message.intent = turn.intent
                 message.intent_confidence = turn.confidence

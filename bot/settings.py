@@ -11,6 +11,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TWILIO_API_DEFAULT = "https://api.twilio.com"
 TELEGRAM_API_DEFAULT = "https://api.telegram.org"
+DEFAULT_PRIVACY_NOTICE = (
+    "Privacy: we keep this conversation to answer you and to improve our support. Please "
+    "don't send card numbers or passwords here. You can ask us for a copy of your data, or "
+    "to erase it, at any time."
+)
 
 
 def async_database_url(url: str) -> str:
@@ -108,6 +113,13 @@ class Settings(BaseSettings):
 
     # Customer input limits (web chat refuses longer messages with a clear error).
     MAX_MESSAGE_CHARS: int = Field(default=2000, gt=0)
+    # Web chat sessions one socket may speak for (tabs share a socket's session, so one is the
+    # usual case; a few more let a widget start over without reconnecting).
+    WEBCHAT_MAX_SESSIONS_PER_SOCKET: int = Field(default=3, ge=1)
+    # Web chat messages from one client address (every socket and session behind it): higher
+    # than one sender's limit, since an office or a mobile carrier puts many people behind one.
+    WEBCHAT_ADDRESS_PER_MINUTE: float = Field(default=120.0, gt=0)
+    WEBCHAT_ADDRESS_BURST: int = Field(default=60, ge=1)
     # Per-sender rate limit on every channel (token bucket per channel and customer address):
     # a sustained rate in messages a minute, and how many may come at once.
     RATE_LIMIT_PER_MINUTE: float = Field(default=20.0, gt=0)
@@ -127,6 +139,9 @@ class Settings(BaseSettings):
     SLA_MONITOR_INTERVAL_SECONDS: float = Field(default=30.0, gt=0)
     # Conversations inactive this many days are purged (daily, by the monitor); none: kept.
     RETENTION_DAYS: int | None = Field(default=None, gt=0)
+    # Sent once to each customer on their first message on each channel, before any answer;
+    # empty: none is sent.
+    PRIVACY_NOTICE: str = Field(default=DEFAULT_PRIVACY_NOTICE, max_length=1000)
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -2,19 +2,24 @@
 
 Client → server: `session_request {session_id}`, `user_uttered {message, session_id}`.
 Server → client: `session_confirm`, `bot_uttered {text, quick_replies?, sender}`, and `error
-{message}` for input we refuse. Every socket of a session joins a room named by the session id
-(Rasa's "session persistence"), so a customer who reloads the page continues the same
-conversation and gets later messages, a rep's reply included. Replies written while no socket
-of the session is connected wait in the outbox until one reconnects. With several gateway
-instances (Redis), presence is shared through `RedisPresence` and emits through Socket.IO's
-Redis manager, so any instance can reach a customer connected to another.
+{message}` for input we refuse. The session id is a secret the server issues (see
+channels/webchat_sessions.py): a presented one the server did not issue is answered with a new
+one in `session_confirm`, and it is never logged. Every socket of a session joins a room named
+by the session id (Rasa's "session persistence"), so a customer who reloads the page continues
+the same conversation and gets later messages, a rep's reply included. Replies written while
+no socket of the session is connected wait in the outbox until one reconnects. With several
+gateway instances (Redis), presence is shared through `RedisPresence` and emits through
+Socket.IO's Redis manager, so any instance can reach a customer connected to another.
+
+Limits: a message is measured before it is cleaned, one socket speaks for a few sessions at
+most, and messages are counted per socket and per client address as well as per session, so
+neither a new session nor a new socket buys a fresh allowance.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,20 +29,28 @@ from redis.exceptions import RedisError
 
 from bot.inbox import Inbox, Taken
 from bot.messages import Channel, InboundMessage, Reply
+from bot.rate_limit import RateLimiter, rate_limiter_from_settings
 from bot.sending import ChannelSender, Offline, OutboundJob, Outcome, Sent
 from bot.settings import Settings
 from bot.text import clean_customer_text
 from channels.contract import BackgroundLoop, ChannelDeps
 from channels.webchat_presence import RedisPresence
+from channels.webchat_sessions import WebChatSessions
 
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "/"
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# Rate-limit keys beside the sessions' own (Channel.WEBCHAT and the session id, bot/inbox.py).
+SOCKET_LIMIT = "webchat-socket"
+CLIENT_ADDRESS_LIMIT = "webchat-address"
+TOO_QUICK = "You're sending messages too quickly. Please wait a moment, then try again."
+TAKE_FAILED = "Sorry, we could not take your message just now. Please try again."
 
 
 def from_settings(settings: Settings, deps: ChannelDeps) -> WebChatChannel:
-    """Web chat is always on; with REDIS_URL, presence is shared by the gateway instances."""
+    """Web chat is always on; with REDIS_URL, presence, issued session ids and the limits per
+    connection and client address are shared by the gateway instances."""
     presence = (
         RedisPresence(redis.Redis.from_url(settings.REDIS_URL), prefix=settings.REDIS_PREFIX)
         if settings.REDIS_URL
@@ -46,9 +59,32 @@ def from_settings(settings: Settings, deps: ChannelDeps) -> WebChatChannel:
     return WebChatChannel(
         deps.sio,
         max_message_chars=settings.MAX_MESSAGE_CHARS,
+        sessions=WebChatSessions(
+            deps.session_factory,
+            redis_client=(redis.Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None),
+            prefix=settings.REDIS_PREFIX,
+        ),
         inbox=deps.inbox,
+        # A connection is one customer: it gets one sender's allowance (RATE_LIMIT_*).
+        socket_limiter=rate_limiter_from_settings(settings),
+        address_limiter=rate_limiter_from_settings(
+            settings,
+            per_minute=settings.WEBCHAT_ADDRESS_PER_MINUTE,
+            burst=settings.WEBCHAT_ADDRESS_BURST,
+        ),
+        max_sessions_per_socket=settings.WEBCHAT_MAX_SESSIONS_PER_SOCKET,
         presence=presence,
     )
+
+
+def socket_buffer_bytes(max_message_chars: int) -> int:
+    """The largest Socket.IO packet worth reading (engine.io's max_http_buffer_size).
+
+    The longest message allowed, escaped at worst (a character outside the basic plane is
+    12 bytes as two JSON \\u escapes), plus the event's envelope: anything larger is refused
+    by engine.io before it is read whole, let alone parsed.
+    """
+    return max_message_chars * 12 + 1024
 
 
 class WebChatChannel:
@@ -63,14 +99,25 @@ class WebChatChannel:
         sio: socketio.AsyncServer,
         *,
         max_message_chars: int,
+        sessions: WebChatSessions,
         inbox: Inbox | None = None,
+        socket_limiter: RateLimiter | None = None,
+        address_limiter: RateLimiter | None = None,
+        max_sessions_per_socket: int = 3,
         presence: RedisPresence | None = None,
     ) -> None:
         self._sio = sio
+        self.sessions = sessions
         self.presence = presence  # None: this process's sockets are all there is
-        self._joined: dict[str, set[str]] = {}  # sid → session ids it joined (with presence)
+        self._joined: dict[str, set[str]] = {}  # sid → session ids it joined
+        self._client_address: dict[str, str] = {}  # sid → the client's address
         self._max_chars = max_message_chars
+        self._max_sessions = max_sessions_per_socket
+        # Per connection and per client address, before the store; per session, the inbox's.
+        self._socket_limiter = socket_limiter
+        self._address_limiter = address_limiter
         self._inbox = inbox  # None: outbound only
+        sio.on("connect", self._connect)
         sio.on("session_request", self._session_request)
         sio.on("user_uttered", self._user_uttered)
         sio.on("disconnect", self._disconnect)
@@ -91,22 +138,56 @@ class WebChatChannel:
     async def close(self) -> None:
         if self.presence is not None:
             await self.presence.close()
+        await self.sessions.close()
+        for limiter in (self._socket_limiter, self._address_limiter):
+            if limiter is not None:
+                await limiter.close()
 
     # Inbound -------------------------------------------------------------------------------
+
+    async def _connect(self, sid: str, environ: dict[str, Any], *args: Any) -> None:
+        # The ASGI scope's client, which uvicorn has already taken from X-Forwarded-For when
+        # the request came through a trusted proxy (FORWARDED_ALLOW_IPS).
+        scope = environ.get("asgi.scope") or {}
+        client = scope.get("client")
+        self._client_address[sid] = str(client[0]) if client else "unknown"
 
     async def _session_request(self, sid: str, *args: Any) -> None:
         # A client may emit an event with no data, or with several arguments.
         data = args[0] if args else None
         requested = data.get("session_id") if isinstance(data, dict) else None
-        if requested is None or requested == "":
-            session_id = uuid.uuid4().hex
-        elif isinstance(requested, str) and _SESSION_ID.match(requested):
-            session_id = requested
-        else:
+        if (
+            requested is not None
+            and requested != ""
+            and not (isinstance(requested, str) and _SESSION_ID.match(requested))
+        ):
             await self._error(sid, "session_id must be 1 to 128 letters, digits or -_.:")
             return
+        joined = self._joined.get(sid, set())
+        try:
+            known = (
+                isinstance(requested, str)
+                and bool(requested)
+                and (requested in joined or await self.sessions.accepts(requested))
+            )
+        except Exception:
+            # The store is away: a new id would cut the customer off their conversation, so
+            # they are asked to try again (the widget does, on its next reconnect).
+            logger.exception("webchat.session_check_failed sid=%s", sid)
+            await self._error(sid, "Sorry, we could not open the chat just now. Please try again.")
+            return
+        if known and isinstance(requested, str):
+            session_id = requested
+        elif len(joined) >= self._max_sessions:
+            await self._too_many_sessions(sid)
+            return
+        else:
+            # None asked for, or one no gateway issued: a new one, confirmed below.
+            session_id = await self.sessions.issue()
+        if not await self._join(sid, session_id):
+            await self._too_many_sessions(sid)
+            return
         await self._sio.save_session(sid, {"session_id": session_id})
-        await self._join(sid, session_id)
         await self._sio.emit("session_confirm", session_id, to=sid)
         if self._inbox is not None:
             await self._inbox.came_back(Channel.WEBCHAT, session_id, reachable=self.reachable)
@@ -116,20 +197,32 @@ class WebChatChannel:
         if not isinstance(data, dict) or not isinstance(data.get("message"), str):
             await self._error(sid, 'expected {"message": "<text>", "session_id": "<id>"}')
             return
-        session_id = await self._session_id(sid, data)
+        # Measured as sent: cleaning a huge message would cost the work the limit saves.
+        if len(data["message"]) > self._max_chars:
+            logger.info("webchat.message_too_long sid=%s chars=%s", sid, len(data["message"]))
+            await self._error(
+                sid,
+                f"Your message is too long ({len(data['message']):,} characters). Please keep "
+                f"it under {self._max_chars:,} characters, or send it in parts.",
+            )
+            return
+        try:
+            session_id = await self._session_id(sid, data)
+        except Exception:
+            # The store could not say whether the session exists.
+            logger.exception("webchat.session_check_failed sid=%s", sid)
+            await self._error(sid, TAKE_FAILED)
+            return
         if session_id is None:
             await self._error(sid, "send session_request first, or include a valid session_id")
             return
         text = clean_customer_text(data["message"])
         if not text:
             return  # nothing to answer; the widget never sends empty messages
-        if len(text) > self._max_chars:
-            logger.info("webchat.message_too_long session_id=%s chars=%s", session_id, len(text))
-            await self._error(
-                sid,
-                f"Your message is too long ({len(text):,} characters). Please keep it under "
-                f"{self._max_chars:,} characters, or send it in parts.",
-            )
+        limit = await self._over_limit(sid)
+        if limit is not None:
+            logger.warning("rate_limited channel=%s sid=%s limit=%s", Channel.WEBCHAT, sid, limit)
+            await self._error(sid, TOO_QUICK)
             return
         assert self._inbox is not None, "an outbound-only web chat takes no messages"
         try:
@@ -138,51 +231,78 @@ class WebChatChannel:
                 InboundMessage(channel=Channel.WEBCHAT, address=session_id, text=text), now=True
             )
         except Exception:
-            logger.exception("webchat.inbound_failed session_id=%s", session_id)
-            await self._error(
-                sid, "Sorry, we could not take your message just now. Please try again."
-            )
+            logger.exception("webchat.inbound_failed sid=%s", sid)
+            await self._error(sid, TAKE_FAILED)
             return
         if taken == Taken.RATE_LIMITED:
-            logger.warning("rate_limited channel=%s session_id=%s", Channel.WEBCHAT, session_id)
-            await self._error(
-                sid,
-                "You're sending messages too quickly. Please wait a moment, then try again.",
-            )
+            logger.warning("rate_limited channel=%s sid=%s limit=session", Channel.WEBCHAT, sid)
+            await self._error(sid, TOO_QUICK)
 
     async def _session_id(self, sid: str, data: dict[str, Any]) -> str | None:
+        """The session this message is for: the one given, if this socket may speak for it."""
         given = data.get("session_id")
         if isinstance(given, str) and _SESSION_ID.match(given):
-            # Rasa's widgets send the session id with each message; make sure this socket
-            # gets the answers even if it skipped session_request.
-            await self._join(sid, given)
-            return given
+            if given in self._joined.get(sid, set()):
+                return given
+            # Rasa's widgets send the session id with each message and may skip
+            # session_request after a reconnect: join this socket if the id was issued.
+            if await self.sessions.accepts(given) and await self._join(sid, given):
+                return given
+            return None
         session = await self._sio.get_session(sid)
         found = session.get("session_id") if session else None
         return found if isinstance(found, str) else None
 
-    async def _join(self, sid: str, session_id: str) -> None:
+    async def _over_limit(self, sid: str) -> str | None:
+        """Which limit, of the connection's and the client address's, this message is over (a
+        token taken from each it passed), else None. The session's own is the inbox's, after
+        the store, like every channel's sender limit."""
+        if self._socket_limiter is not None and not await self._socket_limiter.allow(
+            SOCKET_LIMIT, sid
+        ):
+            return "socket"
+        address = self._client_address.get(sid, "unknown")
+        if self._address_limiter is not None and not await self._address_limiter.allow(
+            CLIENT_ADDRESS_LIMIT, address
+        ):
+            return "address"
+        return None
+
+    async def _join(self, sid: str, session_id: str) -> bool:
+        """Join this socket to the session's room; False when it holds as many as it may."""
+        joined = self._joined.setdefault(sid, set())
+        if session_id in joined:
+            return True
+        if len(joined) >= self._max_sessions:
+            return False
+        joined.add(session_id)
         await self._sio.enter_room(sid, session_id)
         if self.presence is None:
-            return
-        joined = self._joined.setdefault(sid, set())
-        if session_id not in joined:
-            joined.add(session_id)
-            try:
-                await self.presence.joined(session_id)
-            except RedisError:
-                # Counted here already: the next refresh records it once Redis is back.
-                logger.exception("webchat.presence_join_failed session_id=%s", session_id)
+            return True
+        try:
+            await self.presence.joined(session_id)
+        except RedisError:
+            # Counted here already: the next refresh records it once Redis is back.
+            logger.exception("webchat.presence_join_failed sid=%s", sid)
+        return True
 
     async def _disconnect(self, sid: str, *args: Any) -> None:
+        self._client_address.pop(sid, None)
+        joined = self._joined.pop(sid, set())
         if self.presence is None:
             return
-        for session_id in self._joined.pop(sid, set()):
+        for session_id in joined:
             try:
                 await self.presence.left(session_id)
             except RedisError:
                 # Redis away: the entry runs out by itself once no longer refreshed.
-                logger.exception("webchat.presence_leave_failed session_id=%s", session_id)
+                logger.exception("webchat.presence_leave_failed sid=%s", sid)
+
+    async def _too_many_sessions(self, sid: str) -> None:
+        logger.warning("webchat.too_many_sessions sid=%s max=%s", sid, self._max_sessions)
+        await self._error(
+            sid, f"One connection can hold {self._max_sessions} chat sessions at most."
+        )
 
     async def _error(self, sid: str, message: str) -> None:
         await self._sio.emit("error", {"message": message}, to=sid)
@@ -213,7 +333,7 @@ class WebChatChannel:
         except RedisError as error:
             # Emits go through Redis too: nothing reaches the customer now. The reply waits
             # in the outbox and goes out when they reconnect.
-            logger.warning("webchat.presence_unknown session_id=%s error=%s", address, error)
+            logger.warning("webchat.presence_unknown error=%s", error)
             return False
 
     def _is_connected(self, session_id: str) -> bool:

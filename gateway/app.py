@@ -21,6 +21,7 @@ from bot.logs import configure_logging
 from bot.loop_failures import LoopFailures
 from bot.settings import Settings, get_settings
 from bot.store.migrate import ensure_schema_current
+from channels.webchat import socket_buffer_bytes
 from gateway import health
 from gateway.services import Services, build_services
 from handoff import oversight_web
@@ -37,7 +38,10 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     settings = settings or get_settings()
     configure_logging(settings.LOG_LEVEL)
     sio = socketio.AsyncServer(
-        async_mode="asgi", cors_allowed_origins="*", client_manager=_client_manager(settings)
+        async_mode="asgi",
+        cors_allowed_origins="*",
+        client_manager=_client_manager(settings),
+        max_http_buffer_size=socket_buffer_bytes(settings.MAX_MESSAGE_CHARS),
     )
     services = build_services(settings, sio)
 

@@ -135,6 +135,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         route_max_attempts=settings.ROUTE_MAX_ATTEMPTS,
         # Several instances share the store only with Redis between them (README).
         other_instances=settings.REDIS_URL is not None,
+        privacy_notice=settings.PRIVACY_NOTICE,
     )
     inbox = Inbox(
         session_factory=session_factory,

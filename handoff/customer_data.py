@@ -23,6 +23,7 @@ from bot.store.models import (
     AuditEvent,
     Contact,
     Conversation,
+    ConversationRead,
     FaqFeedback,
     Handoff,
     Message,
@@ -45,6 +46,7 @@ _HELD = (
     ("ratings", Rating),
     ("faq_feedback", FaqFeedback),
     ("audit_events", AuditEvent),
+    ("reads", ConversationRead),
 )
 
 
@@ -87,7 +89,11 @@ async def export_contact(
     )
     out: dict[str, Any] = {"contact": _row(contact), "conversations": []}
     for conversation in conversations:
-        held: dict[str, Any] = {"conversation": _row(conversation)}
+        # The address as people see it: a web chat address is the session's secret, which
+        # an export must not carry (anyone holding it receives the customer's replies).
+        held: dict[str, Any] = {
+            "conversation": {**_row(conversation), "address": conversation.shown_address}
+        }
         for name, model in _HELD:
             rows = await session.scalars(
                 select(model).where(model.conversation_id == conversation.id).order_by(model.id)

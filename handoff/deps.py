@@ -14,6 +14,7 @@ from handoff.desk import RepDesk
 from handoff.errors import NotAuthenticated, NotFound
 from handoff.live import LiveHub
 from handoff.permissions import require_role
+from handoff.reading import record_read, require_read
 from handoff.tokens import rep_for_token
 
 
@@ -74,6 +75,14 @@ async def get_supervisor(rep: CurrentRep) -> Rep:
 SupervisorRep = Annotated[Rep, Depends(get_supervisor)]
 
 
+async def get_admin(rep: CurrentRep) -> Rep:
+    require_role(rep, Role.ADMIN)
+    return rep
+
+
+AdminRep = Annotated[Rep, Depends(get_admin)]
+
+
 # Row ids are INTEGER columns (32 bits on PostgreSQL): a larger id in a path names no row, and
 # the database driver would refuse it with an error (a 500) instead of the 422 it deserves.
 MAX_ROW_ID = 2**31 - 1
@@ -81,12 +90,15 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 async def get_conversation(
-    conversation_id: RowId, session: SessionDep, rep: CurrentRep
+    conversation_id: RowId, session: SessionDep, rep: CurrentRep, desk: DeskDep
 ) -> Conversation:
-    """The conversation in the path (404 when there is none), after the rep is known (401)."""
+    """The conversation in the path (404 when there is none), after the rep is known (401),
+    if they may read it (403); the read is recorded. Every route answers with the transcript."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         raise NotFound(f"There is no conversation {conversation_id}.")
+    await require_read(session, conversation=conversation, rep=rep)
+    await record_read(desk.session_factory, conversation_id=conversation.id, rep=rep, via="api")
     return conversation
 
 

@@ -137,7 +137,7 @@ async def _page(
             "conversation_id": conversation.id,
             "channel": conversation.channel,
             "customer_name": name,
-            "customer_address": conversation.address,
+            "customer_address": conversation.shown_address,
             "customer_phone": phone,
             "state": conversation.state,
             "nature_of_inquiry": w.get("nature_of_inquiry") or conversation.nature_of_inquiry,

@@ -109,7 +109,7 @@ async def list_follow_ups(
                 wrap_up_id=w.id,
                 conversation_id=w.conversation_id,
                 channel=str(conversation.channel),
-                customer=name or conversation.address,
+                customer=name or conversation.shown_address,
                 nature_of_inquiry=w.nature_of_inquiry,
                 actions_taken=w.actions_taken,
                 due=w.follow_up_due,

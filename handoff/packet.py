@@ -71,7 +71,7 @@ def queue_item(
         id=conversation.id,
         channel=str(conversation.channel),
         customer=(contact.display_name if contact and contact.display_name else None)
-        or conversation.address,
+        or conversation.shown_address,
         state=str(conversation.state),
         tier=conversation.tier,
         priority=str(conversation.priority) if conversation.priority else None,
@@ -182,7 +182,7 @@ async def conversation_detail(
     names = await RepNames.load(session, rep_ids)
     return ConversationPublic(
         summary=queue_item(conversation, contact, names, now),
-        address=conversation.address,
+        address=conversation.shown_address,
         phone=contact.phone if contact else None,
         handoff_requested_at=conversation.handoff_requested_at,
         first_response_at=record.first_response_at if record else None,

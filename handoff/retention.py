@@ -30,6 +30,7 @@ from bot.store.models import (
     AuditEvent,
     Contact,
     Conversation,
+    ConversationRead,
     Delivery,
     FaqFeedback,
     Handoff,
@@ -56,6 +57,7 @@ _CHILDREN: tuple[tuple[str, Any], ...] = (
     ("deliveries", Delivery),
     ("messages", Message),
     ("audit_events", AuditEvent),
+    ("reads", ConversationRead),
 )
 
 

@@ -181,6 +181,16 @@ class RatingPublic(_Public):
     answered_at: datetime | None
 
 
+class ConversationReadPublic(BaseModel):
+    """A person read a conversation."""
+
+    id: int
+    conversation_id: int
+    rep: RepBrief | None
+    via: str
+    created_at: datetime
+
+
 class ConversationPublic(BaseModel):
     """Everything a rep needs: the queue facts, the handoff packet, transcript, trail, notes."""
 

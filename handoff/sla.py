@@ -223,7 +223,7 @@ async def watch_list(*, session: AsyncSession) -> list[SlaItemPublic]:
         SlaItemPublic(
             conversation_id=c.id,
             channel=str(c.channel),
-            customer=name or c.address,
+            customer=name or c.shown_address,
             state=str(c.state),
             tier=c.tier,
             priority=str(c.priority) if c.priority else None,

@@ -32,6 +32,8 @@ def make_settings(
         "RASA_URL": rasa_url,
         "RASA_TIMEOUT_SECONDS": 5.0,
         "LOG_LEVEL": "WARNING",
+        # Tests count the replies they get: the privacy notice only where a test asks for it.
+        "PRIVACY_NOTICE": "",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

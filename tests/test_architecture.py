@@ -23,8 +23,8 @@ MAY_IMPORT: dict[str, set[str]] = {
 }
 # Modules of channels/ every channel shares (the contract and the list of channels).
 CHANNEL_COMMONS = {"channels.contract", "channels.registry"}
-# Web chat is two modules beside each other rather than a package.
-CHANNEL_MODULES = {"webchat_presence": "webchat"}
+# Web chat is three modules beside each other rather than a package.
+CHANNEL_MODULES = {"webchat_presence": "webchat", "webchat_sessions": "webchat"}
 
 
 def imported_modules(source: str, module: str) -> Iterator[str]:

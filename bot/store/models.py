@@ -149,6 +149,11 @@ class Conversation(Base):
     handoff_context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # One acknowledgement while waiting in the queue, not one per message.
     queue_notice_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the privacy notice went to the customer on this channel (once, on first contact).
+    privacy_notice_sent_at: Mapped[datetime | None] = mapped_column()
+    # How people see the address when the address itself is a secret (a web chat session):
+    # "Web visitor 7F3A". None: the address is shown (a phone number, a Telegram chat).
+    address_label: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime | None] = mapped_column()
@@ -161,6 +166,11 @@ class Conversation(Base):
     def rasa_sender_id(self) -> str:
         """The id Rasa's tracker knows this conversation by (Rasa knows nothing of channels)."""
         return rasa_sender_id(self.id)
+
+    @property
+    def shown_address(self) -> str:
+        """The address as people (reps, exports) see it: the label when the address is secret."""
+        return self.address_label or self.address
 
 
 class Message(Base):
@@ -238,6 +248,19 @@ class AuditEvent(Base):
     from_state: Mapped[str | None] = mapped_column(String(20))
     to_state: Mapped[str | None] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationRead(Base):
+    """A person read a conversation (its transcript): who, when, and through what."""
+
+    __tablename__ = "conversation_reads"
+    __table_args__ = (Index("ix_conversation_read_conversation", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
+    via: Mapped[str] = mapped_column(String(20))  # "api", "console"
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

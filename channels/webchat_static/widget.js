@@ -71,29 +71,12 @@
     },
   };
 
-  function uuid() {
-    const c = window.crypto;
-    if (c && typeof c.randomUUID === 'function') {
-      try {
-        return c.randomUUID(); // needs a secure context (https / localhost)
-      } catch (_) { /* fall through */ }
-    }
-    const b = new Uint8Array(16);
-    if (c && c.getRandomValues) c.getRandomValues(b);
-    else for (let i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
-
   const validSessionId = (id) => typeof id === 'string' && /^[A-Za-z0-9_.:-]{1,128}$/.test(id);
 
+  // The session id is a secret the server issues: ask with the one it confirmed before, or
+  // with none, and keep whatever session_confirm names (a made-up or stale one is replaced).
   let sessionId = store.get(KEY_SESSION);
-  if (!validSessionId(sessionId)) {
-    sessionId = uuid();
-    store.set(KEY_SESSION, sessionId);
-  }
+  if (!validSessionId(sessionId)) sessionId = null;
 
   function loadHistory() {
     let list;

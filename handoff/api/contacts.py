@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from bot.store.models import Rep, Role, utcnow
+from bot.store.models import utcnow
 from handoff.customer_data import erase_contact, export_contact, find_contact
-from handoff.deps import CurrentRep, DeskDep, RowId, SessionDep
-from handoff.permissions import rep_actor, require_role
+from handoff.deps import AdminRep, DeskDep, RowId, SessionDep
+from handoff.permissions import rep_actor
 
 router = APIRouter(prefix="/api/contacts", tags=["customer data"])
-
-
-async def get_admin(rep: CurrentRep) -> Rep:
-    require_role(rep, Role.ADMIN)
-    return rep
-
-
-AdminRep = Annotated[Rep, Depends(get_admin)]
 
 
 @router.get("/{contact_id}/data")

@@ -11,12 +11,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.store.models import Conversation, Rep
 from handoff import assignment, queue, replies, wrapup
 from handoff.console.render import redirect
 from handoff.console.session import FormUserDep
 from handoff.deps import DeskDep, RowId, SessionDep
 from handoff.errors import HandoffError
+from handoff.live import LiveHub
+from handoff.reading import require_read
 from handoff.schemas import FORM_TEXT_CAP, WrapUpCreate
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -106,15 +110,21 @@ async def note(
     text: Text = "",
 ) -> RedirectResponse:
     return await _act(
-        replies.add_note(
-            session=session,
-            conversation_id=conversation_id,
-            rep=user.rep,
-            text=text,
-            live=desk.live,
-        ),
+        _note_if_readable(session, conversation_id, user.rep, text, desk.live),
         back=_page(conversation_id),
         done="Note saved (only reps can see it).",
+    )
+
+
+async def _note_if_readable(
+    session: AsyncSession, conversation_id: int, rep: Rep, text: str, live: LiveHub
+) -> Any:
+    """A note needs no ownership, so the reading rule is its door (as in the API)."""
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is not None:
+        await require_read(session, conversation=conversation, rep=rep)
+    return await replies.add_note(
+        session=session, conversation_id=conversation_id, rep=rep, text=text, live=live
     )
 
 

@@ -9,13 +9,15 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import Rep
+from bot.store.models import Conversation, Rep
 from handoff.canned import list_canned
 from handoff.console.render import SECURITY_HEADERS, page, render
 from handoff.console.session import ConsoleUser, ConsoleUserDep
-from handoff.deps import RowId, SessionDep
+from handoff.deps import DeskDep, RowId, SessionDep
+from handoff.errors import NotFound
 from handoff.packet import conversation_detail, queue_items
 from handoff.queue import assigned_to, waiting
+from handoff.reading import record_read, require_read
 from handoff.schemas import ConversationPublic
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -66,10 +68,28 @@ async def _active_reps(session: AsyncSession) -> list[Rep]:
     )
 
 
+async def _read(
+    session: AsyncSession, desk: DeskDep, conversation_id: int, user: ConsoleUser
+) -> None:
+    """404 without the conversation, 403 unless this person may read it; the read recorded."""
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"There is no conversation {conversation_id}.")
+    await require_read(session, conversation=conversation, rep=user.rep)
+    await record_read(
+        desk.session_factory, conversation_id=conversation_id, rep=user.rep, via="console"
+    )
+
+
 @router.get("/conversations/{conversation_id}")
 async def conversation_page(
-    request: Request, conversation_id: ConversationId, user: ConsoleUserDep, session: SessionDep
+    request: Request,
+    conversation_id: ConversationId,
+    user: ConsoleUserDep,
+    session: SessionDep,
+    desk: DeskDep,
 ) -> HTMLResponse:
+    await _read(session, desk, conversation_id, user)
     detail = await conversation_detail(session=session, conversation_id=conversation_id)
     return page(
         request,
@@ -84,9 +104,13 @@ async def conversation_page(
 
 @router.get("/conversations/{conversation_id}/fragment")
 async def conversation_fragment(
-    conversation_id: ConversationId, user: ConsoleUserDep, session: SessionDep
+    conversation_id: ConversationId,
+    user: ConsoleUserDep,
+    session: SessionDep,
+    desk: DeskDep,
 ) -> JSONResponse:
     """The parts of the conversation page that change while it is open, rendered (escaped)."""
+    await _read(session, desk, conversation_id, user)
     detail = await conversation_detail(session=session, conversation_id=conversation_id)
     owner = detail.summary.assigned_rep
     return JSONResponse(

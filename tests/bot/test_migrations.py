@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from alembic import command
+from sqlalchemy import text
 
 from bot.store.db import create_engine
-from bot.store.migrate import SchemaNotCurrent, ensure_schema_current, upgrade
+from bot.store.migrate import SchemaNotCurrent, alembic_config, ensure_schema_current, upgrade
+from bot.store.models import utcnow
 
 
 async def test_an_unmigrated_database_is_refused_with_the_fix(tmp_path: Path) -> None:
@@ -21,3 +26,39 @@ async def test_migrations_reach_head(database_url: str) -> None:
     engine = create_engine(database_url)
     await ensure_schema_current(engine)
     await engine.dispose()
+
+
+async def test_web_chat_conversations_from_before_get_a_label_and_keep_their_address(
+    database_url: str,
+) -> None:
+    # The store as it was before session ids were issued, with a web chat and an SMS customer.
+    # Alembic's env runs its own event loop: in a thread of its own, as upgrade() does.
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(command.downgrade, alembic_config(database_url), "0007").result()
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        for contact_id, channel, address in ((1, "webchat", "f00d-legacy"), (2, "sms", "+1246")):
+            await connection.execute(
+                text("INSERT INTO contacts (id, created_at) VALUES (:id, :now)"),
+                {"id": contact_id, "now": utcnow()},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO conversations (id, contact_id, channel, address, state, "
+                    "escalated, queue_notice_sent, created_at, updated_at) VALUES "
+                    "(:id, :id, :channel, :address, 'bot', false, false, :now, :now)"
+                ),
+                {"id": contact_id, "channel": channel, "address": address, "now": utcnow()},
+            )
+    upgrade(database_url)
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                text("SELECT address, address_label FROM conversations ORDER BY id")
+            )
+        ).all()
+    await engine.dispose()
+    (webchat_address, label), (sms_address, no_label) = rows
+    assert webchat_address == "f00d-legacy"  # the customer's browser still holds it
+    assert re.fullmatch(r"Web visitor [0-9A-F]{4}", label)
+    assert (sms_address, no_label) == ("+1246", None)

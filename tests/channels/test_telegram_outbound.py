@@ -248,7 +248,13 @@ async def test_the_bot_token_never_reaches_the_logs_or_the_record(
         await eventually(
             lambda: any("outbox.failed" in r.getMessage() for r in caplog.records), timeout=8
         )
-        errors = [d.last_error or "" for d in await live.rows(Delivery)]
+
+        async def errors_once_blocked() -> list[str]:
+            # The failure is logged inside the transaction that records it: wait for its commit.
+            errors = [d.last_error or "" for d in await live.rows(Delivery)]
+            return errors if any("blocked" in e for e in errors) else []
+
+        errors = await eventually(errors_once_blocked)
     assert any("blocked" in e for e in errors)
     token = live.telegram.token
     assert token not in caplog.text

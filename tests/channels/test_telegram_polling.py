@@ -51,6 +51,8 @@ def _environment(
         **keep,
         "ENVIRONMENT": "test",
         "LOG_LEVEL": "WARNING",
+        # The replies are counted: no privacy notice ahead of them.
+        "PRIVACY_NOTICE": "",
         "DATABASE_URL": database_url,
         "RASA_URL": rasa_url,
         "PUBLIC_BASE_URL": PUBLIC,

@@ -40,12 +40,14 @@ async def _stored_customer_texts(gateway: LiveGateway) -> list[str]:
         return list(rows)
 
 
-async def test_session_request_is_confirmed_with_the_session_id(
+async def test_a_session_id_the_gateway_issued_is_confirmed_again(
     live: tuple[LiveGateway, RasaStandIn],
 ) -> None:
-    customer = WebChatCustomer(session_id="my-session-1")
-    await customer.connect(live[0].url)
-    await customer.close()  # connect() waited for session_confirm("my-session-1")
+    first = await WebChatCustomer().connect(live[0].url)
+    again = await WebChatCustomer(session_id=first.session_id).connect(live[0].url)
+    assert again.session_id == first.session_id
+    await first.close()
+    await again.close()
 
 
 async def test_a_session_id_is_made_when_none_is_given(
@@ -177,10 +179,11 @@ async def test_control_characters_emoji_and_other_scripts(
 async def test_a_reload_continues_the_same_conversation(
     live: tuple[LiveGateway, RasaStandIn],
 ) -> None:
-    first = await WebChatCustomer(session_id="reload-1").connect(live[0].url)
+    first = await WebChatCustomer().connect(live[0].url)
     await first.say("hello")
     await first.close()
-    again = await WebChatCustomer(session_id="reload-1").connect(live[0].url)
+    again = await WebChatCustomer(session_id=first.session_id).connect(live[0].url)
+    assert again.session_id == first.session_id
     await again.say("me again")
     await again.close()
     async with live[0].services.session_factory() as session:
@@ -192,7 +195,7 @@ async def test_messages_written_while_away_arrive_on_reconnect(
     live: tuple[LiveGateway, RasaStandIn],
 ) -> None:
     gateway = live[0]
-    customer = await WebChatCustomer(session_id="away-1").connect(gateway.url)
+    customer = await WebChatCustomer().connect(gateway.url)
     await customer.say("hello")
     await customer.close()
     async with gateway.services.session_factory() as session:
@@ -207,8 +210,9 @@ async def test_messages_written_while_away_arrive_on_reconnect(
         delivery = await session.scalar(select(Delivery).order_by(Delivery.id.desc()))
     assert delivery is not None and delivery.status == DeliveryStatus.PENDING
 
-    back = WebChatCustomer(session_id="away-1")
+    back = WebChatCustomer(session_id=customer.session_id)
     await back.connect(gateway.url)
+    assert back.session_id == customer.session_id
     [reply] = await back.receive()
     assert reply == {"text": "Hi, this is Keisha from support.", "sender": "rep"}
 
@@ -224,8 +228,9 @@ async def test_messages_written_while_away_arrive_on_reconnect(
 async def test_two_tabs_of_one_session_both_get_replies(
     live: tuple[LiveGateway, RasaStandIn],
 ) -> None:
-    tab1 = await WebChatCustomer(session_id="tabs-1").connect(live[0].url)
-    tab2 = await WebChatCustomer(session_id="tabs-1").connect(live[0].url)
+    tab1 = await WebChatCustomer().connect(live[0].url)
+    tab2 = await WebChatCustomer(session_id=tab1.session_id).connect(live[0].url)
+    assert tab2.session_id == tab1.session_id
     await tab1.say("hello")
     assert await tab2.receive()
     await tab1.close()

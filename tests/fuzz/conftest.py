@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,9 +20,9 @@ from handoff.tokens import issue_token
 from tests.conftest import make_settings
 from tests.handoff.factories import make_rep
 from tests.support.gateway import LiveGateway, running_gateway
-from tests.support.rasa_standin import running_rasa_standin
+from tests.support.rasa_standin import RasaStandIn, running_rasa_standin
 from tests.support.telegram_standin import WEBHOOK_SECRET, running_telegram_standin
-from tests.support.twilio_standin import running_twilio_standin, twilio_settings
+from tests.support.twilio_standin import TwilioStandIn, running_twilio_standin, twilio_settings
 
 T = TypeVar("T")
 
@@ -30,6 +31,8 @@ T = TypeVar("T")
 class ThreadedGateway:
     gateway: LiveGateway
     loop: asyncio.AbstractEventLoop
+    rasa: RasaStandIn
+    twilio: TwilioStandIn
 
     @property
     def url(self) -> str:
@@ -63,7 +66,14 @@ class ThreadedGateway:
 
 @pytest.fixture(scope="module")
 def fuzz_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedGateway]:
-    url = f"sqlite:///{Path(tmp_path_factory.mktemp('fuzz')) / 'store.db'}"
+    with gateway_in_thread(Path(tmp_path_factory.mktemp("fuzz")), LOG_LEVEL="CRITICAL") as world:
+        yield world
+
+
+@contextmanager
+def gateway_in_thread(workdir: Path, **overrides: Any) -> Iterator[ThreadedGateway]:
+    """A gateway with every channel, on its own SQLite store, served from its own thread."""
+    url = f"sqlite:///{workdir / 'store.db'}"
     migrate.upgrade(url)
     ready = threading.Event()
     found: dict[str, Any] = {}
@@ -85,10 +95,13 @@ def fuzz_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedG
                 TELEGRAM_API_BASE_URL=telegram.url,
                 # Fuzzing repeats senders; the limiter has tests of its own.
                 RATE_LIMIT_BURST=1_000_000,
-                LOG_LEVEL="CRITICAL",
+                WEBCHAT_ADDRESS_BURST=1_000_000,
+                **overrides,
             )
             async with running_gateway(settings) as gateway:
                 found["gateway"] = gateway
+                found["rasa"] = rasa
+                found["twilio"] = twilio_api
                 ready.set()
                 await stop.wait()
 
@@ -108,7 +121,9 @@ def fuzz_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedG
     if "error" in found:
         raise found["error"]
     try:
-        yield ThreadedGateway(gateway=found["gateway"], loop=loop)
+        yield ThreadedGateway(
+            gateway=found["gateway"], loop=loop, rasa=found["rasa"], twilio=found["twilio"]
+        )
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(30)

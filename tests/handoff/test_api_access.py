@@ -68,6 +68,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/api/export"): Access(rep_refused=Call()),
     ("GET", "/api/contacts/{contact_id}/data"): Access(admin_only=True),
     ("DELETE", "/api/contacts/{contact_id}"): Access(admin_only=True),
+    ("GET", "/api/reads"): Access(admin_only=True),
 }
 
 

@@ -18,6 +18,7 @@ from bot.store.models import (
     AuditEvent,
     Contact,
     Conversation,
+    ConversationRead,
     Delivery,
     FaqFeedback,
     Handoff,
@@ -32,7 +33,7 @@ from tests.handoff.report_data import Known, seed_known
 
 # The known data set's activity ends on 3 March (C4 still waits for a person).
 NOW = datetime.fromisoformat("2026-04-02T12:00:00+00:00")
-CHILDREN = (Message, Delivery, Note, WrapUp, Rating, Handoff, FaqFeedback)
+CHILDREN = (Message, Delivery, Note, WrapUp, Rating, Handoff, FaqFeedback, ConversationRead)
 
 
 @pytest.fixture
@@ -50,6 +51,7 @@ async def known(database_url: str) -> AsyncIterator[tuple[Known, Any]]:
             Delivery(message_id=message_id, conversation_id=c2, channel="sms", address="x", body={})
         )
         session.add(AuditEvent(conversation_id=c2, actor="bot", reason="handoff: customer_request"))
+        session.add(ConversationRead(conversation_id=c2, rep_id=known.reps["ann"].id, via="api"))
     yield known, sessions
     await engine.dispose()
 
@@ -96,6 +98,7 @@ async def test_a_purge_removes_old_conversations_in_batches_and_is_audited(
         "handoffs": 3,
         "faq_feedback": 1,  # C1's; C4's is kept with C4
         "audit_events": 1,
+        "reads": 1,  # who read a conversation goes with it
     }
     async with sessions() as session:
         left = set(await session.scalars(select(Conversation.id)))

@@ -6,9 +6,11 @@ import asyncio
 
 import redis.asyncio as redis
 import socketio
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from channels.webchat import WebChatChannel
 from channels.webchat_presence import RedisPresence
+from channels.webchat_sessions import WebChatSessions
 from tests.scale.conftest import TEST_REDIS_URL
 from tests.support.net import free_port
 
@@ -74,7 +76,10 @@ async def test_without_redis_a_reply_waits_instead_of_failing_the_turn() -> None
         prefix="unreachable",
     )
     channel = WebChatChannel(
-        socketio.AsyncServer(async_mode="asgi"), max_message_chars=100, presence=down
+        socketio.AsyncServer(async_mode="asgi"),
+        max_message_chars=100,
+        sessions=WebChatSessions(async_sessionmaker()),  # no store: nobody connects here
+        presence=down,
     )
     try:
         assert await channel.reachable("s-4") is False

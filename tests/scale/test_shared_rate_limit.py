@@ -174,13 +174,15 @@ async def test_two_gateways_give_a_sender_one_allowance_between_them(
         )
         async with running_gateway(settings) as a, running_gateway(settings) as b:
             # One customer, a tab on each instance.
-            tab_a = await WebChatCustomer(session_id="two-tabs").connect(a.url)
-            tab_b = await WebChatCustomer(session_id="two-tabs").connect(b.url)
+            tab_a = await WebChatCustomer().connect(a.url)
+            # Issued by a, accepted by b (the issued ids are shared through Redis).
+            tab_b = await WebChatCustomer(session_id=tab_a.session_id).connect(b.url)
+            assert tab_b.session_id == tab_a.session_id
             try:
                 for n in range(6):
                     tab = tab_a if n % 2 else tab_b
                     await tab.client.emit(
-                        "user_uttered", {"message": f"message {n}", "session_id": "two-tabs"}
+                        "user_uttered", {"message": f"message {n}", "session_id": tab.session_id}
                     )
                 await eventually(lambda: tab_a.errors.qsize() + tab_b.errors.qsize() == 3)
                 await eventually(lambda: _customer_texts_stored(a, 3))

@@ -1,9 +1,12 @@
-"""A web chat customer: a python-socketio client speaking Rasa's socketio protocol."""
+"""A web chat customer: a python-socketio client speaking Rasa's socketio protocol.
+
+Like Rasa's widgets, it keeps the session id the gateway confirms, which is the one it asked
+for only when the gateway issued that one before.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import socketio
@@ -11,7 +14,8 @@ import socketio
 
 class WebChatCustomer:
     def __init__(self, session_id: str | None = None) -> None:
-        self.session_id = session_id or uuid.uuid4().hex
+        # Asked for in session_request; None asks the gateway for a new one.
+        self.session_id = session_id
         self.client = socketio.AsyncClient(reconnection=False)
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.errors: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -24,7 +28,7 @@ class WebChatCustomer:
         await self.client.connect(url, transports=["websocket"])
         if request_session:
             await self.client.emit("session_request", {"session_id": self.session_id})
-            await asyncio.wait_for(self.confirmed.get(), 5)
+            self.session_id = await asyncio.wait_for(self.confirmed.get(), 5)
         return self
 
     async def say(
