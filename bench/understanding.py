@@ -37,6 +37,7 @@ from bench.stats import Summary
 from bench.turns import QUESTIONS
 from bot.assistant_model import (
     PROJECT_ROOT,
+    add_files,
     ensure_model,
     rasa_environment,
     rasa_executable,
@@ -147,14 +148,7 @@ def baseline_fingerprint(config_text: str, root: Path = PROJECT_ROOT) -> str:
     """Like `bot.assistant_model.fingerprint`, over the derived config and BASELINE_INPUTS."""
     digest = hashlib.sha256(config_text.encode())
     digest.update(b"\0")
-    for name in BASELINE_INPUTS:
-        path = root / name
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for file in files:
-            digest.update(file.relative_to(root).as_posix().encode())
-            digest.update(b"\0")
-            digest.update(file.read_bytes())
-            digest.update(b"\0")
+    add_files(digest, root, BASELINE_INPUTS)
     return digest.hexdigest()[:16]
 
 

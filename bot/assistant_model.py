@@ -11,7 +11,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RASA_VENV = PROJECT_ROOT / ".venv-rasa"
@@ -28,7 +30,13 @@ TRAINING_INPUTS = (
 def fingerprint(root: Path = PROJECT_ROOT) -> str:
     """A short hash of every file the model is trained from (paths and contents)."""
     digest = hashlib.sha256()
-    for name in TRAINING_INPUTS:
+    add_files(digest, root, TRAINING_INPUTS)
+    return digest.hexdigest()[:16]
+
+
+def add_files(digest: Any, root: Path, names: Iterable[str]) -> None:
+    """Feeds `digest` the path and contents of every file under `names` (files or folders)."""
+    for name in names:
         path = root / name
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
@@ -36,7 +44,6 @@ def fingerprint(root: Path = PROJECT_ROOT) -> str:
             digest.update(b"\0")
             digest.update(file.read_bytes())
             digest.update(b"\0")
-    return digest.hexdigest()[:16]
 
 
 def model_path(root: Path = PROJECT_ROOT) -> Path:
