@@ -33,6 +33,23 @@ MIN_CONFIDENCE_TO_DECIDE = 0.8
 MIN_CONFIDENCE_FIRST_WORDS = 0.95
 
 
+# How people (reps, reports) see a language tag; a code not listed shows as itself.
+LANGUAGE_NAMES: dict[str, str] = {
+    Language.EN: "English",
+    Language.ES: "Spanish",
+    Language.FR: "French",
+    Language.HT: "Haitian Creole",
+    Language.NL: "Dutch",
+    "pap": "Papiamento",
+    "pt": "Portuguese",
+    UNDETERMINED: "could not be told",
+}
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
+
+
 def from_hint(hint: str | None) -> str | None:
     """A channel's language hint ("es-419", "fr_HT", "nl") as a bare language code."""
     if not hint:

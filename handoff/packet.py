@@ -70,6 +70,7 @@ def queue_item(
     return QueueItemPublic(
         id=conversation.id,
         channel=str(conversation.channel),
+        language=conversation.language,
         customer=(contact.display_name if contact and contact.display_name else None)
         or conversation.shown_address,
         state=str(conversation.state),
@@ -107,6 +108,7 @@ def packet(conversation: Conversation) -> HandoffPacketPublic:
         confidence=context.get("confidence"),
         reason=conversation.escalation_reason,
         priority=str(conversation.priority) if conversation.priority else None,
+        language=conversation.language,
         # Empty slots say nothing to a rep.
         slots={k: v for k, v in (slots or {}).items() if v not in (None, "", [])},
         summary=context.get("summary"),
@@ -199,6 +201,7 @@ async def conversation_detail(
                 attachments=list((m.payload or {}).get("attachments") or []),
                 intent=m.intent,
                 intent_confidence=m.intent_confidence,
+                language=m.language,
                 delivery_status=worst_status(statuses.get(m.id, [])),
             )
             for m in messages

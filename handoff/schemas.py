@@ -53,6 +53,9 @@ class QueueItemPublic(BaseModel):
 
     id: int
     channel: str
+    # The conversation's language ("es", "ht"; "pap", "und": one the assistant does not answer
+    # in), None while undecided.
+    language: str | None
     customer: str  # display name, else the address on the channel
     state: str
     tier: int | None
@@ -76,6 +79,7 @@ class HandoffPacketPublic(BaseModel):
     confidence: float | None
     reason: str | None
     priority: str | None
+    language: str | None  # the conversation's, as the customer writes it
     slots: dict[str, Any]
     summary: str | None
 
@@ -96,6 +100,8 @@ class MessagePublic(BaseModel):
     attachments: list[dict[str, Any]]
     intent: str | None
     intent_confidence: float | None
+    # Customer messages: the language detected in it ("und": unsure; None: no words).
+    language: str | None
     # Outbound only: the worst status of its parts (pending, sending, sent, delivered, failed …).
     delivery_status: str | None
 

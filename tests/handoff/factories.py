@@ -57,14 +57,20 @@ async def make_queued(
     now: datetime | None = None,
     context: dict[str, Any] | None = None,
     targets: ResponseTargets | None = None,
+    language: str | None = None,
 ) -> Conversation:
-    """A conversation the bot handed to the queue, with one customer message."""
+    """A conversation the bot handed to the queue, with one customer message (in `language`,
+    the conversation's too)."""
     now = now or utcnow()
     contact = Contact(display_name=display_name)
     session.add(contact)
     await session.flush()
     conversation = Conversation(
-        contact_id=contact.id, channel=channel, address=address, nature_of_inquiry="order_status"
+        contact_id=contact.id,
+        channel=channel,
+        address=address,
+        nature_of_inquiry="order_status",
+        language=language,
     )
     session.add(conversation)
     await session.flush()
@@ -77,6 +83,7 @@ async def make_queued(
             text=customer_text,
             intent="contact_human_agent",
             intent_confidence=0.91,
+            language=language,
             created_at=now - timedelta(seconds=1),
         )
     )
