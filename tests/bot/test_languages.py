@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot.language_id import PROFILES_PATH, Detection, detect, sources_fingerprint
-from bot.languages import Language, conversation_language, from_hint
+from bot.languages import (
+    Language,
+    conversation_language,
+    decided_language,
+    from_hint,
+    message_language,
+)
 
 EVALUATION = Path(__file__).resolve().parents[2] / "evaluation"
 # Required on messages of three words or more; Papiamento, which no packaged model knows, is
@@ -103,3 +109,25 @@ def test_hints_are_bare_codes() -> None:
     assert from_hint("en-US") == "en"
     assert from_hint("") is None
     assert from_hint("../../") is None
+
+
+def test_a_new_conversation_stays_undecided_until_something_tells() -> None:
+    assert decided_language(None, None) is None
+    assert decided_language(None, detect("ok")) is None
+    assert decided_language(None, detection("es", 0.6, 2)) is None
+    assert decided_language(None, None, hint="pt-BR") is None  # a hint we cannot answer in
+    assert decided_language("es", None) == "es"
+
+
+def test_unsure_first_words_take_their_best_guess_only_in_a_language_we_answer_in() -> None:
+    # Long enough to tell something, but unsure: a language we answer in is a fair guess …
+    assert decided_language(None, detection("nl", 0.6)) == "nl"
+    # … another is not forced into the nearest one we answer in.
+    assert decided_language(None, detection("pap", 0.6)) == "und"
+    assert conversation_language(None, detection("pap", 0.6)) == "und"
+
+
+def test_a_messages_own_language() -> None:
+    assert message_language(None) is None
+    assert message_language(detection("ht", 0.99, 1)) == "ht"
+    assert message_language(detection("es", 0.5)) == "und"
