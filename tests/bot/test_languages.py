@@ -119,12 +119,16 @@ def test_a_new_conversation_stays_undecided_until_something_tells() -> None:
     assert decided_language("es", None) == "es"
 
 
-def test_unsure_first_words_take_their_best_guess_only_in_a_language_we_answer_in() -> None:
-    # Long enough to tell something, but unsure: a language we answer in is a fair guess …
-    assert decided_language(None, detection("nl", 0.6)) == "nl"
-    # … another is not forced into the nearest one we answer in.
-    assert decided_language(None, detection("pap", 0.6)) == "und"
-    assert conversation_language(None, detection("pap", 0.6)) == "und"
+def test_unsure_first_words_in_another_language_are_undetermined() -> None:
+    # Unsure, and likeliest a language the assistant does not answer in: not forced into one
+    # it does.
+    assert decided_language(None, detection("pap", 0.7)) == "und"
+    assert conversation_language(None, detection("pap", 0.7)) == "und"
+    # Unsure between languages it answers in: nothing decided yet (English meanwhile).
+    assert decided_language(None, detection("nl", 0.7)) is None
+    # Gibberish: the assistant's clarifying question, not a person.
+    assert decided_language(None, detect("blorp snizzle quankt")) is None
+    assert decided_language(None, detect("zxqv plonk wibbly frazzle")) is None
 
 
 def test_a_messages_own_language() -> None:
