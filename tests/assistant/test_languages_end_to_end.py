@@ -74,7 +74,14 @@ class Live:
 @pytest.fixture
 async def live(rasa_stack: RasaStack, sqlite_url: str) -> AsyncIterator[Live]:
     async with running_twilio_standin() as api:
-        settings = make_settings(sqlite_url, rasa_stack.rasa_url, **twilio_settings(api.url))
+        settings = make_settings(
+            sqlite_url,
+            rasa_stack.rasa_url,
+            # A fresh Rasa's first turns are slow on a busy machine; what is checked here is
+            # the language of the answer, not how fast it comes.
+            RASA_TIMEOUT_SECONDS=60.0,
+            **twilio_settings(api.url),
+        )
         async with (
             running_gateway(settings) as gateway,
             httpx.AsyncClient(base_url=gateway.url, timeout=30) as http,
