@@ -130,6 +130,7 @@ class _Profiles:
         vocabulary = set().union(*(set(v["ngrams"]) for v in languages.values()))
         size = len(vocabulary) + 1
         self.languages = list(languages)
+        self.known = vocabulary
         self.unseen: dict[str, float] = {}
         self.logp: dict[str, dict[str, float]] = {}
         for name, profile in languages.items():
@@ -141,7 +142,10 @@ class _Profiles:
             }
 
     def posterior(self, text: str) -> dict[str, float]:
-        grams = _ngrams(text)
+        """Empty when no n-gram of `text` is in any profile (another script: Devanagari, Han,
+        Arabic): those say nothing between our languages, and counted as unseen they would
+        favour the language with the least text (Papiamento) ever more surely."""
+        grams = Counter({g: c for g, c in _ngrams(text).items() if g in self.known})
         total = sum(grams.values())
         if not total:
             return {}
@@ -197,6 +201,11 @@ def detect(text: str) -> Detection | None:
     if count == 0:
         return None
     posterior = _profiles().posterior(text)
+    if not posterior:
+        # Nothing our profiles know: only lid.176 can tell (sure or not, it is no language
+        # we answer in, so the conversation's rules keep it from deciding one we do).
+        other, other_confidence = _lid176_guess(text)
+        return Detection(other, other_confidence, count)
     language, confidence = max(posterior.items(), key=lambda item: item[1])
     if confidence < OTHER_LANGUAGE_FLOOR and count >= 3:
         # Our profiles know only our six languages and force anything else into one of them,
