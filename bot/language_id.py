@@ -27,6 +27,7 @@ import math
 import re
 import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -222,13 +223,19 @@ def detect(text: str) -> Detection | None:
 DETECTED_CHARS = 300
 
 
+# One thread, not the default pool: detections finish in the order they were asked for, so
+# a customer's quick messages reach the store in the order they came (a pool would let a
+# later, shorter one overtake), and detection never takes more than one core.
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="language-id")
+
+
 async def detect_in_worker(text: str) -> Detection | None:
-    """`detect` on the start of `text`, off the event loop (a thread): it is CPU work of a
-    millisecond or a few, which would add up to stalls of every other customer's turn."""
+    """`detect` on the start of `text`, off the event loop (in its own thread): it is CPU work
+    of a millisecond or a few, which would add up to stalls of every other customer's turn."""
     text = text[:DETECTED_CHARS]
     if not words_of(text):
         return None  # "1", "👍": nothing to detect, no thread hop
-    return await asyncio.to_thread(detect, text)
+    return await asyncio.get_running_loop().run_in_executor(_WORKER, detect, text)
 
 
 def load() -> None:
