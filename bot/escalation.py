@@ -11,6 +11,7 @@ from bot.handoff_reasons import HandoffReason
 from bot.lifecycle import transition
 from bot.messages import Reply, SenderKind
 from bot.policy import ResponseTargets, parse_priority, promise_text
+from bot.replies import conversation_language
 from bot.store.models import Conversation, ConversationState
 
 
@@ -29,7 +30,8 @@ def request_handoff(
     """Queue `conversation` for a person, escalation flag up; return what to tell the customer.
 
     `context` is the handoff packet's bot part (last intent and confidence, slots, summary);
-    the transcript is read from the log when a rep opens the conversation.
+    the transcript is read from the log when a rep opens the conversation. The customer is
+    told in the conversation's language (bot/policy.py `promise_text`).
     """
     level = parse_priority(priority)
     transition(
@@ -48,4 +50,5 @@ def request_handoff(
     conversation.due_at = now + targets.for_priority(level)
     conversation.handoff_context = context
     conversation.queue_notice_sent = False
-    return Reply(text=promise_text(reason, promise_hours), sender_kind=SenderKind.SYSTEM)
+    said = promise_text(reason, promise_hours, conversation_language(conversation))
+    return Reply(text=said, sender_kind=SenderKind.SYSTEM)
