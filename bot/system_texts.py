@@ -118,8 +118,10 @@ class SystemTexts:
         self._gaps_logged: set[tuple[TextKey, Language]] = set()
 
     @classmethod
-    def load(cls, path: Path = CATALOGUE_PATH) -> SystemTexts:
-        """Read and check a catalogue file; raise `CatalogueError` naming what is wrong."""
+    def load(cls, path: Path | None = None) -> SystemTexts:
+        """Read and check a catalogue file (locales/system_texts.yml unless given); raise
+        `CatalogueError` naming what is wrong."""
+        path = path or CATALOGUE_PATH
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as error:
