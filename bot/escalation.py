@@ -11,7 +11,6 @@ from bot.handoff_reasons import HandoffReason
 from bot.lifecycle import transition
 from bot.messages import Reply, SenderKind
 from bot.policy import ResponseTargets, parse_priority, promise_text
-from bot.replies import conversation_language
 from bot.store.models import Conversation, ConversationState
 
 
@@ -50,5 +49,5 @@ def request_handoff(
     conversation.due_at = now + targets.for_priority(level)
     conversation.handoff_context = context
     conversation.queue_notice_sent = False
-    said = promise_text(reason, promise_hours, conversation_language(conversation))
+    said = promise_text(reason, promise_hours, conversation.language)
     return Reply(text=said, sender_kind=SenderKind.SYSTEM)

@@ -82,7 +82,12 @@ def promise_text(reason: HandoffReason, hours: int, language: str | None = None)
         if reason == HandoffReason.ASSISTANT_UNAVAILABLE
         else TextKey.HANDOFF_PROMISE
     )
-    return system_texts.in_languages(key, notice_languages(language), hours=hours)
+    languages = (
+        UNSUPPORTED_LANGUAGE_NOTICE
+        if reason == HandoffReason.UNSUPPORTED_LANGUAGE
+        else notice_languages(language)
+    )
+    return system_texts.in_languages(key, languages, hours=hours)
 
 
 def queue_notice_text(hours: int, language: str | None = None) -> str:

@@ -15,7 +15,6 @@ from datetime import datetime
 
 from bot import system_texts
 from bot.messages import Reply, SenderKind
-from bot.replies import conversation_language
 from bot.store.models import Conversation
 from bot.system_texts import TextKey
 
@@ -26,6 +25,6 @@ def privacy_notice(conversation: Conversation, *, text: str, now: datetime) -> l
     if not text or conversation.privacy_notice_sent_at is not None:
         return []
     conversation.privacy_notice_sent_at = now
-    language = conversation_language(conversation)
+    language = conversation.language
     said = system_texts.text(TextKey.PRIVACY_NOTICE, language, english=text)
     return [Reply(text=said, sender_kind=SenderKind.SYSTEM)]

@@ -64,7 +64,7 @@ class ReplyService:
             reply = replace(
                 reply,
                 text=mask_sensitive(reply.text),  # a rep may paste one too
-                language=reply.language or conversation_language(conversation),
+                language=reply.language or conversation.language,
             )
             message = Message(
                 conversation_id=conversation.id,
@@ -121,12 +121,7 @@ class ReplyService:
             if conversation is None:
                 raise NoSuchConversation(f"no conversation {conversation_id}")
             if not isinstance(reply, Reply):
-                reply = reply(conversation_language(conversation))
+                reply = reply(conversation.language)
             deliveries = await self.add(session, conversation, [reply], now)
         await self.send_claimed(deliveries)
         return self.added(deliveries, reply)
-
-
-def conversation_language(conversation: Conversation) -> str | None:
-    """The language the conversation is answered in so far (None: not decided)."""
-    return None

@@ -83,12 +83,27 @@ def from_settings(settings: Settings, deps: ChannelDeps) -> WebChatChannel:
     )
 
 
+# A BCP 47 tag as browsers give it (navigator.language: "es-419", "fr-HT", "nl"); anything
+# else the widget or another client sends is ignored.
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}$")
+
+
+def browser_language(data: dict[str, Any]) -> str | None:
+    """The browser's language from a message's metadata (`{"metadata": {"language": …}}`, as
+    the widget sends it), None when absent or not a language tag."""
+    metadata = data.get("metadata")
+    language = metadata.get("language") if isinstance(metadata, dict) else None
+    if isinstance(language, str) and _LANGUAGE_TAG.match(language):
+        return language
+    return None
+
+
 def _accepted_language(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
     """The browser's first language in Accept-Language ("es-419,es;q=0.9" → "es-419")."""
     for name, value in headers:
         if name.lower() == b"accept-language":
             first = value.decode("latin-1").split(",")[0].split(";")[0].strip()
-            return first or None
+            return first if _LANGUAGE_TAG.match(first) else None
     return None
 
 
@@ -214,9 +229,7 @@ class WebChatChannel:
         if not isinstance(data, dict) or not isinstance(data.get("message"), str):
             await self._error(sid, 'expected {"message": "<text>", "session_id": "<id>"}')
             return
-        metadata = data.get("metadata")
-        if isinstance(metadata, dict):
-            self._note_language(sid, metadata.get("language"))
+        self._note_language(sid, browser_language(data))
         # Measured as sent: cleaning a huge message would cost the work the limit saves.
         if len(data["message"]) > self._max_chars:
             logger.info("webchat.message_too_long sid=%s chars=%s", sid, len(data["message"]))
@@ -246,7 +259,13 @@ class WebChatChannel:
         try:
             # Routed before this returns: the customer waits on the socket for the answer.
             taken = await self._inbox.take(
-                InboundMessage(channel=Channel.WEBCHAT, address=session_id, text=text), now=True
+                InboundMessage(
+                    channel=Channel.WEBCHAT,
+                    address=session_id,
+                    text=text,
+                    language_hint=browser_language(data),
+                ),
+                now=True,
             )
         except Exception:
             logger.exception("webchat.inbound_failed sid=%s", sid)
@@ -328,8 +347,8 @@ class WebChatChannel:
     async def _error(self, sid: str, message: str) -> None:
         await self._sio.emit("error", {"message": message}, to=sid)
 
-    def _note_language(self, sid: str, hint: object) -> None:
-        language = from_hint(hint) if isinstance(hint, str) else None
+    def _note_language(self, sid: str, hint: str | None) -> None:
+        language = from_hint(hint)
         if is_supported(language):
             assert language is not None
             self._language[sid] = language

@@ -242,7 +242,9 @@ def test_the_queue_speaks_the_conversations_language_or_english_and_french() -> 
     assert notice_languages("und") == ("en", "fr")
     creole = queue_notice_text(24, "ht")
     assert creole.startswith("Mèsi") and "24 èdtan" in creole
-    unsupported = promise_text(HandoffReason.CUSTOMER_REQUEST, 24, "pap")
+    unsupported = promise_text(HandoffReason.UNSUPPORTED_LANGUAGE, 24, "pap")
+    assert promise_text(HandoffReason.CUSTOMER_REQUEST, 24, "pap") == unsupported
+    assert promise_text(HandoffReason.UNSUPPORTED_LANGUAGE, 24, None) == unsupported
     english, french = unsupported.split("\n\n")
     assert english == promise_text(HandoffReason.COMPLAINT, 24, None)
     assert french == promise_text(HandoffReason.COMPLAINT, 24, "fr")
