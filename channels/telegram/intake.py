@@ -52,7 +52,7 @@ def greeting_text(promise_hours: int, language: str | None = None) -> str:
 
 def expired_button_text(language_code: str | None) -> str:
     """Said on a button too old to be found again, in the language of the person's Telegram
-    app (no conversation is read for it: the answer must be quick)."""
+    app (the press may come from a chat whose conversation is long gone)."""
     return system_texts.text(TextKey.TELEGRAM_EXPIRED_BUTTON, from_hint(language_code))
 
 

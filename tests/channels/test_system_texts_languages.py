@@ -91,6 +91,21 @@ async def test_a_spanish_telegram_customer_gets_buttons_and_greeting_in_spanish(
         assert greeting["text"].startswith("¡Hola! Soy el asistente de Caricom Connects")
 
 
+async def test_a_new_telegram_customer_is_greeted_in_their_apps_language(
+    sqlite_url: str,
+) -> None:
+    async with (
+        running_rasa_standin() as rasa,
+        running_telegram_gateway(sqlite_url, rasa.url) as live,
+    ):
+        start = live.updates.message("/start")
+        start["message"]["from"] = {**TELEGRAM_CUSTOMER, "language_code": "nl"}
+        await live.post(start)
+        [greeting] = await _sent(live, 1)
+        assert greeting["text"] == greeting_text(24, "nl")
+        assert greeting["text"].startswith("Hallo, ik ben de assistent van Caricom Connects")
+
+
 async def test_a_telegram_button_too_old_to_find_is_answered_in_the_apps_language(
     sqlite_url: str,
 ) -> None:
