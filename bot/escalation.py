@@ -29,7 +29,8 @@ def request_handoff(
     """Queue `conversation` for a person, escalation flag up; return what to tell the customer.
 
     `context` is the handoff packet's bot part (last intent and confidence, slots, summary);
-    the transcript is read from the log when a rep opens the conversation.
+    the transcript is read from the log when a rep opens the conversation. The customer is
+    told in the conversation's language (bot/policy.py `promise_text`).
     """
     level = parse_priority(priority)
     transition(
@@ -48,4 +49,5 @@ def request_handoff(
     conversation.due_at = now + targets.for_priority(level)
     conversation.handoff_context = context
     conversation.queue_notice_sent = False
-    return Reply(text=promise_text(reason, promise_hours), sender_kind=SenderKind.SYSTEM)
+    said = promise_text(reason, promise_hours, conversation.language)
+    return Reply(text=said, sender_kind=SenderKind.SYSTEM)

@@ -17,6 +17,7 @@ import redis.asyncio as redis
 import socketio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import system_texts
 from bot.background import BackgroundTasks
 from bot.events import Events
 from bot.inbox import Inbox
@@ -105,6 +106,9 @@ def response_targets(settings: Settings) -> ResponseTargets:
 
 
 def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
+    # Read and checked now: a slip in the support team's edit of locales/system_texts.yml
+    # stops the start, naming the text, rather than a customer's turn later.
+    system_texts.catalogue()
     engine = create_engine(settings.DATABASE_URL)
     session_factory = create_session_factory(engine)
     rasa = RasaClient(
