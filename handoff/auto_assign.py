@@ -35,7 +35,7 @@ from bot.settings import setting_default
 from bot.store.models import Conversation, ConversationState, Presence, Rep, utcnow
 from handoff.capacity import Capacity, ChannelKind, open_count, open_counts
 from handoff.live import LiveEvent, LiveHub, queue_changed
-from handoff.queue import assign, language_of, take_waiting
+from handoff.queue import assign, routable_language, take_waiting
 from handoff.roster import skills_of, spoken_languages
 from handoff.routing import RoutingTable
 
@@ -304,15 +304,15 @@ async def _candidates(session: AsyncSession, defaults: Capacity) -> list[Candida
 
 
 async def _waiting(session: AsyncSession, table: RoutingTable) -> list[Waiting]:
-    rows = await session.scalars(
-        select(Conversation)
+    rows = await session.execute(
+        select(Conversation.id, Conversation.team, Conversation.channel, Conversation.language)
         .where(Conversation.state == S.QUEUED)
         .order_by(Conversation.priority_rank, Conversation.due_at, Conversation.id)
         .limit(PASS_LIMIT)
     )
     return [
-        Waiting(c.id, table.team(c.team).key, ChannelKind.of(c.channel), language_of(c))
-        for c in rows
+        Waiting(id, table.team(team).key, ChannelKind.of(channel), routable_language(language))
+        for id, team, channel, language in rows
     ]
 
 

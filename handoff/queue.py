@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.languages import UNDETERMINED
 from bot.lifecycle import transition
 from bot.store.models import (
     Contact,
@@ -50,8 +51,12 @@ def _in_queue_order(query: Select[_Row]) -> Select[_Row]:
 
 
 def language_of(conversation: Conversation) -> str | None:
-    """The conversation's language code, when it is known."""
-    return getattr(conversation, "language", None) or None
+    """The conversation's language code, when it is known ("und", could not be told: None)."""
+    return routable_language(conversation.language)
+
+
+def routable_language(language: str | None) -> str | None:
+    return None if not language or language == UNDETERMINED else language
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +70,8 @@ class Preference:
     def order(self) -> list[ColumnElement[int]]:
         """Sort keys (0 first): in one of the rep's languages, then in one of their teams."""
         keys: list[ColumnElement[int]] = []
-        language = getattr(Conversation, "language", None)
-        if self.languages and language is not None:
-            keys.append(case((language.in_(self.languages), 0), else_=1))
+        if self.languages:
+            keys.append(case((Conversation.language.in_(self.languages), 0), else_=1))
         if self.teams:
             team = Conversation.team
             mine: ColumnElement[bool] = team.in_(self.teams)

@@ -103,7 +103,7 @@ async def make_queued(
         nature_of_inquiry=nature_of_inquiry,
     )
     if language is not None:
-        conversation.language = language  # type: ignore[attr-defined]
+        conversation.language = language
     session.add(conversation)
     await session.flush()
     session.add(

@@ -25,6 +25,8 @@ from bot.store.models import (
 )
 from handoff.auto_assign import AutoAssigner
 from handoff.capacity import Capacity
+from handoff.live import InProcessHub
+from handoff.packet import queue_items
 from handoff.queue import claim_next, preference_of
 from handoff.routing import DEFAULT_PATH, RoutingTable
 from tests.handoff.factories import make_queued, make_rep
@@ -208,3 +210,85 @@ async def test_take_next_prefers_the_reps_team(
     async with sessions() as session:
         second = await claim_next(session=session, rep=ann, tier=1, prefer=prefer)
         assert second is not None and second.id == general.id  # nothing else: take the rest
+
+
+async def test_a_french_payments_handoff_goes_to_a_french_speaking_payments_rep(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        english = await make_rep(
+            session, "english", teams=["payments"], languages=["en"], presence=AVAILABLE
+        )
+        french = await make_rep(
+            session, "french", teams=["payments"], languages=["en", "fr"], presence=AVAILABLE
+        )
+        # The French speaker already holds one: still theirs, the language comes first.
+        held = await make_queued(session, address="held", team="payments", language="en")
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == held.id)
+            .values(state=S.ASSIGNED, assigned_rep_id=french.id)
+        )
+        await session.commit()
+        payment = await make_queued(session, address="fr", team="payments", language="fr")
+        undetermined = await make_queued(session, address="und", team="payments", language="und")
+    report = await _assigner(sessions).assign_waiting()
+    owners = await _owners(sessions)
+    assert owners[payment.id] == french.id
+    assert owners[undetermined.id] == english.id  # "und": anyone of the team
+    assert report.unserved == []
+
+
+async def test_a_language_nobody_speaks_is_flagged_once_and_goes_to_the_team(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    hub = InProcessHub()
+    async with sessions() as session:
+        await make_rep(session, "busy", teams=["general"], languages=["en"], presence=Presence.BUSY)
+        waiting = await make_queued(session, address="pap", language="pap")
+    async with hub.subscribe() as events:
+        report = await _assigner(sessions, live=hub).assign_waiting()
+        event = await events.next(timeout=1)
+    assert report.unserved == [waiting.id]
+    assert event is not None and (event.kind, event.conversation_id) == ("language", waiting.id)
+    assert (await _assigner(sessions).assign_waiting()).unserved == []  # flagged once
+    async with sessions() as session:
+        flagged = await session.get(Conversation, waiting.id)
+        assert flagged is not None and flagged.unserved_language_at is not None
+        [item] = await queue_items(session, [flagged])
+    assert (item.language, item.language_unserved) == ("pap", True)
+    # Someone available of the team takes it rather than leave it waiting.
+    async with sessions() as session:
+        free = await make_rep(
+            session, "free", teams=["general"], languages=["en"], presence=AVAILABLE
+        )
+    await _assigner(sessions).assign_waiting()
+    assert (await _owners(sessions))[waiting.id] == free.id
+
+
+async def test_take_next_prefers_the_reps_languages_then_their_team(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    now = utcnow()
+    async with sessions() as session:
+        ann = await make_rep(session, "ann", teams=["payments"], languages=["es"])
+        oldest = await make_queued(
+            session, address="a", team="general", language="en", now=now - timedelta(hours=3)
+        )
+        english_payment = await make_queued(
+            session, address="b", team="payments", language="en", now=now - timedelta(hours=2)
+        )
+        spanish_general = await make_queued(
+            session, address="c", team="general", language="es", now=now - timedelta(hours=1)
+        )
+        spanish_payment = await make_queued(
+            session, address="d", team="payments", language="es", now=now
+        )
+    order = []
+    for _ in range(4):
+        async with sessions() as session:
+            prefer = await preference_of(session, ann, TABLE.default_team)
+            taken = await claim_next(session=session, rep=ann, tier=1, prefer=prefer)
+            assert taken is not None
+            order.append(taken.id)
+    assert order == [spanish_payment.id, spanish_general.id, english_payment.id, oldest.id]

@@ -1,7 +1,7 @@
 """teams and languages of reps, presence and capacity, a conversation's team
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-29 19:00:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '0013'
-down_revision: str | None = '0008'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -64,14 +64,12 @@ def downgrade() -> None:
     with op.batch_alter_table('rep_teams', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_rep_teams_team'))
     op.drop_table('rep_teams')
-    with op.batch_alter_table('conversations', schema=None) as batch_op:
-        batch_op.drop_column('unserved_language_at')
-        batch_op.drop_column('team')
-    with op.batch_alter_table('reps', schema=None) as batch_op:
-        batch_op.drop_column('max_messaging')
-        batch_op.drop_column('max_chat')
-        batch_op.drop_column('last_assigned_at')
-        batch_op.drop_column('last_seen_at')
-        batch_op.drop_column('away_auto')
-        batch_op.drop_column('presence_changed_at')
-        batch_op.drop_column('presence')
+    # A plain DROP COLUMN (PostgreSQL, SQLite 3.35+): batch mode copies the table, which
+    # SQLite refuses for `conversations` and `reps` once other tables refer to them.
+    for column in ('unserved_language_at', 'team'):
+        op.drop_column('conversations', column)
+    for column in (
+        'max_messaging', 'max_chat', 'last_assigned_at', 'last_seen_at', 'away_auto',
+        'presence_changed_at', 'presence',
+    ):
+        op.drop_column('reps', column)
