@@ -37,7 +37,7 @@ def main() -> None:
     if "assignment" in parts:
         print(
             "\nAuto-assignment (50 reps in two teams and two languages, 2,000 waiting, "
-            "4 assigners at once, PostgreSQL)"
+            "2 assigners at once, PostgreSQL)"
         )
         print("\n".join(assignment.run()))
     if "export" in parts:

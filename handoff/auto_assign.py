@@ -4,15 +4,18 @@ The rep: in the conversation's team, speaking its language (when some active rep
 otherwise any rep of the team, and supervisors see the conversation flagged), available, below
 their limit for the conversation's channel kind (handoff/capacity.py); of those, the one with
 the fewest open conversations, ties to the longest idle (last given a conversation longest
-ago). Teams whose `auto_assign` is off in the routing table are left to take-next and claims.
+ago). A rep who released a conversation is not offered it again. Teams whose `auto_assign` is
+off in the routing table are left to take-next and claims.
 
 A pass reads the available reps and the waiting conversations once, decides in memory, and
 makes each assignment in its own short transaction with the same guarantees as a claim: the
 conversation is taken with `FOR UPDATE SKIP LOCKED` on PostgreSQL (a conditional update on
 SQLite), so a rep's claim, take-next or another assigner (another gateway instance) and this
 one never both own it; the rep's row is locked and their open conversations counted again
-before the assignment, so concurrent assigners never take a rep past their limit. A decision
-that loses either race is simply made again with the next candidate.
+before the assignment, so concurrent assigners never take a rep past their limit. Each decision
+takes the first of the next few conversations some rep could take that is still waiting and
+that nobody else is taking, and a rep whose row another assigner holds is passed over for the
+next best: assigners passing at once work side by side instead of queueing behind each other.
 
 Every gateway instance runs the loop: it wakes on every queue or presence event (from any
 instance, through the live hub) and at least every AUTO_ASSIGN_INTERVAL_SECONDS.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,10 +36,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.lifecycle import Actor
 from bot.loop_failures import LoopFailures
 from bot.settings import setting_default
-from bot.store.models import Conversation, ConversationState, Presence, Rep, utcnow
+from bot.store.models import AuditEvent, Conversation, ConversationState, Presence, Rep, utcnow
 from handoff.capacity import Capacity, ChannelKind, open_count, open_counts
 from handoff.live import LiveEvent, LiveHub, queue_changed
-from handoff.queue import assign, routable_language, take_waiting
+from handoff.queue import assign, routable_language, take_first_waiting
 from handoff.roster import skills_of, spoken_languages
 from handoff.routing import RoutingTable
 
@@ -44,16 +48,15 @@ S = ConversationState
 NEVER = datetime.min.replace(tzinfo=UTC)
 # Waiting conversations looked at per pass, first to serve first; the rest wait for the next.
 PASS_LIMIT = 1000
+# Each decision takes the first of this many, in queue order, that is still waiting and that
+# no other assigner is taking (SKIP LOCKED): assigners passing at once work on different ones
+# instead of queueing behind each other.
+DECISION_BATCH = 20
 
 
 def language_unserved(conversation_id: int, language: str) -> LiveEvent:
     """A conversation waits in a language no active rep speaks (supervisors' consoles)."""
     return LiveEvent("language", conversation_id, {"language": language})
-
-
-class _Declined(Exception):
-    def __init__(self, why: str) -> None:
-        self.why = why
 
 
 @dataclass(slots=True)
@@ -83,6 +86,8 @@ class Waiting:
     team: str
     kind: ChannelKind
     language: str | None
+    # Reps who gave it back (released it): not offered it again; they may still claim it.
+    released_by: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,81 +124,81 @@ class AutoAssigner:
             waiting = await _waiting(session, self.table)
         report.unserved = await self._flag_unserved(waiting, spoken, now)
         auto_teams = self.table.auto_assigned
-        for conversation in waiting:
-            if conversation.team not in auto_teams:
-                continue
-            if not any(c.has_room(conversation.kind) for c in candidates):
-                if all(not c.has_room(k) for c in candidates for k in ChannelKind):
-                    break  # nobody can take anything more this pass
-                continue
+        pending = [w for w in waiting if w.team in auto_teams]
+        while pending:
+            # The first few, in queue order, that some rep could take now.
+            openings: dict[tuple[str, str | None, ChannelKind], bool] = {}
+            batch: list[Waiting] = []
+            for conversation in pending:
+                if _can_take(conversation, candidates, spoken, openings):
+                    batch.append(conversation)
+                    if len(batch) == DECISION_BATCH:
+                        break
+            if not batch:
+                break
             report.decisions += 1
-            offer = await self._offer(conversation, candidates, spoken, now)
+            decided, offer = await self._decide(batch, candidates, spoken, now)
             if offer is not None:
                 report.offers.append(offer)
+            settled = {w.id for w in batch} if decided is None else {decided}
+            pending = [w for w in pending if w.id not in settled]
         if self.live is not None:
             for offer in report.offers:
                 self.live.publish(queue_changed(offer.conversation_id))
         return report
 
-    async def _offer(
-        self,
-        conversation: Waiting,
-        candidates: list[Candidate],
-        spoken: set[str],
-        now: datetime,
-    ) -> Offer | None:
-        """Assign `conversation` to the best candidate that still has room, if any."""
-        tried: set[int] = set()
-        while True:
-            rep = best_rep(conversation, candidates, spoken, exclude=tried)
-            if rep is None:
-                return None
-            tried.add(rep.id)
-            outcome = await self._assign(conversation, rep, now)
-            if outcome == "assigned":
-                rep.open[conversation.kind] += 1
-                rep.last_assigned_at = now
-                logger.info(
-                    "queue.auto_assigned conversation_id=%s rep_id=%s team=%s",
-                    conversation.id,
-                    rep.id,
-                    conversation.team,
+    async def _decide(
+        self, batch: list[Waiting], candidates: list[Candidate], spoken: set[str], now: datetime
+    ) -> tuple[int | None, Offer | None]:
+        """Take the first conversation of `batch` still waiting that no one else is taking, and
+        give it to the best rep with room: (its id, the offer or None when no rep could). (None,
+        None) when every one of the batch went elsewhere or is being taken now."""
+        by_id = {w.id: w for w in batch}
+        async with self.session_factory() as session, session.begin():
+            taken = await take_first_waiting(session, list(by_id), [S.QUEUED])
+            if taken is None:
+                return None, None
+            conversation = by_id[taken.id]
+            tried: set[int] = set()
+            while (
+                candidate := best_rep(conversation, candidates, spoken, exclude=tried)
+            ) is not None:
+                tried.add(candidate.id)
+                rep = await _lock_rep(session, candidate.id)
+                if rep is None:
+                    # Another assigner is giving this rep a conversation now: rather than wait,
+                    # offer this one to the next rep (the busy one holds one more in a moment).
+                    continue
+                if not rep.active or rep.presence != Presence.AVAILABLE:
+                    candidate.out = True
+                    continue
+                # Counted after the lock, in a statement of its own, so it sees every
+                # assignment committed by whoever held the rep before.
+                holding = await open_count(session, rep.id, conversation.kind)
+                candidate.open[conversation.kind] = holding
+                if holding >= candidate.capacity.limit(conversation.kind):
+                    continue
+                await assign(
+                    session,
+                    taken,
+                    rep,
+                    actor=str(Actor.SYSTEM),
+                    reason=f"auto-assigned to {rep.username} ({conversation.team})",
+                    now=now,
                 )
-                return Offer(conversation.id, rep.id)
-            if outcome == "taken":
-                return None  # someone else has the conversation
-
-    async def _assign(self, conversation: Waiting, candidate: Candidate, now: datetime) -> str:
-        """ "assigned", "taken" (the conversation went elsewhere) or "rep" (the rep cannot)."""
-        try:
-            async with self.session_factory() as session, session.begin():
-                await self._assign_in(session, conversation, candidate, now)
-        except _Declined as declined:
-            return declined.why
-        return "assigned"
-
-    async def _assign_in(
-        self, session: AsyncSession, conversation: Waiting, candidate: Candidate, now: datetime
-    ) -> None:
-        taken = await take_waiting(session, conversation.id, [S.QUEUED])
-        if taken is None:
-            raise _Declined("taken")
-        rep = await _lock_rep(session, candidate.id)
-        if rep is None or not rep.active or rep.presence != Presence.AVAILABLE:
-            candidate.out = True
-            raise _Declined("rep")
-        holding = await open_count(session, rep.id, conversation.kind)
-        candidate.open[conversation.kind] = holding
-        if holding >= candidate.capacity.limit(conversation.kind):
-            raise _Declined("rep")  # the transaction rolls back: the conversation waits on
-        await assign(
-            session,
-            taken,
-            rep,
-            actor=str(Actor.SYSTEM),
-            reason=f"auto-assigned to {rep.username} ({conversation.team})",
-            now=now,
+                candidate.open[conversation.kind] += 1
+                candidate.last_assigned_at = now
+                break
+            else:
+                # Nobody could after all: the transaction ends, the conversation waits on.
+                return conversation.id, None
+        logger.info(
+            "queue.auto_assigned conversation_id=%s rep_id=%s team=%s",
+            conversation.id,
+            candidate.id,
+            conversation.team,
         )
+        return conversation.id, Offer(conversation.id, candidate.id)
 
     async def _flag_unserved(
         self, waiting: list[Waiting], spoken: set[str], now: datetime
@@ -257,6 +262,21 @@ class AutoAssigner:
             failures.failed(error)
 
 
+def _can_take(
+    conversation: Waiting,
+    candidates: list[Candidate],
+    spoken: set[str],
+    openings: dict[tuple[str, str | None, ChannelKind], bool],
+) -> bool:
+    """Whether some rep could take `conversation` now (memoised per team, language, kind)."""
+    if conversation.released_by:
+        return best_rep(conversation, candidates, spoken) is not None
+    key = (conversation.team, conversation.language, conversation.kind)
+    if key not in openings:
+        openings[key] = best_rep(conversation, candidates, spoken) is not None
+    return openings[key]
+
+
 def best_rep(
     conversation: Waiting,
     candidates: list[Candidate],
@@ -272,6 +292,7 @@ def best_rep(
         c
         for c in candidates
         if c.id not in exclude
+        and c.id not in conversation.released_by
         and conversation.team in c.teams
         and (not needs_language or conversation.language in c.languages)
         and c.has_room(conversation.kind)
@@ -310,17 +331,37 @@ async def _waiting(session: AsyncSession, table: RoutingTable) -> list[Waiting]:
         .order_by(Conversation.priority_rank, Conversation.due_at, Conversation.id)
         .limit(PASS_LIMIT)
     )
+    found = list(rows)
+    released: dict[int, set[int]] = defaultdict(set)
+    if found:
+        for conversation_id, actor in await session.execute(
+            select(AuditEvent.conversation_id, AuditEvent.actor).where(
+                AuditEvent.conversation_id.in_([row[0] for row in found]),
+                AuditEvent.from_state == S.ASSIGNED,
+                AuditEvent.to_state == S.QUEUED,
+                AuditEvent.actor.like("rep:%"),
+            )
+        ):
+            if conversation_id is not None and actor[4:].isdigit():
+                released[conversation_id].add(int(actor[4:]))
     return [
-        Waiting(id, table.team(team).key, ChannelKind.of(channel), routable_language(language))
-        for id, team, channel, language in rows
+        Waiting(
+            id,
+            table.team(team).key,
+            ChannelKind.of(channel),
+            routable_language(language),
+            frozenset(released.get(id, ())),
+        )
+        for id, team, channel, language in found
     ]
 
 
 async def _lock_rep(session: AsyncSession, rep_id: int) -> Rep | None:
-    """The rep's row, locked until this transaction ends (PostgreSQL; SQLite's writer lock is
-    held already, since taking the conversation wrote)."""
+    """The rep's row, locked until this transaction ends; None while another transaction holds
+    it (PostgreSQL, `SKIP LOCKED`; on SQLite the writer lock is held already, since taking the
+    conversation wrote, so nobody else can be assigning)."""
     query = select(Rep).where(Rep.id == rep_id).execution_options(populate_existing=True)
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
+        query = query.with_for_update(skip_locked=True)
     rep: Rep | None = await session.scalar(query)
     return rep

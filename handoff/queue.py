@@ -270,27 +270,36 @@ async def _take(
     return await _take_sqlite(session, states, conversation_id, order)
 
 
-async def take_waiting(
-    session: AsyncSession, conversation_id: int, states: list[ConversationState]
+async def take_first_waiting(
+    session: AsyncSession, conversation_ids: list[int], states: list[ConversationState]
 ) -> Conversation | None:
-    """Lock one conversation if it is still waiting and nobody is taking it now; else None.
+    """Lock the first of `conversation_ids`, in queue order, that is still waiting and that
+    nobody is taking now; None when there is none.
 
-    For the auto-assigner: a conversation a rep is claiming at this moment is skipped, not
-    waited for (`SKIP LOCKED` on PostgreSQL; the conditional update on SQLite).
+    For the auto-assigner: a conversation a rep or another assigner is taking at this moment is
+    skipped, not waited for (`SKIP LOCKED` on PostgreSQL; the conditional update on SQLite).
     """
+    if not conversation_ids:
+        return None
     if session.get_bind().dialect.name == "postgresql":
         found: Conversation | None = await session.scalar(
-            select(Conversation)
-            .where(
-                Conversation.id == conversation_id,
-                Conversation.state.in_(states),
-                Conversation.assigned_rep_id.is_(None),
+            _in_queue_order(
+                select(Conversation).where(
+                    Conversation.id.in_(conversation_ids),
+                    Conversation.state.in_(states),
+                    Conversation.assigned_rep_id.is_(None),
+                )
             )
+            .limit(1)
             .with_for_update(skip_locked=True)
             .execution_options(populate_existing=True)
         )
         return found
-    return await _take_sqlite(session, states, conversation_id, [])
+    for conversation_id in conversation_ids:  # given in queue order
+        taken = await _take_sqlite(session, states, conversation_id, [])
+        if taken is not None:
+            return taken
+    return None
 
 
 async def _take_postgresql(

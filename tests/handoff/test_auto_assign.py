@@ -27,7 +27,7 @@ from handoff.auto_assign import AutoAssigner
 from handoff.capacity import Capacity
 from handoff.live import InProcessHub
 from handoff.packet import queue_items
-from handoff.queue import claim_next, preference_of
+from handoff.queue import claim_next, preference_of, release
 from handoff.routing import DEFAULT_PATH, RoutingTable
 from tests.handoff.factories import make_queued, make_rep
 
@@ -292,3 +292,20 @@ async def test_take_next_prefers_the_reps_languages_then_their_team(
             assert taken is not None
             order.append(taken.id)
     assert order == [spanish_payment.id, spanish_general.id, english_payment.id, oldest.id]
+
+
+async def test_a_conversation_a_rep_gave_back_is_not_offered_to_them_again(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        ann = await make_rep(session, "ann", teams=["general"], presence=AVAILABLE)
+        conversation_id = (await make_queued(session, address="a")).id
+    await _assigner(sessions).assign_waiting()
+    assert (await _owners(sessions))[conversation_id] == ann.id
+    async with sessions() as session:
+        await release(session=session, conversation_id=conversation_id, rep=ann)
+    assert (await _assigner(sessions).assign_waiting()).offers == []
+    async with sessions() as session:
+        bob = await make_rep(session, "bob", teams=["general"], presence=AVAILABLE)
+    await _assigner(sessions).assign_waiting()
+    assert (await _owners(sessions))[conversation_id] == bob.id

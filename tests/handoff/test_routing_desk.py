@@ -122,17 +122,24 @@ async def test_a_rep_cannot_open_the_reps_page_or_change_it(desk: Desk) -> None:
     assert refused.status_code == 403
 
 
-async def test_a_payments_handoff_is_given_to_the_available_payments_rep(desk: Desk) -> None:
-    await desk.rep("gen", teams=["general"], languages=["en"], presence=Presence.AVAILABLE)
-    away = await desk.rep("away", teams=["payments"], languages=["en"], presence=Presence.AWAY)
-    pay = await desk.rep("pay", teams=["payments"], languages=["en"], presence=Presence.AVAILABLE)
+async def test_a_payments_question_in_french_goes_to_an_available_french_payments_rep(
+    desk: Desk,
+) -> None:
+    await desk.rep("gen", teams=["general"], languages=["fr"], presence=Presence.AVAILABLE)
+    await desk.rep("english", teams=["payments"], languages=["en"], presence=Presence.AVAILABLE)
+    await desk.rep("away", teams=["payments"], languages=["fr"], presence=Presence.AWAY)
+    french = await desk.rep(
+        "french", teams=["payments"], languages=["en", "fr"], presence=Presence.AVAILABLE
+    )
     desk.rasa.reply = {
         "messages": [{"custom": {"handoff": {"reason": "customer_request", "priority": "normal"}}}],
         "intent": {"name": "payment_issue", "confidence": 0.95},
     }
     customer = await WebChatCustomer().connect(desk.gateway.url)
     try:
-        await customer.say("my card payment failed twice, I want a person")
+        await customer.say(
+            "mon paiement par carte a été refusé deux fois, je veux parler à quelqu'un"
+        )
     finally:
         await customer.close()
 
@@ -141,10 +148,13 @@ async def test_a_payments_handoff_is_given_to_the_available_payments_rep(desk: D
             conversation = await session.scalar(select(Conversation))
             return conversation.assigned_rep_id if conversation else None
 
-    assert await eventually(owner) == pay.id
+    assert await eventually(owner) == french.id
     [conversation] = await desk.all(Conversation)
-    assert conversation.team == "payments" and conversation.state == "assigned"
-    assert away.id != pay.id
-    queue = await desk.http.get("/api/me/conversations", headers=await desk.auth("pay"))
+    assert (conversation.team, conversation.language, conversation.state) == (
+        "payments",
+        "fr",
+        "assigned",
+    )
+    queue = await desk.http.get("/api/me/conversations", headers=await desk.auth("french"))
     [item] = queue.json()
-    assert (item["id"], item["team"]) == (conversation.id, "payments")
+    assert (item["id"], item["team"], item["language"]) == (conversation.id, "payments", "fr")
