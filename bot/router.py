@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import system_texts
-from bot.escalation import request_handoff
+from bot.escalation import TeamChooser, request_handoff
 from bot.events import Events, MessageAdded, QueueChanged
 from bot.faq_feedback import parse_feedback, take_faq_feedback, with_helpful_question
 from bot.feedback import take_rating
@@ -98,6 +98,7 @@ class ConversationRouter:
         route_max_attempts: int | None = None,
         other_instances: bool = True,
         privacy_notice: str = "",
+        choose_team: TeamChooser | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._privacy_notice = privacy_notice  # empty: none sent
@@ -109,6 +110,7 @@ class ConversationRouter:
         self._replies = replies
         self._promise_hours = promise_hours
         self._targets = targets
+        self._choose_team = choose_team  # the queue's routing table; None: no teams
         self._events = events or Events()  # consoles following the queue and conversations
         self._metrics = metrics or Metrics()
         self._turn_locks = KeyedLocks()
@@ -558,6 +560,7 @@ class ConversationRouter:
             now=now,
             promise_hours=self._promise_hours,
             targets=self._targets,
+            choose_team=self._choose_team,
         )
 
     # Finishing a turn: the one way every routed message ends ---------------------------------
