@@ -86,6 +86,8 @@ class Reply:
     sender_kind: SenderKind
     buttons: tuple[Button, ...] = ()
     rep_id: int | None = None
+    # A person's reply: their name, so channels without a label of their own can say who wrote.
+    rep_name: str | None = None
 
     def payload(self) -> dict[str, Any]:
         """The JSON stored with the message (buttons), empty when plain text."""

@@ -31,6 +31,8 @@ class RepDesk:
     rasa: RasaClient  # tracker export and erasure (handoff/customer_data.py)
     promise_hours: int  # RESPONSE_PROMISE_HOURS: reports' first-response target
     secure_cookies: bool  # the console's cookies need HTTPS (PUBLIC_BASE_URL is https)
+    # TWILIO_WHATSAPP_TEMPLATE_SID is set: a reply outside WhatsApp's window goes as the template
+    whatsapp_template: bool = False
 
     @classmethod
     def start(
@@ -43,6 +45,7 @@ class RepDesk:
         rasa: RasaClient,
         promise_hours: int,
         secure_cookies: bool,
+        whatsapp_template: bool = False,
         live: LiveHub | None = None,
     ) -> RepDesk:
         """The desk, on `live` when given (shared by instances), else a hub of this process,
@@ -55,6 +58,7 @@ class RepDesk:
             rasa=rasa,
             promise_hours=promise_hours,
             secure_cookies=secure_cookies,
+            whatsapp_template=whatsapp_template,
         )
         events.subscribe(desk._conversation_changed)  # the queue and messages, live
         outbox.on_change(desk._delivery_changed)  # consoles show each reply's status live

@@ -34,6 +34,7 @@ from bot.store.models import (
     Delivery,
     FaqFeedback,
     Handoff,
+    LoggedInteraction,
     Message,
     Note,
     Rating,
@@ -208,9 +209,17 @@ async def delete_conversations(
     )
     counts["conversations"] += result.rowcount  # type: ignore[attr-defined]
     still_used = select(Conversation.contact_id).where(Conversation.contact_id.in_(contact_ids))
+    # A customer with logged calls or emails stays, with them (erasure removes those first).
+    still_logged = select(LoggedInteraction.contact_id).where(
+        LoggedInteraction.contact_id.in_(contact_ids)
+    )
     result = await session.execute(
         delete(Contact)
-        .where(Contact.id.in_(contact_ids), Contact.id.not_in(still_used))
+        .where(
+            Contact.id.in_(contact_ids),
+            Contact.id.not_in(still_used),
+            Contact.id.not_in(still_logged),
+        )
         .execution_options(synchronize_session=False)
     )
     counts["contacts"] += result.rowcount  # type: ignore[attr-defined]

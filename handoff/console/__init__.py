@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from handoff.console import actions, canned, events, login, pages
+from handoff.console import actions, canned, contacts, events, login, pages
 
 router = APIRouter()
-for part in (login, pages, actions, canned, events):
+for part in (login, pages, actions, canned, contacts, events):
     router.include_router(part.router)

@@ -6,16 +6,18 @@ Definitions (also in the README):
   handoff requested in the range;
 - handoffs (reasons, first response, windows) are those requested in the range; the first
   response is the first rep reply after the handoff;
-- ratings and FAQ feedback are those given in the range; follow-ups are the ones open now.
+- ratings and FAQ feedback are those given in the range; follow-ups are the ones open now;
+- logged calls and emails are those that happened in the range (channels `phone`, `email`).
 """
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVarTuple
 
 from pydantic import BaseModel
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import ColumnElement, Select, case, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Channel, Direction, SenderKind
@@ -23,6 +25,8 @@ from bot.store.models import (
     Conversation,
     FaqFeedback,
     Handoff,
+    InteractionChannel,
+    LoggedInteraction,
     Message,
     Rating,
     RatingStatus,
@@ -36,10 +40,25 @@ _Ts = TypeVarTuple("_Ts")
 DEFAULT_DAYS = 30
 
 
+class ReportChannel(enum.StrEnum):
+    """What a report can be limited to: a chat channel, or calls or emails reps logged."""
+
+    WEBCHAT = Channel.WEBCHAT.value
+    SMS = Channel.SMS.value
+    WHATSAPP = Channel.WHATSAPP.value
+    TELEGRAM = Channel.TELEGRAM.value
+    PHONE = InteractionChannel.PHONE.value
+    EMAIL = InteractionChannel.EMAIL.value
+
+    def parsed(self) -> Channel | InteractionChannel:
+        chat = {c.value for c in Channel}
+        return Channel(self.value) if self.value in chat else InteractionChannel(self.value)
+
+
 class ReportRange(BaseModel):
     start: date
     end: date  # inclusive
-    channel: Channel | None = None
+    channel: Channel | InteractionChannel | None = None
 
     @property
     def since(self) -> datetime:
@@ -54,7 +73,11 @@ class ReportRange(BaseModel):
 
 
 def report_range(
-    start: date | None, end: date | None, channel: Channel | None, *, today: date
+    start: date | None,
+    end: date | None,
+    channel: Channel | InteractionChannel | None,
+    *,
+    today: date,
 ) -> ReportRange:
     """The range asked for, the last 30 days by default; 422 when it makes no sense."""
     check_range(start, end)
@@ -116,6 +139,15 @@ class FaqFigures(BaseModel):
     not_helpful: int
 
 
+class LoggedFigures(BaseModel):
+    """Calls or emails reps logged in the range, by channel (`phone`, `email`)."""
+
+    channel: str
+    inbound: int  # the customer called or wrote
+    outbound: int  # a rep called or wrote to the customer
+    per_day: dict[date, int]
+
+
 class FollowUpFigures(BaseModel):
     owner_id: int | None
     owner: str
@@ -137,17 +169,23 @@ class Reports(BaseModel):
     faq: list[FaqFigures]
     faq_total: FaqFigures
     follow_ups: list[FollowUpFigures]  # overall first, then per owner
+    logged: list[LoggedFigures]  # phone, then email (the one asked for only, with a channel)
 
 
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def _on_channel(column: Any, r: ReportRange) -> ColumnElement[bool]:
+    """`column` (a chat channel) is the one asked for; none is, when calls or emails were."""
+    return column == r.channel if isinstance(r.channel, Channel) else false()
+
+
 def _handoffs(r: ReportRange, *columns: Any) -> Select[Any]:
     query = select(*columns).where(Handoff.requested_at >= r.since, Handoff.requested_at < r.until)
     if r.channel is not None:
         query = query.join(Conversation, Conversation.id == Handoff.conversation_id).where(
-            Conversation.channel == r.channel
+            _on_channel(Conversation.channel, r)
         )
     return query
 
@@ -160,7 +198,7 @@ def _customer_messages(r: ReportRange, *columns: Any) -> Select[Any]:
         Message.sender_kind == SenderKind.CUSTOMER,
     )
     if r.channel is not None:
-        query = query.where(Message.channel == r.channel)
+        query = query.where(_on_channel(Message.channel, r))
     return query
 
 
@@ -168,7 +206,7 @@ def _by_conversation_channel(query: Select[*_Ts], model: Any, r: ReportRange) ->
     if r.channel is None:
         return query
     return query.join(Conversation, Conversation.id == model.conversation_id).where(
-        Conversation.channel == r.channel
+        _on_channel(Conversation.channel, r)
     )
 
 
@@ -194,7 +232,38 @@ async def compute_reports(
             not_helpful=sum(f.not_helpful for f in faq),
         ),
         follow_ups=await _follow_ups(session, r, now.date()),
+        logged=await _logged(session, r),
     )
+
+
+async def _logged(session: AsyncSession, r: ReportRange) -> list[LoggedFigures]:
+    channels = list(InteractionChannel)
+    if r.channel is not None:
+        if not isinstance(r.channel, InteractionChannel):
+            return []
+        channels = [r.channel]
+    day = day_of(LoggedInteraction.occurred_at).label("day")
+    rows = await session.execute(
+        select(LoggedInteraction.channel, LoggedInteraction.direction, day, func.count())
+        .where(
+            LoggedInteraction.occurred_at >= r.since,
+            LoggedInteraction.occurred_at < r.until,
+            LoggedInteraction.channel.in_(channels),
+        )
+        .group_by(LoggedInteraction.channel, LoggedInteraction.direction, day)
+    )
+    figures = {
+        c: LoggedFigures(channel=c.value, inbound=0, outbound=0, per_day={}) for c in channels
+    }
+    for channel, direction, d, n in rows:
+        item = figures[InteractionChannel(channel)]
+        if direction == Direction.INBOUND:
+            item.inbound += int(n)
+        else:
+            item.outbound += int(n)
+        when = date.fromisoformat(d)
+        item.per_day[when] = item.per_day.get(when, 0) + int(n)
+    return [figures[c] for c in channels]
 
 
 async def _per_day(session: AsyncSession, r: ReportRange) -> list[DayCount]:
