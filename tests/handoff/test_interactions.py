@@ -20,10 +20,10 @@ from bot.store.models import (
     Role,
     utcnow,
 )
-from tests.handoff.conftest import Desk
-from tests.handoff.factories import make_queued
 from handoff.customer_data import erase_contact, export_contact
 from handoff.retention import purge_inactive
+from tests.handoff.conftest import Desk
+from tests.handoff.factories import make_queued
 
 VISA = "4111 1111 1111 1111"
 

@@ -55,8 +55,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_logged_interaction_occurred')
         batch_op.drop_index('ix_logged_interaction_contact')
     op.drop_table('logged_interactions')
-    with op.batch_alter_table('wrap_ups', schema=None) as batch_op:
-        batch_op.drop_column('follow_up_note')
-    with op.batch_alter_table('contacts', schema=None) as batch_op:
-        batch_op.drop_index('uq_contacts_email')
-        batch_op.drop_column('email')
+    # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35+ has it): a batch would rebuild these
+    # tables, and SQLite refuses to drop a table other rows still refer to.
+    op.drop_index('uq_contacts_email', table_name='contacts')
+    op.execute('ALTER TABLE wrap_ups DROP COLUMN follow_up_note')
+    op.execute('ALTER TABLE contacts DROP COLUMN email')
