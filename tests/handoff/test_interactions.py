@@ -245,18 +245,29 @@ async def test_erasing_a_customer_erases_their_logged_calls_and_emails(
     assert await desk.get(Contact, sms_customer) is None
 
 
-async def test_retention_keeps_a_customer_who_has_logged_calls(
+async def test_retention_purges_old_calls_and_keeps_a_customer_with_recent_ones(
     desk: Desk, sms_customer: int
 ) -> None:
     await desk.rep("ann")
-    await _log(desk, await desk.auth("ann"), CALL)
+    ann = await desk.auth("ann")
+    await _log(desk, ann, CALL)  # March 2026
+    recent = await _log(desk, ann, {**EMAIL, "contact_id": sms_customer, "occurred_at": None})
     sessions = desk.services.session_factory
     async with sessions() as session, session.begin():
-        await session.execute(update(Conversation).values(state=ConversationState.BOT))
-    report = await purge_inactive(
-        sessions, older_than_days=1, actor="test", now=utcnow() + timedelta(days=2)
-    )
-    assert report.counts["conversations"] == 1
-    # The conversation went; the customer stays with their logged call (no broken reference).
+        await session.execute(
+            update(Conversation).values(
+                state=ConversationState.BOT, last_message_at=utcnow() - timedelta(days=10)
+            )
+        )
+    report = await purge_inactive(sessions, older_than_days=5, actor="test", now=utcnow())
+    assert (report.counts["conversations"], report.counts["logged_interactions"]) == (1, 1)
+    # The customer stays with their recent email (no broken reference), the old call went.
+    assert report.counts["contacts"] == 0
     assert await desk.get(Contact, sms_customer) is not None
-    assert len(await desk.all(LoggedInteraction)) == 1
+    assert [i.id for i in await desk.all(LoggedInteraction)] == [recent["id"]]
+
+    later = await purge_inactive(
+        sessions, older_than_days=5, actor="test", now=utcnow() + timedelta(days=6)
+    )
+    assert (later.counts["logged_interactions"], later.counts["contacts"]) == (1, 1)
+    assert await desk.get(Contact, sms_customer) is None
