@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import Contact, Conversation, LoggedInteraction, WrapUp
+from bot.text import clean_customer_text
 from handoff.errors import Invalid, NotFound
 from handoff.packet import RepNames
 from handoff.schemas import (
@@ -41,7 +42,7 @@ async def search_contacts(
 ) -> list[ContactPublic]:
     """Contacts whose phone, email, name or conversation label (or non-secret address)
     matches `query`, most recently created first."""
-    text = query.strip()
+    text = clean_customer_text(query)  # no control characters (PostgreSQL refuses NUL)
     if len(text) < 2:
         raise Invalid("Search with at least two characters.")
     digits = _NOT_DIGITS.sub("", text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -34,9 +34,11 @@ CATALOGUE_TOPICS: tuple[str, ...] = tuple(
 )
 _PHONE = re.compile(r"\+[1-9]\d{6,14}")
 _PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
 # A clock a little ahead of ours is not a call from the future.
 _CLOCK_SKEW = timedelta(minutes=5)
+# Older than this is a typo, not a call (and a year-1 date would not convert to UTC).
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def normal_phone(value: str | None) -> str | None:
@@ -79,6 +81,8 @@ async def log_interaction(
         raise Invalid("Give the time with its time zone (e.g. 2026-03-01T10:00:00Z).")
     if occurred_at > now + _CLOCK_SKEW:
         raise Invalid("The call or email cannot be in the future.")
+    if occurred_at < _EARLIEST:
+        raise Invalid("The call or email cannot be before the year 2000.")
     phone = normal_phone(record.phone)
     email = normal_email(record.email)
     name = clean_customer_text(record.name or "")[:200] or None
@@ -89,7 +93,9 @@ async def log_interaction(
     owner_id: int | None = None
     if record.follow_up_required:
         owner = await session.scalar(
-            select(Rep).where(Rep.username == (record.follow_up_owner or "").strip().lower())
+            select(Rep).where(
+                Rep.username == clean_customer_text(record.follow_up_owner or "").lower()
+            )
         )
         if owner is None or not owner.active:
             raise Invalid(f"There is no active rep named {record.follow_up_owner!r} to follow up.")
