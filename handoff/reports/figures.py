@@ -26,7 +26,6 @@ from bot.store.models import (
     FaqFeedback,
     Handoff,
     InteractionChannel,
-    LoggedInteraction,
     Message,
     Rating,
     RatingStatus,
@@ -34,6 +33,7 @@ from bot.store.models import (
     WrapUp,
 )
 from handoff.dates import check_range
+from handoff.reports.logged import LoggedFigures, logged_figures
 from handoff.reports.sql import day_of, seconds
 
 _Ts = TypeVarTuple("_Ts")
@@ -139,15 +139,6 @@ class FaqFigures(BaseModel):
     not_helpful: int
 
 
-class LoggedFigures(BaseModel):
-    """Calls or emails reps logged in the range, by channel (`phone`, `email`)."""
-
-    channel: str
-    inbound: int  # the customer called or wrote
-    outbound: int  # a rep called or wrote to the customer
-    per_day: dict[date, int]
-
-
 class FollowUpFigures(BaseModel):
     owner_id: int | None
     owner: str
@@ -232,38 +223,8 @@ async def compute_reports(
             not_helpful=sum(f.not_helpful for f in faq),
         ),
         follow_ups=await _follow_ups(session, r, now.date()),
-        logged=await _logged(session, r),
+        logged=await logged_figures(session, r),
     )
-
-
-async def _logged(session: AsyncSession, r: ReportRange) -> list[LoggedFigures]:
-    channels = list(InteractionChannel)
-    if r.channel is not None:
-        if not isinstance(r.channel, InteractionChannel):
-            return []
-        channels = [r.channel]
-    day = day_of(LoggedInteraction.occurred_at).label("day")
-    rows = await session.execute(
-        select(LoggedInteraction.channel, LoggedInteraction.direction, day, func.count())
-        .where(
-            LoggedInteraction.occurred_at >= r.since,
-            LoggedInteraction.occurred_at < r.until,
-            LoggedInteraction.channel.in_(channels),
-        )
-        .group_by(LoggedInteraction.channel, LoggedInteraction.direction, day)
-    )
-    figures = {
-        c: LoggedFigures(channel=c.value, inbound=0, outbound=0, per_day={}) for c in channels
-    }
-    for channel, direction, d, n in rows:
-        item = figures[InteractionChannel(channel)]
-        if direction == Direction.INBOUND:
-            item.inbound += int(n)
-        else:
-            item.outbound += int(n)
-        when = date.fromisoformat(d)
-        item.per_day[when] = item.per_day.get(when, 0) + int(n)
-    return [figures[c] for c in channels]
 
 
 async def _per_day(session: AsyncSession, r: ReportRange) -> list[DayCount]:
