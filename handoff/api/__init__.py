@@ -13,8 +13,9 @@ from handoff.api import (
     me,
     queue,
     reads,
+    reps,
 )
 
 router = APIRouter()
-for resource in (auth, me, queue, conversations, canned, contacts, interactions, reads):
+for resource in (auth, me, queue, conversations, canned, contacts, interactions, reads, reps):
     router.include_router(resource.router)

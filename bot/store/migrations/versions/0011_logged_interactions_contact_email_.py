@@ -1,7 +1,7 @@
 """logged phone calls and emails, a contact's email, the note of a follow-up done
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0013
 Create Date: 2026-11-29 19:15:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '0011'
-down_revision: str | None = '0009'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
