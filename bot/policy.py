@@ -48,6 +48,17 @@ class ResponseTargets:
         return self.by_priority[priority or Priority.NORMAL]
 
 
+# WhatsApp's customer-service window: free-form messages only within 24 hours of the
+# customer's last message, less a margin for the time a message takes to reach it. Outside it
+# the Twilio sender uses the approved template; the console says so before a rep writes.
+WHATSAPP_WINDOW = timedelta(hours=24) - timedelta(minutes=1)
+
+
+def whatsapp_window_open(last_customer_message_at: datetime | None, now: datetime) -> bool:
+    """Whether a free-form WhatsApp message may go now."""
+    return last_customer_message_at is not None and now - last_customer_message_at < WHATSAPP_WINDOW
+
+
 def at_risk_after(requested_at: datetime, due_at: datetime, fraction: float) -> datetime:
     """When an unanswered handoff counts as at risk: `fraction` of its window gone."""
     return requested_at + (due_at - requested_at) * fraction

@@ -6,6 +6,11 @@ their own transaction and send them after the commit. Each reply carries the con
 language, so the words a channel adds when rendering it ("Reply 1 for …") are in it too; a
 system reply whose words depend on the language may be given as a function of it
 (`ReplyInLanguage`), worded once the conversation is read.
+
+A person's reply says who wrote it: on channels that show no sender of their own (SMS,
+WhatsApp, Telegram) the text the customer receives is `rep_reply_format` with the rep's display
+name; the web chat widget labels a rep's messages itself. The log keeps the text as written,
+with the rep who wrote it.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.events import Events, MessageAdded
-from bot.messages import Direction, Reply
+from bot.messages import Channel, Direction, Reply, SenderKind
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.privacy import mask_sensitive
@@ -31,6 +36,22 @@ class NoSuchConversation(Exception):
     """A reply was addressed to a conversation the store does not have."""
 
 
+# Channels whose client shows who sent a message (the web chat widget's "Support team").
+SELF_LABELLED_CHANNELS = frozenset({Channel.WEBCHAT})
+
+
+def signed(reply: Reply, channel: Channel, rep_reply_format: str) -> Reply:
+    """`reply` as the customer reads it on `channel`: a person's, with their name."""
+    if (
+        reply.sender_kind != SenderKind.REP
+        or not reply.rep_name
+        or not rep_reply_format
+        or channel in SELF_LABELLED_CHANNELS
+    ):
+        return reply
+    return replace(reply, text=rep_reply_format.format(name=reply.rep_name, text=reply.text))
+
+
 class ReplyService:
     """Adds replies to a conversation, queued for sending, and sends them after the commit."""
 
@@ -41,11 +62,13 @@ class ReplyService:
         *,
         metrics: Metrics,
         events: Events,
+        rep_reply_format: str = "",
     ) -> None:
         self._session_factory = session_factory
         self._outbox = outbox
         self._metrics = metrics
         self._events = events
+        self._rep_reply_format = rep_reply_format
 
     async def add(
         self,
@@ -86,7 +109,7 @@ class ReplyService:
                     conversation_id=conversation.id,
                     channel=conversation.channel,
                     address=conversation.address,
-                    reply=reply,
+                    reply=signed(reply, conversation.channel, self._rep_reply_format),
                 )
             )
         if replies:

@@ -135,7 +135,13 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         metrics=metrics,
         lease=timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
     )
-    replies = ReplyService(session_factory, outbox, metrics=metrics, events=events)
+    replies = ReplyService(
+        session_factory,
+        outbox,
+        metrics=metrics,
+        events=events,
+        rep_reply_format=settings.REP_REPLY_FORMAT,
+    )
     router = ConversationRouter(
         session_factory=session_factory,
         rasa=rasa,
@@ -184,6 +190,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         secure_cookies=settings.PUBLIC_BASE_URL.startswith("https://"),
         routing=table,
         capacity=capacity,
+        whatsapp_template=bool(settings.TWILIO_WHATSAPP_TEMPLATE_SID),
     )
     monitor = SlaMonitor(
         session_factory,
