@@ -31,6 +31,7 @@ from handoff.retention import CONVERSATION_RECORDS, delete_conversations
 
 logger = logging.getLogger(__name__)
 
+
 async def find_contact(session: AsyncSession, reference: str) -> Contact:
     """The contact `reference` names (id, phone, or channel:address); `NotFound` otherwise."""
     reference = reference.strip()
