@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from bench.rasa_stack import RasaStack
 from bot.rasa_client import READY_PATH, TURN_PATH
 from bot.store.models import AuditEvent, Contact, Conversation, Role, utcnow
 from handoff.customer_data import export_contact
@@ -21,7 +22,6 @@ from handoff.retention import CONVERSATION_RECORDS, purge_inactive
 from tests.conftest import POSTGRES_ADMIN_URL, make_settings
 from tests.handoff.conftest import Desk
 from tests.support.gateway import running_gateway
-from tests.support.rasa_stack import RasaStack
 from tests.support.rasa_standin import running_rasa_standin
 from tests.support.webchat_customer import WebChatCustomer
 
