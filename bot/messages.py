@@ -76,6 +76,9 @@ class InboundMessage:
     # A chosen button: `text` is its title (what the log shows), this is what the bot receives.
     button_payload: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # What the channel says of the customer's language (Telegram's language_code, the
+    # browser's language), as given ("es-419", "fr"): it decides only when the text cannot.
+    language_hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,9 @@ class Reply:
     sender_kind: SenderKind
     buttons: tuple[Button, ...] = ()
     rep_id: int | None = None
+    # The conversation's language: the words a channel adds when it renders the reply
+    # ("Reply 1 for …" on SMS) are in it. Set by the reply service (bot/replies.py).
+    language: str | None = None
 
     def payload(self) -> dict[str, Any]:
         """The JSON stored with the message (buttons), empty when plain text."""

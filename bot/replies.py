@@ -2,12 +2,15 @@
 
 The one reply path: the router's turns, a rep's reply (handoff/replies.py) and the system's own
 messages (keyword answers, greetings, the rating question) all add their replies here inside
-their own transaction and send them after the commit.
+their own transaction and send them after the commit. Each reply carries the conversation's
+language, so the words a channel adds when rendering it ("Reply 1 for …") are in it too; a
+system reply whose words depend on the language may be given as a function of it
+(`ReplyInLanguage`), worded once the conversation is read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -19,6 +22,9 @@ from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.privacy import mask_sensitive
 from bot.store.models import Conversation, Delivery, Message, utcnow
+
+# A system reply worded in the conversation's language (None: not decided yet).
+ReplyInLanguage = Callable[[str | None], Reply]
 
 
 class NoSuchConversation(Exception):
@@ -55,7 +61,11 @@ class ReplyService:
         """
         deliveries: list[Delivery] = []
         for reply in replies:
-            reply = replace(reply, text=mask_sensitive(reply.text))  # a rep may paste one too
+            reply = replace(
+                reply,
+                text=mask_sensitive(reply.text),  # a rep may paste one too
+                language=reply.language or conversation.language,
+            )
             message = Message(
                 conversation_id=conversation.id,
                 channel=conversation.channel,
@@ -97,8 +107,10 @@ class ReplyService:
             self._events.publish(MessageAdded(conversation_id, message_id, reply.sender_kind))
         return message_id
 
-    async def send(self, conversation_id: int, reply: Reply) -> int:
+    async def send(self, conversation_id: int, reply: Reply | ReplyInLanguage) -> int:
         """Log and send one reply (the system's) on the conversation's channel; its message id.
+
+        `reply` may be a function of the conversation's language, for words chosen by it.
 
         Raises `NoSuchConversation`, or `bot.outbox.NoSender` when this gateway has no sender
         for the conversation's channel.
@@ -108,6 +120,8 @@ class ReplyService:
             conversation = await session.get(Conversation, conversation_id)
             if conversation is None:
                 raise NoSuchConversation(f"no conversation {conversation_id}")
+            if not isinstance(reply, Reply):
+                reply = reply(conversation.language)
             deliveries = await self.add(session, conversation, [reply], now)
         await self.send_claimed(deliveries)
         return self.added(deliveries, reply)

@@ -37,6 +37,7 @@ PAGE_SIZE = 1000
 FIELDS = (
     "conversation_id",
     "channel",
+    "language",
     "customer_name",
     "customer_address",
     "customer_phone",
@@ -136,6 +137,7 @@ async def _page(
         record = {
             "conversation_id": conversation.id,
             "channel": conversation.channel,
+            "language": conversation.language,
             "customer_name": name,
             "customer_address": conversation.shown_address,
             "customer_phone": phone,

@@ -23,7 +23,9 @@ from bot.store.models import (
     utcnow,
 )
 from handoff.errors import NotFound
+from handoff.queue import language_of
 from handoff.replies import worst_status
+from handoff.roster import spoken_languages
 from handoff.schemas import (
     AuditEventPublic,
     ButtonPublic,
@@ -63,13 +65,19 @@ class RepNames:
 
 
 def queue_item(
-    conversation: Conversation, contact: Contact | None, names: RepNames, now: datetime
+    conversation: Conversation,
+    contact: Contact | None,
+    names: RepNames,
+    now: datetime,
+    spoken: set[str] | None = None,
 ) -> QueueItemPublic:
     requested = conversation.handoff_requested_at
     waiting = int((now - requested).total_seconds()) if requested else None
+    language = language_of(conversation)
     return QueueItemPublic(
         id=conversation.id,
         channel=str(conversation.channel),
+        language=conversation.language,
         customer=(contact.display_name if contact and contact.display_name else None)
         or conversation.shown_address,
         state=str(conversation.state),
@@ -82,6 +90,9 @@ def queue_item(
         due_at=conversation.due_at,
         overdue=bool(conversation.due_at and conversation.due_at < now),
         assigned_rep=names.brief(conversation.assigned_rep_id),
+        team=conversation.team,
+        language=language,
+        language_unserved=language is not None and spoken is not None and language not in spoken,
     )
 
 
@@ -96,7 +107,8 @@ async def queue_items(
             select(Contact).where(Contact.id.in_({c.contact_id for c in conversations}))
         )
     }
-    return [queue_item(c, contacts.get(c.contact_id), names, now) for c in conversations]
+    spoken = await spoken_languages(session) if conversations else set()
+    return [queue_item(c, contacts.get(c.contact_id), names, now, spoken) for c in conversations]
 
 
 def packet(conversation: Conversation) -> HandoffPacketPublic:
@@ -107,6 +119,7 @@ def packet(conversation: Conversation) -> HandoffPacketPublic:
         confidence=context.get("confidence"),
         reason=conversation.escalation_reason,
         priority=str(conversation.priority) if conversation.priority else None,
+        language=conversation.language,
         # Empty slots say nothing to a rep.
         slots={k: v for k, v in (slots or {}).items() if v not in (None, "", [])},
         summary=context.get("summary"),
@@ -181,7 +194,7 @@ async def conversation_detail(
     }
     names = await RepNames.load(session, rep_ids)
     return ConversationPublic(
-        summary=queue_item(conversation, contact, names, now),
+        summary=queue_item(conversation, contact, names, now, await spoken_languages(session)),
         address=conversation.shown_address,
         phone=contact.phone if contact else None,
         handoff_requested_at=conversation.handoff_requested_at,
@@ -199,6 +212,7 @@ async def conversation_detail(
                 attachments=list((m.payload or {}).get("attachments") or []),
                 intent=m.intent,
                 intent_confidence=m.intent_confidence,
+                language=m.language,
                 delivery_status=worst_status(statuses.get(m.id, [])),
             )
             for m in messages

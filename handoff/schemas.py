@@ -7,7 +7,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.store.models import Role
+from bot.store.models import Presence, Role
 
 # The one limit on what a person writes: replies, notes, wrap-ups' actions, canned texts.
 MAX_TEXT_CHARS = 4000
@@ -45,6 +45,48 @@ class RepPublic(RepBrief):
     role: Role
 
 
+class PresencePublic(_Public):
+    presence: Presence
+    presence_changed_at: datetime | None
+    last_seen_at: datetime | None
+
+
+class PresenceUpdate(BaseModel):
+    presence: Presence
+
+
+class RepRoutingPublic(RepPublic):
+    """What a rep serves, and how much they hold now."""
+
+    active: bool
+    presence: Presence
+    last_seen_at: datetime | None
+    teams: list[str]
+    languages: list[str]
+    max_chat: int  # their limit (their own, else the default)
+    max_messaging: int
+    open_chat: int
+    open_messaging: int
+
+
+class RepRoutingUpdate(BaseModel):
+    """What an admin changes; a field left out stays as it is (0 as a limit: the default)."""
+
+    teams: list[str] | None = Field(default=None, max_length=20)
+    languages: list[str] | None = Field(default=None, max_length=20)
+    max_chat: int | None = Field(default=None, ge=0, le=100)
+    max_messaging: int | None = Field(default=None, ge=0, le=100)
+
+
+class TeamPublic(BaseModel):
+    key: str
+    name: str
+    auto_assign: bool
+    members: int  # active reps in the team
+    available: int  # of them, available now
+    waiting: int  # conversations waiting in tier 1 for the team
+
+
 # The queue -----------------------------------------------------------------------------------
 
 
@@ -53,6 +95,9 @@ class QueueItemPublic(BaseModel):
 
     id: int
     channel: str
+    # The conversation's language ("es", "ht"; "pap", "und": one the assistant does not answer
+    # in), None while undecided.
+    language: str | None
     customer: str  # display name, else the address on the channel
     state: str
     tier: int | None
@@ -64,6 +109,10 @@ class QueueItemPublic(BaseModel):
     due_at: datetime | None
     overdue: bool
     assigned_rep: RepBrief | None
+    team: str | None = None  # the team that serves it (handoff/routing.yml)
+    language: str | None = None  # the conversation's language code, when known
+    # In a language no active rep speaks: supervisors see it flagged.
+    language_unserved: bool = False
 
 
 # A conversation ------------------------------------------------------------------------------
@@ -76,6 +125,7 @@ class HandoffPacketPublic(BaseModel):
     confidence: float | None
     reason: str | None
     priority: str | None
+    language: str | None  # the conversation's, as the customer writes it
     slots: dict[str, Any]
     summary: str | None
 
@@ -96,6 +146,8 @@ class MessagePublic(BaseModel):
     attachments: list[dict[str, Any]]
     intent: str | None
     intent_confidence: float | None
+    # Customer messages: the language detected in it ("und": unsure; None: no words).
+    language: str | None
     # Outbound only: the worst status of its parts (pending, sending, sent, delivered, failed …).
     delivery_status: str | None
 

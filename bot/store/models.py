@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -70,6 +71,14 @@ class Priority(enum.StrEnum):
     def rank(self) -> int:
         """0 is served first."""
         return list(Priority).index(self)
+
+
+class Presence(enum.StrEnum):
+    """Whether a person takes new conversations now (auto-assignment offers only to available)."""
+
+    AVAILABLE = "available"
+    BUSY = "busy"  # at work, taking no new conversations
+    AWAY = "away"  # not at work: unanswered conversations go back to the queue after a grace
 
 
 class TurnStatus(enum.StrEnum):
@@ -154,11 +163,20 @@ class Conversation(Base):
     # How people see the address when the address itself is a secret (a web chat session):
     # "Web visitor 7F3A". None: the address is shown (a phone number, a Telegram chat).
     address_label: Mapped[str | None] = mapped_column(String(40))
+    # The conversation's language so far (bot/languages.py): "es", "ht", or one the assistant
+    # does not answer in ("pap", "pt", "und" when it could not be told), which a person takes.
+    # None: not decided yet (nothing the customer sent told), the assistant's default meanwhile.
+    language: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime | None] = mapped_column()
     # WhatsApp's customer-service window runs 24 hours from the customer's last message.
     last_customer_message_at: Mapped[datetime | None] = mapped_column()
+    # The team whose reps serve it (handoff/routing.yml), chosen when it is handed off.
+    team: Mapped[str | None] = mapped_column(String(50))
+    # When it was first found waiting in a language no active rep speaks (flagged to
+    # supervisors); cleared when a person takes it.
+    unserved_language_at: Mapped[datetime | None] = mapped_column()
 
     contact: Mapped[Contact] = relationship(back_populates="conversations")
 
@@ -197,6 +215,8 @@ class Message(Base):
     external_id: Mapped[str | None] = mapped_column(String(100))
     intent: Mapped[str | None] = mapped_column(String(100))
     intent_confidence: Mapped[float | None] = mapped_column(Float)
+    # A customer message's own language as detected ("und": unsure; None: no words to go on).
+    language: Mapped[str | None] = mapped_column(String(12))
     turn_status: Mapped[TurnStatus | None] = mapped_column(_enum(TurnStatus))
     # While routing: past this time the instance is taken for dead and another may route it.
     turn_lease_until: Mapped[datetime | None] = mapped_column()
@@ -307,6 +327,40 @@ class Rep(Base):
     login_blocked_until: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     deactivated_at: Mapped[datetime | None] = mapped_column()
+    # Presence: offered new conversations only while available. `away_auto`: away for want of a
+    # console (new accounts, or set by the monitor), so opening the console makes them
+    # available; a rep who chose away stays away until they choose otherwise.
+    presence: Mapped[Presence] = mapped_column(
+        _enum(Presence), default=Presence.AWAY, server_default=Presence.AWAY.value
+    )
+    presence_changed_at: Mapped[datetime | None] = mapped_column()
+    away_auto: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The console's live connection (or an API call) last seen; the monitor sets away after
+    # PRESENCE_AWAY_AFTER_MINUTES without it.
+    last_seen_at: Mapped[datetime | None] = mapped_column()
+    # Last time a conversation was given to them: ties in auto-assignment go to the longest idle.
+    last_assigned_at: Mapped[datetime | None] = mapped_column()
+    # Most open conversations at once per channel kind; None: the settings' default.
+    max_chat: Mapped[int | None] = mapped_column(Integer)
+    max_messaging: Mapped[int | None] = mapped_column(Integer)
+
+
+class RepTeam(Base):
+    """A rep's membership of a team (teams are declared in handoff/routing.yml)."""
+
+    __tablename__ = "rep_teams"
+
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), primary_key=True)
+    team: Mapped[str] = mapped_column(String(50), primary_key=True, index=True)
+
+
+class RepLanguage(Base):
+    """A language a rep answers customers in (a language code: en, es, fr, ht, nl, ...)."""
+
+    __tablename__ = "rep_languages"
+
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True, index=True)
 
 
 class RepSession(Base):

@@ -70,7 +70,8 @@ class TwilioSender:
         self._template_sid = template_sid
 
     def render(self, reply: Reply) -> list[dict[str, Any]]:
-        return [{"text": part} for part in render_text(reply.text, reply.buttons)]
+        parts = render_text(reply.text, reply.buttons, language=reply.language)
+        return [{"text": part} for part in parts]
 
     async def send(self, job: OutboundJob) -> Outcome:
         text = job.body.get("text")

@@ -3,7 +3,8 @@
 Definitions (also in the README):
 - a conversation counts on a day when the customer wrote in it that day (UTC);
 - containment: of the conversations the customer wrote in during the range, the share with no
-  handoff requested in the range;
+  handoff requested in the range; by language, the same per conversation language as it
+  stands now ("undecided" while nothing told it);
 - handoffs (reasons, first response, windows) are those requested in the range; the first
   response is the first rep reply after the handoff;
 - ratings and FAQ feedback are those given in the range; follow-ups are the ones open now.
@@ -77,6 +78,16 @@ class Containment(BaseModel):
     rate: float | None
 
 
+class LanguageFigures(BaseModel):
+    """Conversations and containment in one language (the conversation's, as it stands)."""
+
+    language: str  # "es", "pap", "und" (could not be told); "undecided": nothing told it yet
+    conversations: int
+    handed_off: int
+    contained: int
+    rate: float | None
+
+
 class Count(BaseModel):
     label: str
     count: int
@@ -130,6 +141,7 @@ class Reports(BaseModel):
     generated_at: datetime
     conversations_per_day: list[DayCount]
     containment: Containment
+    by_language: list[LanguageFigures]  # most conversations first
     handoff_reasons: list[Count]
     first_response: FirstResponse
     windows: Windows
@@ -183,6 +195,7 @@ async def compute_reports(
         generated_at=now,
         conversations_per_day=await _per_day(session, r),
         containment=await _containment(session, r),
+        by_language=await _by_language(session, r),
         handoff_reasons=await _reasons(session, r),
         first_response=await _first_response(session, r, promise_hours),
         windows=await _windows(session, r, now),
@@ -228,6 +241,42 @@ async def _containment(session: AsyncSession, r: ReportRange) -> Containment:
         contained=contained,
         rate=_share(contained, active),
     )
+
+
+UNDECIDED = "undecided"
+
+
+async def _by_language(session: AsyncSession, r: ReportRange) -> list[LanguageFigures]:
+    """Containment per conversation language, defined as the overall one."""
+    language = func.coalesce(Conversation.language, UNDECIDED).label("language")
+    active_rows = await session.execute(
+        _customer_messages(r, language, func.count(func.distinct(Message.conversation_id)))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .group_by(language)
+    )
+    handed_query = (
+        select(language, func.count(func.distinct(Handoff.conversation_id)))
+        .join(Conversation, Conversation.id == Handoff.conversation_id)
+        .where(Handoff.requested_at >= r.since, Handoff.requested_at < r.until)
+        .group_by(language)
+    )
+    if r.channel is not None:
+        handed_query = handed_query.where(Conversation.channel == r.channel)
+    active = {str(code): int(n) for code, n in active_rows}
+    handed = {str(code): int(n) for code, n in await session.execute(handed_query)}
+    figures = []
+    for code in set(active) | set(handed):
+        contained = max(active.get(code, 0) - handed.get(code, 0), 0)
+        figures.append(
+            LanguageFigures(
+                language=code,
+                conversations=active.get(code, 0),
+                handed_off=handed.get(code, 0),
+                contained=contained,
+                rate=_share(contained, active.get(code, 0)),
+            )
+        )
+    return sorted(figures, key=lambda f: (-f.conversations, f.language))
 
 
 async def _reasons(session: AsyncSession, r: ReportRange) -> list[Count]:

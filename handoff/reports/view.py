@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
+from bot.languages import language_name
 from bot.messages import Channel
 from handoff.reports.charts import Part, Row, bars, columns, share
-from handoff.reports.figures import Reports
+from handoff.reports.figures import UNDECIDED, Reports
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ def charts(r: Reports) -> list[Chart]:
             f"{_pct(c.rate)} of {c.conversations} conversations needed no person.",
         )
     )
+    out.append(_by_language(r))
     out.append(
         Chart(
             "reasons",
@@ -139,6 +141,30 @@ def _per_day(r: Reports) -> Chart:
             every=max(1, len(days) // 10),
         ),
         tuple((str(ch), f"s-{ch}") for ch in channels),
+    )
+
+
+def _by_language(r: Reports) -> Chart:
+    rows = [
+        Row(
+            x.language
+            if x.language == UNDECIDED
+            else f"{x.language} ({language_name(x.language)})",
+            [
+                Part("resolved by the assistant", x.contained, "s-good"),
+                Part("handed to a person", x.handed_off, "s-person"),
+            ],
+            f"{x.conversations}, {_pct(x.rate)} contained",
+        )
+        for x in r.by_language
+    ]
+    return Chart(
+        "languages",
+        "Conversations and containment by language",
+        bars(rows, title="Conversations by language", testid="chart-languages"),
+        (("resolved by the assistant", "s-good"), ("handed to a person", "s-person")),
+        "Each conversation in its language as it stands; languages the assistant does not "
+        "answer in always go to a person.",
     )
 
 

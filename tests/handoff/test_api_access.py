@@ -39,6 +39,13 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/api/auth/logout"): Access(),
     ("GET", "/api/me"): Access(),
     ("GET", "/api/me/conversations"): Access(),
+    ("GET", "/api/me/presence"): Access(),
+    ("PUT", "/api/me/presence"): Access(call=Call(json={"presence": "busy"})),
+    ("GET", "/api/reps"): Access(rep_refused=Call()),
+    ("PUT", "/api/reps/{username}/routing"): Access(
+        call=Call(json={"languages": ["en", "fr"]}), admin_only=True
+    ),
+    ("GET", "/api/teams"): Access(),
     ("GET", "/api/queue"): Access(rep_refused=Call(params={"tier": 2})),
     ("POST", "/api/queue/next"): Access(rep_refused=Call(params={"tier": 2})),
     ("GET", CONVERSATION): Access(),
@@ -92,6 +99,7 @@ class World:
             contact_id=self.conversation_id,  # one contact per conversation here
             canned_id=self.canned_id,
             wrap_up_id=self.wrap_up_id,
+            username="ann",
         )
 
 

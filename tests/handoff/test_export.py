@@ -49,6 +49,7 @@ async def test_a_record_holds_the_interaction(known: tuple[Known, Any]) -> None:
     assert {k: c2[k] for k in FIELDS if k not in ("created_at", "last_message_at")} == {
         "conversation_id": ids["C2"],
         "channel": "sms",
+        "language": "es",
         "customer_name": "Customer C2",
         "customer_address": "address-C2",
         "customer_phone": None,
