@@ -73,7 +73,7 @@ def queue_item(
 ) -> QueueItemPublic:
     requested = conversation.handoff_requested_at
     waiting = int((now - requested).total_seconds()) if requested else None
-    language = language_of(conversation)
+    routable = language_of(conversation)
     return QueueItemPublic(
         id=conversation.id,
         channel=str(conversation.channel),
@@ -91,8 +91,7 @@ def queue_item(
         overdue=bool(conversation.due_at and conversation.due_at < now),
         assigned_rep=names.brief(conversation.assigned_rep_id),
         team=conversation.team,
-        language=language,
-        language_unserved=language is not None and spoken is not None and language not in spoken,
+        language_unserved=routable is not None and spoken is not None and routable not in spoken,
     )
 
 

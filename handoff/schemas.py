@@ -110,7 +110,6 @@ class QueueItemPublic(BaseModel):
     overdue: bool
     assigned_rep: RepBrief | None
     team: str | None = None  # the team that serves it (handoff/routing.yml)
-    language: str | None = None  # the conversation's language code, when known
     # In a language no active rep speaks: supervisors see it flagged.
     language_unserved: bool = False
 
