@@ -50,8 +50,10 @@ logger = logging.getLogger(__name__)
 TrackerEraser = Callable[[str], Awaitable[None]]
 
 BATCH_SIZE = 500
-# Children first: each table's rows go before the rows they reference.
-_CHILDREN: tuple[tuple[str, Any], ...] = (
+# Everything held about a conversation, by the name reports and exports give it. Children
+# first: each table's rows go before the rows they reference. A customer's data export
+# (handoff/customer_data.py) reads the same list, so what is erased is what is shown.
+CONVERSATION_RECORDS: tuple[tuple[str, Any], ...] = (
     ("ratings", Rating),
     ("faq_feedback", FaqFeedback),
     ("notes", Note),
@@ -77,7 +79,12 @@ class PurgeReport:
 
 
 def _report_order() -> list[str]:
-    return ["conversations", *(name for name, _ in _CHILDREN), "logged_interactions", "contacts"]
+    return [
+        "conversations",
+        *(name for name, _ in CONVERSATION_RECORDS),
+        "logged_interactions",
+        "contacts",
+    ]
 
 
 def _expired(cutoff: datetime) -> Any:
@@ -135,7 +142,7 @@ async def _count(session_factory: async_sessionmaker[AsyncSession], report: Purg
         report.counts["conversations"] = int(
             await session.scalar(conversations.where(_expired(report.cutoff))) or 0
         )
-        for name, model in _CHILDREN:
+        for name, model in CONVERSATION_RECORDS:
             report.counts[name] = int(
                 await session.scalar(
                     select(func.count())
@@ -243,7 +250,7 @@ async def delete_conversations(
         return
     ids = [r[0] for r in rows]
     contact_ids = {r[1] for r in rows}
-    for name, model in _CHILDREN:
+    for name, model in CONVERSATION_RECORDS:
         result = await session.execute(
             delete(model)
             .where(model.conversation_id.in_(ids))
