@@ -7,16 +7,18 @@ Definitions (also in the README):
   stands now ("undecided" while nothing told it);
 - handoffs (reasons, first response, windows) are those requested in the range; the first
   response is the first rep reply after the handoff;
-- ratings and FAQ feedback are those given in the range; follow-ups are the ones open now.
+- ratings and FAQ feedback are those given in the range; follow-ups are the ones open now;
+- logged calls and emails are those that happened in the range (channels `phone`, `email`).
 """
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVarTuple
 
 from pydantic import BaseModel
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import ColumnElement, Select, case, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Channel, Direction, SenderKind
@@ -24,6 +26,7 @@ from bot.store.models import (
     Conversation,
     FaqFeedback,
     Handoff,
+    InteractionChannel,
     Message,
     Rating,
     RatingStatus,
@@ -31,16 +34,32 @@ from bot.store.models import (
     WrapUp,
 )
 from handoff.dates import check_range
+from handoff.reports.logged import LoggedFigures, logged_figures
 from handoff.reports.sql import day_of, seconds
 
 _Ts = TypeVarTuple("_Ts")
 DEFAULT_DAYS = 30
 
 
+class ReportChannel(enum.StrEnum):
+    """What a report can be limited to: a chat channel, or calls or emails reps logged."""
+
+    WEBCHAT = Channel.WEBCHAT.value
+    SMS = Channel.SMS.value
+    WHATSAPP = Channel.WHATSAPP.value
+    TELEGRAM = Channel.TELEGRAM.value
+    PHONE = InteractionChannel.PHONE.value
+    EMAIL = InteractionChannel.EMAIL.value
+
+    def parsed(self) -> Channel | InteractionChannel:
+        chat = {c.value for c in Channel}
+        return Channel(self.value) if self.value in chat else InteractionChannel(self.value)
+
+
 class ReportRange(BaseModel):
     start: date
     end: date  # inclusive
-    channel: Channel | None = None
+    channel: Channel | InteractionChannel | None = None
 
     @property
     def since(self) -> datetime:
@@ -55,7 +74,11 @@ class ReportRange(BaseModel):
 
 
 def report_range(
-    start: date | None, end: date | None, channel: Channel | None, *, today: date
+    start: date | None,
+    end: date | None,
+    channel: Channel | InteractionChannel | None,
+    *,
+    today: date,
 ) -> ReportRange:
     """The range asked for, the last 30 days by default; 422 when it makes no sense."""
     check_range(start, end)
@@ -149,17 +172,23 @@ class Reports(BaseModel):
     faq: list[FaqFigures]
     faq_total: FaqFigures
     follow_ups: list[FollowUpFigures]  # overall first, then per owner
+    logged: list[LoggedFigures]  # phone, then email (the one asked for only, with a channel)
 
 
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def _on_channel(column: Any, r: ReportRange) -> ColumnElement[bool]:
+    """`column` (a chat channel) is the one asked for; none is, when calls or emails were."""
+    return column == r.channel if isinstance(r.channel, Channel) else false()
+
+
 def _handoffs(r: ReportRange, *columns: Any) -> Select[Any]:
     query = select(*columns).where(Handoff.requested_at >= r.since, Handoff.requested_at < r.until)
     if r.channel is not None:
         query = query.join(Conversation, Conversation.id == Handoff.conversation_id).where(
-            Conversation.channel == r.channel
+            _on_channel(Conversation.channel, r)
         )
     return query
 
@@ -172,7 +201,7 @@ def _customer_messages(r: ReportRange, *columns: Any) -> Select[Any]:
         Message.sender_kind == SenderKind.CUSTOMER,
     )
     if r.channel is not None:
-        query = query.where(Message.channel == r.channel)
+        query = query.where(_on_channel(Message.channel, r))
     return query
 
 
@@ -180,7 +209,7 @@ def _by_conversation_channel(query: Select[*_Ts], model: Any, r: ReportRange) ->
     if r.channel is None:
         return query
     return query.join(Conversation, Conversation.id == model.conversation_id).where(
-        Conversation.channel == r.channel
+        _on_channel(Conversation.channel, r)
     )
 
 
@@ -207,6 +236,7 @@ async def compute_reports(
             not_helpful=sum(f.not_helpful for f in faq),
         ),
         follow_ups=await _follow_ups(session, r, now.date()),
+        logged=await logged_figures(session, r),
     )
 
 

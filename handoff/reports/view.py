@@ -118,7 +118,31 @@ def charts(r: Reports) -> list[Chart]:
     out.append(_ratings(r))
     out.append(_faq(r))
     out.append(_follow_ups(r))
+    if r.logged:
+        out.append(_logged(r))
     return out
+
+
+def _logged(r: Reports) -> Chart:
+    rows = [
+        Row(
+            "phone calls" if x.channel == "phone" else "emails",
+            [
+                Part("from the customer", x.inbound, "s-person"),
+                Part("to the customer", x.outbound, "s-good"),
+            ],
+            f"{x.inbound} in, {x.outbound} out",
+        )
+        for x in r.logged
+    ]
+    total = sum(x.inbound + x.outbound for x in r.logged)
+    return Chart(
+        "logged",
+        "Phone calls and emails logged by reps",
+        bars(rows, title=f"{total} logged calls and emails", testid="chart-logged"),
+        (("from the customer", "s-person"), ("to the customer", "s-good")),
+        f"{total} calls and emails logged from {r.start} to {r.end}.",
+    )
 
 
 def _per_day(r: Reports) -> Chart:

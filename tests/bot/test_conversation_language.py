@@ -133,10 +133,10 @@ async def test_an_unsupported_language_goes_to_a_person_not_to_the_assistant(
         (SenderKind.CUSTOMER, "bo por yuda mi?"),
         (SenderKind.SYSTEM, queue_notice_text(24, language="pap")),
     ]
-    # In English and in French until the texts have translations.
+    # In English and in French (locales/system_texts.yml).
     assert "representative will reply here within 24 hours" in notice
-    assert "un représentant vous répondra ici dans les 24 heures" in notice
-    assert "Un représentant vous répondra" in queue_notice_text(24, language="pap")
+    assert "un conseiller vous répondra ici dans un délai de 24 heures" in notice
+    assert "Un conseiller vous répondra" in queue_notice_text(24, language="pap")
     assert harness.rasa.received == []
 
 

@@ -209,6 +209,7 @@ async def test_the_console_page_draws_every_chart_for_supervisors_only(desk: Des
         "ratings",
         "faq",
         "follow-ups",
+        "logged",
     ):
         assert f'data-testid="chart-{chart}"' in html, chart
     assert html.count("<svg") == 9
