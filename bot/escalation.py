@@ -35,7 +35,8 @@ def request_handoff(
     """Queue `conversation` for a person, escalation flag up; return what to tell the customer.
 
     `context` is the handoff packet's bot part (last intent and confidence, slots, summary);
-    the transcript is read from the log when a rep opens the conversation.
+    the transcript is read from the log when a rep opens the conversation. The customer is
+    told in the conversation's language (bot/policy.py `promise_text`).
     """
     level = parse_priority(priority)
     transition(
@@ -58,4 +59,7 @@ def request_handoff(
     if choose_team is not None:
         topic = conversation.nature_of_inquiry or context.get("intent")
         conversation.team = choose_team(reason=reason.value, topic=topic)
-    return Reply(text=promise_text(reason, promise_hours), sender_kind=SenderKind.SYSTEM)
+    return Reply(
+        text=promise_text(reason, promise_hours, conversation.language),
+        sender_kind=SenderKind.SYSTEM,
+    )

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import system_texts
 from bot.escalation import TeamChooser, request_handoff
 from bot.events import Events, MessageAdded, QueueChanged
 from bot.faq_feedback import parse_feedback, take_faq_feedback, with_helpful_question
@@ -52,15 +53,10 @@ from bot.store.models import (
     TurnStatus,
     utcnow,
 )
+from bot.system_texts import TextKey
 from bot.turn_claims import TurnClaims
 
 logger = logging.getLogger(__name__)
-
-# Said when a customer sends media or a location to the bot, which reads text only.
-ATTACHMENT_NOTICE = (
-    'Thanks. I can only read text, but a representative can see what you sent: type "agent" '
-    "if you'd like a person to look at it."
-)
 
 # Intents that say nothing about what the customer needs; the nature of inquiry is the first
 # intent not in this set.
@@ -377,7 +373,13 @@ class ConversationRouter:
         async def decide(
             session: AsyncSession, conversation: Conversation, message: Message, now: datetime
         ) -> _Finish | None:
-            thanks = await take_rating(session, conversation_id=conversation_id, said=said, now=now)
+            thanks = await take_rating(
+                session,
+                conversation_id=conversation_id,
+                said=said,
+                now=now,
+                language=conversation.language,
+            )
             # Not a rating: the question is dropped (committed), the bot answers.
             return None if thanks is None else _Finish(replies=[thanks])
 
@@ -397,6 +399,7 @@ class ConversationRouter:
                 said=said,
                 now=now,
                 promise_hours=self._promise_hours,
+                language=conversation.language,
             )
             assert reply is not None
             return _Finish(replies=[reply])
@@ -414,7 +417,8 @@ class ConversationRouter:
         has_attachments: bool,
     ) -> None:
         started = time.perf_counter()
-        notices = [ATTACHMENT_NOTICE] if has_attachments else []
+        # Media or a location: the bot reads text only, a person can see it.
+        notices = [TextKey.ATTACHMENT_NOTICE] if has_attachments else []
         turn: Turn | None = None
         try:
             if text:  # a photo alone has nothing for the assistant to read
@@ -453,7 +457,7 @@ class ConversationRouter:
         *,
         turn: Turn | None,
         unavailable: bool,
-        notices: list[str],
+        notices: list[TextKey],
     ) -> None:
         async def decide(
             session: AsyncSession, conversation: Conversation, message: Message, now: datetime
@@ -467,8 +471,12 @@ class ConversationRouter:
                     reason="customer wrote again",
                     at=now,
                 )
+            language = conversation.language
             replies = privacy_notice(conversation, text=self._privacy_notice, now=now)
-            replies.extend(Reply(text=n, sender_kind=SenderKind.SYSTEM) for n in notices)
+            replies.extend(
+                Reply(text=system_texts.text(n, language), sender_kind=SenderKind.SYSTEM)
+                for n in notices
+            )
             if turn is not None:
                 message.intent = turn.intent
                 message.intent_confidence = turn.confidence
@@ -480,7 +488,10 @@ class ConversationRouter:
                 ]
                 replies.extend(
                     with_helpful_question(
-                        bot_replies, intent=turn.intent, handing_off=turn.handoff is not None
+                        bot_replies,
+                        intent=turn.intent,
+                        handing_off=turn.handoff is not None,
+                        language=language,
                     )
                 )
             handoff = turn.handoff if turn is not None else None
@@ -521,12 +532,8 @@ class ConversationRouter:
                 and not conversation.queue_notice_sent
             ):
                 conversation.queue_notice_sent = True
-                replies.append(
-                    Reply(
-                        text=queue_notice_text(self._promise_hours, language=conversation.language),
-                        sender_kind=SenderKind.SYSTEM,
-                    )
-                )
+                notice = queue_notice_text(self._promise_hours, conversation.language)
+                replies.append(Reply(text=notice, sender_kind=SenderKind.SYSTEM))
             # The owner sees the customer's message at once.
             return _Finish(replies=replies)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -155,6 +156,25 @@ class Settings(BaseSettings):
     # How often waiting conversations are offered again (they are also offered at once on
     # every queue change).
     AUTO_ASSIGN_INTERVAL_SECONDS: float = Field(default=5.0, gt=0)
+    # How a person's reply reads on SMS, WhatsApp and Telegram, which show no sender of their
+    # own: `{name}` is the rep's display name, `{text}` what they wrote. Empty: the text alone.
+    REP_REPLY_FORMAT: str = Field(default="{name} (Caricom Connects): {text}", max_length=200)
+
+    @field_validator("REP_REPLY_FORMAT")
+    @classmethod
+    def _names_and_text_only(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+        except ValueError as error:
+            raise ValueError(f"REP_REPLY_FORMAT is not a valid format: {error}") from error
+        if "text" not in fields or not fields <= {"name", "text"}:
+            raise ValueError(
+                "REP_REPLY_FORMAT must contain {text} and may contain {name}, nothing else "
+                '(e.g. "{name} (Caricom Connects): {text}")'
+            )
+        return value
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -17,6 +17,7 @@ import redis.asyncio as redis
 import socketio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import system_texts
 from bot.background import BackgroundTasks
 from bot.events import Events
 from bot.inbox import Inbox
@@ -111,6 +112,9 @@ def response_targets(settings: Settings) -> ResponseTargets:
 
 
 def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
+    # Read and checked now: a slip in the support team's edit of locales/system_texts.yml
+    # stops the start, naming the text, rather than a customer's turn later.
+    system_texts.catalogue()
     # The routing table the support team edits: a mistake in it stops the start-up here.
     table = load_table(settings.ROUTING_TABLE_PATH)
     capacity = Capacity(chat=settings.REP_MAX_CHAT, messaging=settings.REP_MAX_MESSAGING)
@@ -131,7 +135,13 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         metrics=metrics,
         lease=timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
     )
-    replies = ReplyService(session_factory, outbox, metrics=metrics, events=events)
+    replies = ReplyService(
+        session_factory,
+        outbox,
+        metrics=metrics,
+        events=events,
+        rep_reply_format=settings.REP_REPLY_FORMAT,
+    )
     router = ConversationRouter(
         session_factory=session_factory,
         rasa=rasa,
@@ -180,6 +190,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         secure_cookies=settings.PUBLIC_BASE_URL.startswith("https://"),
         routing=table,
         capacity=capacity,
+        whatsapp_template=bool(settings.TWILIO_WHATSAPP_TEMPLATE_SID),
     )
     monitor = SlaMonitor(
         session_factory,

@@ -35,6 +35,8 @@ class RepDesk:
     secure_cookies: bool  # the console's cookies need HTTPS (PUBLIC_BASE_URL is https)
     routing: RoutingTable  # teams, and which team serves a handoff (handoff/routing.yml)
     capacity: Capacity  # default limits of open conversations per rep
+    # TWILIO_WHATSAPP_TEMPLATE_SID is set: a reply outside WhatsApp's window goes as the template
+    whatsapp_template: bool = False
 
     @classmethod
     def start(
@@ -47,6 +49,7 @@ class RepDesk:
         rasa: RasaClient,
         promise_hours: int,
         secure_cookies: bool,
+        whatsapp_template: bool = False,
         live: LiveHub | None = None,
         routing: RoutingTable | None = None,
         capacity: Capacity | None = None,
@@ -63,6 +66,7 @@ class RepDesk:
             secure_cookies=secure_cookies,
             routing=routing or RoutingTable.load(),
             capacity=capacity or Capacity(),
+            whatsapp_template=whatsapp_template,
         )
         events.subscribe(desk._conversation_changed)  # the queue and messages, live
         outbox.on_change(desk._delivery_changed)  # consoles show each reply's status live

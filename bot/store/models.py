@@ -107,10 +107,14 @@ class Contact(Base):
     """A customer; one contact may write on several channels (SMS and WhatsApp share a phone)."""
 
     __tablename__ = "contacts"
+    # A unique index rather than a constraint: SQLite adds one without rebuilding the table.
+    __table_args__ = (Index("uq_contacts_email", "email", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # Given when a rep logs an email with this customer (handoff/interactions.py).
+    email: Mapped[str | None] = mapped_column(String(254))
     # STOP on SMS/WhatsApp: nothing more is sent until START.
     opted_out_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -426,6 +430,43 @@ class WrapUp(Base):
         ForeignKey("reps.id", name="fk_wrap_up_follow_up_done_by")
     )
     follow_up_overdue_at: Mapped[datetime | None] = mapped_column()
+    # What was done, written by whoever marked the follow-up done (masked like other free text).
+    follow_up_note: Mapped[str | None] = mapped_column(Text)
+
+
+class InteractionChannel(enum.StrEnum):
+    """Policy channels a rep records by hand: the chat channels are logged by themselves."""
+
+    PHONE = "phone"
+    EMAIL = "email"
+
+
+class LoggedInteraction(Base):
+    """A phone call or an email with a customer, recorded by a rep: the same record a wrap-up
+    keeps (nature of inquiry, actions taken, follow-up), against the contact."""
+
+    __tablename__ = "logged_interactions"
+    __table_args__ = (
+        Index("ix_logged_interaction_contact", "contact_id", "occurred_at"),
+        Index("ix_logged_interaction_occurred", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    channel: Mapped[InteractionChannel] = mapped_column(_enum(InteractionChannel))
+    direction: Mapped[Direction] = mapped_column(_enum(Direction))
+    occurred_at: Mapped[datetime] = mapped_column()
+    # How the customer was reached, as the rep recorded it (the contact may hold others).
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    name: Mapped[str | None] = mapped_column(String(200))
+    nature_of_inquiry: Mapped[str] = mapped_column(String(100))
+    actions_taken: Mapped[str] = mapped_column(Text)
+    follow_up_required: Mapped[bool] = mapped_column(Boolean)
+    follow_up_due: Mapped[date | None] = mapped_column(Date)
+    follow_up_owner_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Note(Base):

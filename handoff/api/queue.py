@@ -36,4 +36,8 @@ async def take_next(
     conversation = await claim_next(session=session, rep=rep, tier=tier, live=live, prefer=prefer)
     if conversation is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    return await conversation_detail(session=session, conversation_id=conversation.id)
+    return await conversation_detail(
+        session=session,
+        conversation_id=conversation.id,
+        whatsapp_template=desk.whatsapp_template,
+    )

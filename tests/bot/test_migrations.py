@@ -174,3 +174,61 @@ async def test_conversations_and_messages_from_before_have_no_language_yet(
         kept = (await connection.execute(text("SELECT text FROM messages"))).scalar_one()
     await engine.dispose()
     assert kept == "hola"
+
+
+async def test_logged_interactions_and_contact_emails_come_and_go_with_their_migration(
+    database_url: str,
+) -> None:
+    # A customer from before, kept through the upgrade; the downgrade leaves them as they were.
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(command.downgrade, alembic_config(database_url), "0013").result()
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO contacts (id, phone, created_at) VALUES (1, '+1246', :now)"),
+            {"now": utcnow()},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO conversations (id, contact_id, channel, address, state, escalated, "
+                "queue_notice_sent, created_at, updated_at) VALUES "
+                "(1, 1, 'sms', '+1246', 'bot', false, false, :now, :now)"
+            ),
+            {"now": utcnow()},
+        )
+    upgrade(database_url)
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE contacts SET email = 'k@example.com' WHERE id = 1"))
+        await connection.execute(
+            text(
+                "INSERT INTO reps (id, username, display_name, role, password_hash, active, "
+                "failed_logins, created_at) VALUES (1, 'ann', 'Ann', 'rep', 'x', true, 0, :now)"
+            ),
+            {"now": utcnow()},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO logged_interactions (contact_id, channel, direction, occurred_at, "
+                "nature_of_inquiry, actions_taken, follow_up_required, rep_id, created_at) "
+                "VALUES (1, 'phone', 'inbound', :now, 'track_order', 'told them', false, 1, :now)"
+            ),
+            {"now": utcnow()},
+        )
+    # One email, one customer.
+    with pytest.raises(Exception, match=r"(?i)unique"):
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO contacts (id, email, created_at) VALUES (2, 'k@example.com', :now)"
+                ),
+                {"now": utcnow()},
+            )
+    async with engine.begin() as connection:
+        await connection.execute(text("DELETE FROM logged_interactions"))
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(command.downgrade, alembic_config(database_url), "0013").result()
+    async with engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT id, phone FROM contacts"))).all()
+    await engine.dispose()
+    assert [tuple(r) for r in rows] == [(1, "+1246")]
+    upgrade(database_url)  # and back up, for whoever uses the store next

@@ -91,7 +91,8 @@ async def make_queued(
     language: str | None = None,
     nature_of_inquiry: str = "order_status",
 ) -> Conversation:
-    """A conversation the bot handed to the queue, with one customer message."""
+    """A conversation the bot handed to the queue, with one customer message (in `language`,
+    the conversation's too)."""
     now = now or utcnow()
     contact = Contact(display_name=display_name)
     session.add(contact)
@@ -101,9 +102,8 @@ async def make_queued(
         channel=channel,
         address=address,
         nature_of_inquiry=nature_of_inquiry,
+        language=language,
     )
-    if language is not None:
-        conversation.language = language
     session.add(conversation)
     await session.flush()
     session.add(
@@ -115,6 +115,7 @@ async def make_queued(
             text=customer_text,
             intent="contact_human_agent",
             intent_confidence=0.91,
+            language=language,
             created_at=now - timedelta(seconds=1),
         )
     )
