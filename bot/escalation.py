@@ -11,7 +11,8 @@ from bot.handoff_reasons import HandoffReason
 from bot.lifecycle import transition
 from bot.messages import Reply, SenderKind
 from bot.policy import ResponseTargets, parse_priority, promise_text
-from bot.store.models import Conversation, ConversationState
+from bot.response_clock import ResponseClock, describe_opening
+from bot.store.models import DEFAULT_TEAM, Conversation, ConversationState
 
 
 def request_handoff(
@@ -25,12 +26,16 @@ def request_handoff(
     now: datetime,
     promise_hours: int,
     targets: ResponseTargets,
+    clock: ResponseClock | None = None,
 ) -> Reply:
     """Queue `conversation` for a person, escalation flag up; return what to tell the customer.
 
     `context` is the handoff packet's bot part (last intent and confidence, slots, summary);
-    the transcript is read from the log when a rep opens the conversation.
+    the transcript is read from the log when a rep opens the conversation. The due time
+    counts the team's business hours (`clock`; without one, every hour counts); while the
+    team is closed the customer is told when a person will be back.
     """
+    clock = clock or ResponseClock(first_response=targets)
     level = parse_priority(priority)
     transition(
         session,
@@ -45,7 +50,13 @@ def request_handoff(
     conversation.priority_rank = level.rank
     conversation.tier = 1
     conversation.handoff_requested_at = now
-    conversation.due_at = now + targets.for_priority(level)
+    conversation.due_at = clock.first_response_due(DEFAULT_TEAM, level, now)
     conversation.handoff_context = context
     conversation.queue_notice_sent = False
-    return Reply(text=promise_text(reason, promise_hours), sender_kind=SenderKind.SYSTEM)
+    back_at = clock.back_at(DEFAULT_TEAM, now)
+    return Reply(
+        text=promise_text(
+            reason, promise_hours, back_at=describe_opening(back_at) if back_at else None
+        ),
+        sender_kind=SenderKind.SYSTEM,
+    )

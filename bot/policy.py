@@ -58,22 +58,35 @@ def parse_priority(value: str | None) -> Priority:
         return Priority.NORMAL
 
 
-def promise_text(reason: HandoffReason, hours: int) -> str:
-    """What the customer is told when their conversation goes to the queue."""
+# Added to the queue's texts while the team is closed; {back_at} is when it opens again, as
+# bot.response_clock.describe_opening writes it ("Monday 4 January at 08:00 (Jamaica time)").
+TEAM_CLOSED_TEXT = "Our team is away just now; a person will be back on {back_at}."
+
+
+def _with_closed_notice(text: str, back_at: str | None) -> str:
+    return f"{text} {TEAM_CLOSED_TEXT.format(back_at=back_at)}" if back_at else text
+
+
+def promise_text(reason: HandoffReason, hours: int, *, back_at: str | None = None) -> str:
+    """What the customer is told when their conversation goes to the queue; `back_at`: when
+    the team, closed now, opens again."""
     if reason == HandoffReason.ASSISTANT_UNAVAILABLE:
-        return (
+        text = (
             "Sorry, our assistant is unavailable right now. Your message is saved and a "
             f"representative will reply here within {hours} hours."
         )
-    return (
-        "Thank you. I've passed this to our support team, and a representative will reply "
-        f"here within {hours} hours."
-    )
+    else:
+        text = (
+            "Thank you. I've passed this to our support team, and a representative will reply "
+            f"here within {hours} hours."
+        )
+    return _with_closed_notice(text, back_at)
 
 
-def queue_notice_text(hours: int) -> str:
+def queue_notice_text(hours: int, *, back_at: str | None = None) -> str:
     """The one acknowledgement for messages written while waiting in the queue."""
-    return (
+    return _with_closed_notice(
         "Thanks, I've added this to your request. A representative will reply here within "
-        f"{hours} hours."
+        f"{hours} hours.",
+        back_at,
     )

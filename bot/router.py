@@ -42,8 +42,11 @@ from bot.privacy_notice import privacy_notice
 from bot.rasa_client import AssistantUnavailable, RasaClient, Turn
 from bot.rate_limit import RateLimiter
 from bot.replies import ReplyService
+from bot.response_clock import ResponseClock, describe_opening
+from bot.response_windows import open_next_window
 from bot.settings import setting_default
 from bot.store.models import (
+    DEFAULT_TEAM,
     Conversation,
     ConversationState,
     Delivery,
@@ -95,6 +98,7 @@ class ConversationRouter:
         replies: ReplyService,
         promise_hours: int,
         targets: ResponseTargets,
+        clock: ResponseClock | None = None,
         events: Events | None = None,
         metrics: Metrics | None = None,
         turn_lease: timedelta | None = None,
@@ -112,6 +116,8 @@ class ConversationRouter:
         self._replies = replies
         self._promise_hours = promise_hours
         self._targets = targets
+        # Business hours: due times, next-response windows, "back on Monday at 08:00".
+        self._clock = clock or ResponseClock(first_response=targets)
         self._events = events or Events()  # consoles following the queue and conversations
         self._metrics = metrics or Metrics()
         self._turn_locks = KeyedLocks()
@@ -465,11 +471,19 @@ class ConversationRouter:
                 and not conversation.queue_notice_sent
             ):
                 conversation.queue_notice_sent = True
+                back_at = self._clock.back_at(DEFAULT_TEAM, now)
                 replies.append(
                     Reply(
-                        text=queue_notice_text(self._promise_hours), sender_kind=SenderKind.SYSTEM
+                        text=queue_notice_text(
+                            self._promise_hours,
+                            back_at=describe_opening(back_at) if back_at else None,
+                        ),
+                        sender_kind=SenderKind.SYSTEM,
                     )
                 )
+            if conversation.assigned_rep_id is not None:
+                # A person owns it: the customer now waits for that person's next reply.
+                await open_next_window(session, conversation, message, self._clock, now)
             # The owner sees the customer's message at once.
             return _Finish(replies=replies)
 
@@ -496,6 +510,7 @@ class ConversationRouter:
             now=now,
             promise_hours=self._promise_hours,
             targets=self._targets,
+            clock=self._clock,
         )
 
     # Finishing a turn: the one way every routed message ends ---------------------------------

@@ -31,6 +31,8 @@ from bot.settings import Settings
 from bot.store.db import create_engine, create_session_factory
 from channels.contract import ChannelAdapter, ChannelDeps
 from channels.registry import build_channels
+from gateway.clocks import alerting, response_clock
+from handoff.alerts.outbox import AlertOutbox
 from handoff.desk import RepDesk
 from handoff.live import RedisHub
 from handoff.monitor import SlaMonitor
@@ -55,6 +57,7 @@ class Services:
     rate_limiter: RateLimiter
     targets: ResponseTargets
     monitor: SlaMonitor | None = None  # the SLA clock; started by the app's lifespan
+    alert_outbox: AlertOutbox | None = None  # supervisor alerts by webhook and email
     metrics: Metrics = field(default_factory=Metrics)
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
 
@@ -117,6 +120,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
     background = BackgroundTasks()
     rate_limiter = rate_limiter_from_settings(settings)
     targets = response_targets(settings)
+    clock = response_clock(settings, targets)
     outbox = Outbox(
         session_factory,
         metrics=metrics,
@@ -129,6 +133,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         replies=replies,
         promise_hours=settings.RESPONSE_PROMISE_HOURS,
         targets=targets,
+        clock=clock,
         events=events,
         metrics=metrics,
         turn_lease=timedelta(seconds=settings.TURN_LEASE_SECONDS),
@@ -169,6 +174,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         promise_hours=settings.RESPONSE_PROMISE_HOURS,
         secure_cookies=settings.PUBLIC_BASE_URL.startswith("https://"),
     )
+    alerts, alert_outbox = alerting(settings, session_factory)
     monitor = SlaMonitor(
         session_factory,
         live=desk.live,
@@ -177,6 +183,9 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         at_risk_fraction=settings.SLA_AT_RISK_FRACTION,
         retention_days=settings.RETENTION_DAYS,
         erase_tracker=rasa.erase_tracker,
+        response_clock=clock,
+        alerts=alerts,
+        alert_outbox=alert_outbox,
     )
     return Services(
         settings=settings,
@@ -194,5 +203,6 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         targets=targets,
         metrics=metrics,
         monitor=monitor,
+        alert_outbox=alert_outbox,
         background=background,
     )

@@ -1,0 +1,173 @@
+"""Response windows in the store: opening them, and stopping them when a reply reached the channel.
+
+A window is stopped by the first reply of a person, written after it opened, that the channel
+accepted (`deliveries.accepted_at`: status sent, later delivered). A reply still pending or
+failed stops nothing: the customer has not got it. Stopping is read from the store, so it is
+exact whichever gateway instance sent the reply, and a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import SenderKind
+from bot.response_clock import ResponseClock
+from bot.store.models import (
+    Conversation,
+    Delivery,
+    DeliveryStatus,
+    Handoff,
+    Message,
+    ResponseKind,
+    ResponseWindow,
+)
+
+_SETTLE_BATCH = 500
+
+
+async def handoff_record(
+    session: AsyncSession, conversation: Conversation, now: datetime
+) -> Handoff:
+    """The record of the conversation's current handoff, made when missing (caller commits)."""
+    if conversation.handoff_requested_at is None:
+        conversation.handoff_requested_at = now
+    record = await session.scalar(
+        select(Handoff).where(
+            Handoff.conversation_id == conversation.id,
+            Handoff.requested_at == conversation.handoff_requested_at,
+        )
+    )
+    if record is None:
+        record = Handoff(
+            conversation_id=conversation.id,
+            requested_at=conversation.handoff_requested_at,
+            reason=conversation.escalation_reason,
+            priority=conversation.priority,
+        )
+        session.add(record)
+    return record
+
+
+def first_window(record: Handoff, clock: ResponseClock) -> ResponseWindow:
+    """The first-response window of a handoff whose due time is set."""
+    assert record.due_at is not None
+    return ResponseWindow(
+        handoff_id=record.id,
+        conversation_id=record.conversation_id,
+        kind=ResponseKind.FIRST,
+        opened_at=record.requested_at,
+        due_at=record.due_at,
+        at_risk_after=clock.at_risk_after(record.team, record.requested_at, record.due_at),
+    )
+
+
+async def open_next_window(
+    session: AsyncSession,
+    conversation: Conversation,
+    message: Message,
+    clock: ResponseClock,
+    now: datetime,
+) -> ResponseWindow | None:
+    """A customer wrote while a person owns the conversation: start a next-response window,
+    unless one is already running (one reply answers them all)."""
+    opened_at = message.created_at or now
+    try:
+        async with session.begin_nested():
+            # A savepoint: the SLA monitor may be making the record at this moment; losing
+            # that race must not fail the customer's turn.
+            record = await handoff_record(session, conversation, now)
+            await session.flush()
+            running = await session.scalar(
+                select(ResponseWindow.id).where(
+                    ResponseWindow.handoff_id == record.id,
+                    ResponseWindow.answered_at.is_(None),
+                    ResponseWindow.kind == ResponseKind.NEXT,
+                )
+            )
+            if running is not None:
+                return None
+            due = clock.next_response_due(record.team, opened_at)
+            window = ResponseWindow(
+                handoff_id=record.id,
+                conversation_id=conversation.id,
+                kind=ResponseKind.NEXT,
+                opened_at=opened_at,
+                opened_by_message_id=message.id,
+                due_at=due,
+                at_risk_after=clock.at_risk_after(record.team, opened_at, due),
+            )
+            session.add(window)
+            await session.flush()
+            return window
+    except IntegrityError:
+        return None
+
+
+async def settle_answered(session: AsyncSession, clock: ResponseClock) -> int:
+    """Stop the open windows a reply has answered since; return how many were stopped."""
+    accepted = func.coalesce(Delivery.accepted_at, Delivery.updated_at)
+    answers = (
+        select(
+            ResponseWindow.id.label("window_id"),
+            func.min(accepted).label("answered_at"),
+        )
+        .join(
+            Message,
+            and_(
+                Message.conversation_id == ResponseWindow.conversation_id,
+                Message.sender_kind == SenderKind.REP,
+                Message.created_at >= ResponseWindow.opened_at,
+            ),
+        )
+        .join(
+            Delivery,
+            and_(
+                Delivery.message_id == Message.id,
+                Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.DELIVERED]),
+            ),
+        )
+        .where(ResponseWindow.answered_at.is_(None))
+        .group_by(ResponseWindow.id)
+        .limit(_SETTLE_BATCH)
+    )
+    rows = (await session.execute(answers)).all()
+    if not rows:
+        return 0
+    windows = {
+        w.id: w
+        for w in await session.scalars(
+            select(ResponseWindow).where(ResponseWindow.id.in_([r.window_id for r in rows]))
+        )
+    }
+    team_rows = await session.execute(
+        select(Handoff.id, Handoff.team).where(
+            Handoff.id.in_({w.handoff_id for w in windows.values()})
+        )
+    )
+    teams = {handoff_id: team for handoff_id, team in team_rows}
+    for row in rows:
+        window = windows[row.window_id]
+        answered_at = row.answered_at
+        if answered_at.tzinfo is None:  # SQLite hands aggregates back naive (stored as UTC)
+            answered_at = answered_at.replace(tzinfo=UTC)
+        window.answered_at = answered_at
+        window.answered_by_message_id = await session.scalar(
+            select(Message.id)
+            .join(Delivery, Delivery.message_id == Message.id)
+            .where(
+                Message.conversation_id == window.conversation_id,
+                Message.sender_kind == SenderKind.REP,
+                Message.created_at >= window.opened_at,
+                Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.DELIVERED]),
+            )
+            .order_by(accepted, Message.id)
+            .limit(1)
+        )
+        window.business_seconds = clock.business_time(
+            teams.get(window.handoff_id), window.opened_at, answered_at
+        ).total_seconds()
+    return len(rows)
