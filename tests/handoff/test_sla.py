@@ -25,7 +25,7 @@ from bot.store.models import (
 )
 from handoff.live import InProcessHub, LiveEvent
 from handoff.monitor import SLA_JOB, SlaMonitor
-from handoff.queue import claim, current_handoff, lock_conversation
+from handoff.queue import claim
 from handoff.sla import check_open_handoffs
 from tests.handoff.conftest import running_desk
 from tests.handoff.factories import add_rep_reply, make_queued, make_rep
