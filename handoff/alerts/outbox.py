@@ -86,7 +86,7 @@ class AlertOutbox:
         for row in sorted(claimed, key=lambda r: r.id):
             target = AlertTarget(row.target)
             outcome = await self._send(target, alerts[row.alert_id])
-            await self._record(row.id, outcome)
+            await self._record(row.id, outcome, now)
         return len(claimed)
 
     async def _send(self, target: AlertTarget, document: dict[str, object]) -> Outcome:
@@ -96,8 +96,7 @@ class AlertOutbox:
             logger.exception("alert.sender_error target=%s", target)
             return RetryLater(error=f"{type(error).__name__}: {error}")
 
-    async def _record(self, delivery_id: int, outcome: Outcome) -> None:
-        now = utcnow()
+    async def _record(self, delivery_id: int, outcome: Outcome, now: datetime) -> None:
         async with self.session_factory() as session, session.begin():
             delivery = await session.get(AlertDelivery, delivery_id)
             if delivery is None:
