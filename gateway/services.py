@@ -172,6 +172,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         rasa=rasa,
         live=live,
         promise_hours=settings.RESPONSE_PROMISE_HOURS,
+        response_clock=clock,
         secure_cookies=settings.PUBLIC_BASE_URL.startswith("https://"),
     )
     alerts, alert_outbox = alerting(settings, session_factory)

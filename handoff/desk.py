@@ -15,6 +15,7 @@ from bot.events import ConversationEvent, Events, MessageAdded, QueueChanged
 from bot.outbox import DeliveryChange, Outbox
 from bot.rasa_client import RasaClient
 from bot.replies import ReplyService
+from bot.response_clock import ResponseClock
 from handoff.live import InProcessHub, LiveHub, delivery_changed, message_added, queue_changed
 from handoff.throttle import LoginThrottles
 
@@ -31,6 +32,8 @@ class RepDesk:
     rasa: RasaClient  # tracker export and erasure (handoff/customer_data.py)
     promise_hours: int  # RESPONSE_PROMISE_HOURS: reports' first-response target
     secure_cookies: bool  # the console's cookies need HTTPS (PUBLIC_BASE_URL is https)
+    # The clocks' targets, named in reports; None: the settings' defaults.
+    response_clock: ResponseClock | None = None
 
     @classmethod
     def start(
@@ -44,6 +47,7 @@ class RepDesk:
         promise_hours: int,
         secure_cookies: bool,
         live: LiveHub | None = None,
+        response_clock: ResponseClock | None = None,
     ) -> RepDesk:
         """The desk, on `live` when given (shared by instances), else a hub of this process,
         subscribed to what the core says happened."""
@@ -55,6 +59,7 @@ class RepDesk:
             rasa=rasa,
             promise_hours=promise_hours,
             secure_cookies=secure_cookies,
+            response_clock=response_clock,
         )
         events.subscribe(desk._conversation_changed)  # the queue and messages, live
         outbox.on_change(desk._delivery_changed)  # consoles show each reply's status live

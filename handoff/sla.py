@@ -313,6 +313,21 @@ async def complete_closed_windows(
             )
         )
         session.add_all(first_window(record, policy.clock) for record in without_first)
+        resolved = list(
+            await session.scalars(
+                select(Handoff)
+                .where(
+                    Handoff.resolved_at.is_not(None),
+                    Handoff.resolution_business_seconds.is_(None),
+                )
+                .limit(_WINDOW_BATCH)
+            )
+        )
+        for record in resolved:
+            assert record.resolved_at is not None
+            record.resolution_business_seconds = policy.clock.business_time(
+                record.team, record.requested_at, record.resolved_at
+            ).total_seconds()
         return len(rows)
 
 

@@ -356,6 +356,8 @@ class Handoff(Base):
     # and when the handoff should be resolved by (business time from the request).
     team: Mapped[str] = mapped_column(String(50), default=DEFAULT_TEAM, server_default=DEFAULT_TEAM)
     resolution_due_at: Mapped[datetime | None] = mapped_column()
+    # Business time from request to resolution, kept once resolved so reports need no calendar.
+    resolution_business_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class ResponseKind(enum.StrEnum):

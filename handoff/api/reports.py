@@ -33,7 +33,9 @@ async def reports(
     """The report figures for a date range (the last 30 days by default) and channel."""
     now = utcnow()
     r = report_range(start, end, channel, today=now.date())
-    return await compute_reports(session, r, promise_hours=desk.promise_hours, now=now)
+    return await compute_reports(
+        session, r, promise_hours=desk.promise_hours, now=now, clock=desk.response_clock
+    )
 
 
 @router.get(

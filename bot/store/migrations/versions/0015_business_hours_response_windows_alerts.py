@@ -38,6 +38,7 @@ def upgrade() -> None:
             sa.Column('team', sa.String(length=50), nullable=False, server_default='general')
         )
         batch_op.add_column(sa.Column('resolution_due_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('resolution_business_seconds', sa.Float(), nullable=True))
     op.create_table(
         'response_windows',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -109,6 +110,7 @@ def downgrade() -> None:
     op.drop_index('ix_response_windows_handoff_id', table_name='response_windows')
     op.drop_table('response_windows')
     with op.batch_alter_table('handoffs', schema=None) as batch_op:
+        batch_op.drop_column('resolution_business_seconds')
         batch_op.drop_column('resolution_due_at')
         batch_op.drop_column('team')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
