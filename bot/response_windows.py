@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -108,19 +108,25 @@ async def open_next_window(
 
 
 async def settle_answered(session: AsyncSession, clock: ResponseClock) -> int:
-    """Stop the open windows a reply has answered since; return how many were stopped."""
+    """Stop the open windows a reply has answered since; return how many were stopped.
+
+    Only a reply of the window's own handoff counts (written before it was resolved): a window
+    the resolution closed unanswered stays so, whatever a later handoff's reps write.
+    """
     accepted = func.coalesce(Delivery.accepted_at, Delivery.updated_at)
     answers = (
         select(
             ResponseWindow.id.label("window_id"),
             func.min(accepted).label("answered_at"),
         )
+        .join(Handoff, Handoff.id == ResponseWindow.handoff_id)
         .join(
             Message,
             and_(
                 Message.conversation_id == ResponseWindow.conversation_id,
                 Message.sender_kind == SenderKind.REP,
                 Message.created_at >= ResponseWindow.opened_at,
+                or_(Handoff.resolved_at.is_(None), Message.created_at <= Handoff.resolved_at),
             ),
         )
         .join(
@@ -143,12 +149,15 @@ async def settle_answered(session: AsyncSession, clock: ResponseClock) -> int:
             select(ResponseWindow).where(ResponseWindow.id.in_([r.window_id for r in rows]))
         )
     }
-    team_rows = await session.execute(
-        select(Handoff.id, Handoff.team).where(
-            Handoff.id.in_({w.handoff_id for w in windows.values()})
+    handoff_rows = (
+        await session.execute(
+            select(Handoff.id, Handoff.team, Handoff.resolved_at).where(
+                Handoff.id.in_({w.handoff_id for w in windows.values()})
+            )
         )
-    )
-    teams = {handoff_id: team for handoff_id, team in team_rows}
+    ).all()
+    teams = {handoff_id: team for handoff_id, team, _ in handoff_rows}
+    resolved = {handoff_id: at for handoff_id, _, at in handoff_rows}
     for row in rows:
         window = windows[row.window_id]
         answered_at = row.answered_at
@@ -163,6 +172,11 @@ async def settle_answered(session: AsyncSession, clock: ResponseClock) -> int:
                 Message.sender_kind == SenderKind.REP,
                 Message.created_at >= window.opened_at,
                 Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.DELIVERED]),
+                *(
+                    [Message.created_at <= resolved[window.handoff_id]]
+                    if resolved.get(window.handoff_id)
+                    else []
+                ),
             )
             .order_by(accepted, Message.id)
             .limit(1)
