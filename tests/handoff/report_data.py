@@ -29,8 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.messages import Channel, Direction, SenderKind
 from bot.store.models import (
     Contact,
-    ResponseKind,
-    ResponseWindow,
     Conversation,
     ConversationState,
     FaqFeedback,
@@ -40,6 +38,8 @@ from bot.store.models import (
     Rating,
     RatingStatus,
     Rep,
+    ResponseKind,
+    ResponseWindow,
     Role,
     WrapUp,
 )
