@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from bot.handoff_reasons import HandoffReason
+from bot.languages import is_supported
 from bot.settings import setting_default
 from bot.store.models import Priority
 
@@ -71,22 +72,48 @@ def promise_text(reason: HandoffReason, hours: int, *, back_at: str | None = Non
     """What the customer is told when their conversation goes to the queue; `back_at`: when
     the team, closed now, opens again."""
     if reason == HandoffReason.ASSISTANT_UNAVAILABLE:
-        text = (
+        return _with_closed_notice(
             "Sorry, our assistant is unavailable right now. Your message is saved and a "
-            f"representative will reply here within {hours} hours."
+            f"representative will reply here within {hours} hours.",
+            back_at,
         )
-    else:
-        text = (
-            "Thank you. I've passed this to our support team, and a representative will reply "
-            f"here within {hours} hours."
+    english = _with_closed_notice(
+        "Thank you. I've passed this to our support team, and a representative will reply "
+        f"here within {hours} hours.",
+        back_at,
+    )
+    if reason == HandoffReason.UNSUPPORTED_LANGUAGE:
+        # A language the assistant does not answer in: the region's two widest languages.
+        french = (
+            "Merci. J'ai transmis votre message à notre équipe d'assistance : un représentant "
+            f"vous répondra ici dans les {hours} heures."
         )
-    return _with_closed_notice(text, back_at)
+        return in_english_and_french(english, french)
+    return english
 
 
-def queue_notice_text(hours: int, *, back_at: str | None = None) -> str:
-    """The one acknowledgement for messages written while waiting in the queue."""
-    return _with_closed_notice(
+def queue_notice_text(
+    hours: int, *, language: str | None = None, back_at: str | None = None
+) -> str:
+    """The one acknowledgement for messages written while waiting in the queue.
+
+    `language`: the conversation's; one the assistant does not answer in gets English and
+    French, as its handoff promise did. `back_at`: when the team, closed now, opens again.
+    """
+    english = _with_closed_notice(
         "Thanks, I've added this to your request. A representative will reply here within "
         f"{hours} hours.",
         back_at,
     )
+    if language is None or is_supported(language):
+        return english
+    french = (
+        "Merci, j'ai ajouté ceci à votre demande. Un représentant vous répondra ici dans les "
+        f"{hours} heures."
+    )
+    return in_english_and_french(english, french)
+
+
+def in_english_and_french(english: str, french: str) -> str:
+    """One text for a customer whose language the assistant does not answer in."""
+    return f"{english}\n\n{french}"
