@@ -108,6 +108,8 @@ def response_targets(settings: Settings) -> ResponseTargets:
 
 
 def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
+    # First: a broken business hours file stops the start with the team and field named.
+    clock = response_clock(settings, response_targets(settings))
     engine = create_engine(settings.DATABASE_URL)
     session_factory = create_session_factory(engine)
     rasa = RasaClient(
@@ -120,7 +122,6 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
     background = BackgroundTasks()
     rate_limiter = rate_limiter_from_settings(settings)
     targets = response_targets(settings)
-    clock = response_clock(settings, targets)
     outbox = Outbox(
         session_factory,
         metrics=metrics,

@@ -10,11 +10,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import socketio
 import yaml  # type: ignore[import-untyped]
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.business_hours import BusinessHours, TeamHours, weekly_from_names
+from bot.business_hours_file import BusinessHoursError
 from bot.messages import Channel, InboundMessage
 from bot.policy import TEAM_CLOSED_TEXT, ResponseTargets
 from bot.response_clock import ResponseClock, describe_opening
@@ -30,6 +32,7 @@ from bot.store.models import (
     ResponseWindow,
     utcnow,
 )
+from gateway.services import build_services
 from handoff.monitor import SlaMonitor
 from handoff.queue import claim
 from tests.conftest import make_settings
@@ -333,3 +336,66 @@ async def test_through_the_router_texts_say_when_a_person_is_back_and_messages_o
             assert window.kind == ResponseKind.NEXT
             # Two business hours from a closed moment: Monday 10:00 of the reopening.
             assert window.due_at == reopening + timedelta(hours=2)
+
+
+async def test_a_window_the_resolution_closed_is_not_answered_by_a_later_handoff(
+    store: Store,
+) -> None:
+    conversation_id = await store.queued("customer-1", priority="high")
+    monitor = store.monitor()
+    async with store.sessions() as session:
+        ann = await make_rep(session, "ann")
+        await claim(session=session, conversation_id=conversation_id, rep=ann, now=FRIDAY_4PM)
+        await add_rep_reply(
+            session,
+            conversation_id,
+            ann,
+            written_at=kingston("2026-03-06 16:05"),
+            accepted_at=kingston("2026-03-06 16:05"),
+        )
+    store.time.now = kingston("2026-03-06 16:10")
+    await monitor.tick()
+    async with store.sessions() as session, session.begin():
+        message = await add_customer_message(
+            session, conversation_id, at=kingston("2026-03-06 16:20")
+        )
+    async with store.sessions() as session, session.begin():
+        conversation = await session.get(Conversation, conversation_id)
+        customer = await session.get(Message, message.id)
+        assert conversation is not None and customer is not None
+        assert await open_next_window(session, conversation, customer, CLOCK, customer.created_at)
+        # Resolved at 16:30 without a reply to "thanks, bye": the window closes unanswered.
+        [record] = await session.scalars(select(Handoff))
+        record.resolved_at = kingston("2026-03-06 16:30")
+        conversation.state = ConversationState.RESOLVED
+    async with store.sessions() as session:
+        # Weeks later, another handoff of the same conversation gets a reply.
+        await add_rep_reply(
+            session,
+            conversation_id,
+            ann,
+            written_at=kingston("2026-03-30 09:00"),
+            accepted_at=kingston("2026-03-30 09:00"),
+        )
+    store.time.now = kingston("2026-03-30 10:00")
+    await monitor.tick()
+    [_, following] = await store.windows(conversation_id)
+    assert following.answered_at is None and following.breached_at is None
+
+
+def test_the_gateway_does_not_start_with_a_broken_business_hours_file(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    broken = tmp_path / "business_hours.yml"
+    broken.write_text("teams:\n  general:\n    timezone: America/Kingston\n    hours: {}\n")
+    with pytest.raises(BusinessHoursError, match="team 'general': unknown timezone"):
+        build_services(
+            make_settings(sqlite_url, BUSINESS_HOURS_FILE=str(broken)), socketio.AsyncServer()
+        )
+    # The shipped file: Kingston's hours reach the router's and the monitor's clocks alike.
+    services = build_services(
+        make_settings(sqlite_url, BUSINESS_HOURS_FILE="business_hours.yml"), socketio.AsyncServer()
+    )
+    assert services.monitor is not None and services.monitor.response_clock is not None
+    hours = services.monitor.response_clock.calendar("general")
+    assert hours.timezone.key == "America/Jamaica" and date(2026, 12, 25) in hours.holidays
