@@ -164,23 +164,34 @@ async def settle_answered(session: AsyncSession, clock: ResponseClock) -> int:
         if answered_at.tzinfo is None:  # SQLite hands aggregates back naive (stored as UTC)
             answered_at = answered_at.replace(tzinfo=UTC)
         window.answered_at = answered_at
-        window.answered_by_message_id = await session.scalar(
-            select(Message.id)
-            .join(Delivery, Delivery.message_id == Message.id)
-            .where(
-                Message.conversation_id == window.conversation_id,
-                Message.sender_kind == SenderKind.REP,
-                Message.created_at >= window.opened_at,
-                Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.DELIVERED]),
-                *(
-                    [Message.created_at <= resolved[window.handoff_id]]
-                    if resolved.get(window.handoff_id)
-                    else []
-                ),
+        answer = (
+            await session.execute(
+                select(Message.id, Message.rep_id)
+                .join(Delivery, Delivery.message_id == Message.id)
+                .where(
+                    Message.conversation_id == window.conversation_id,
+                    Message.sender_kind == SenderKind.REP,
+                    Message.created_at >= window.opened_at,
+                    Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.DELIVERED]),
+                    *(
+                        [Message.created_at <= resolved[window.handoff_id]]
+                        if resolved.get(window.handoff_id)
+                        else []
+                    ),
+                )
+                .order_by(accepted, Message.id)
+                .limit(1)
             )
-            .order_by(accepted, Message.id)
-            .limit(1)
-        )
+        ).first()
+        window.answered_by_message_id = answer.id if answer else None
+        if window.kind == ResponseKind.FIRST:
+            # The handoff's first response is the reply the customer got first, as accepted.
+            record = await session.get(Handoff, window.handoff_id)
+            if record is not None and (
+                record.first_response_at is None or record.first_response_at > answered_at
+            ):
+                record.first_response_at = answered_at
+                record.first_response_rep_id = answer.rep_id if answer else None
         window.business_seconds = clock.business_time(
             teams.get(window.handoff_id), window.opened_at, answered_at
         ).total_seconds()

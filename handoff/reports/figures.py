@@ -5,7 +5,7 @@ Definitions (also in the README):
 - containment: of the conversations the customer wrote in during the range, the share with no
   handoff requested in the range;
 - handoffs (reasons, first response, windows) are those requested in the range; the first
-  response is the first rep reply after the handoff;
+  response is the first rep reply after the handoff that the channel accepted;
 - the clocks (first response, next responses, resolution) are those of handoffs requested in
   the range, in business time, each against its due time: met, missed (answered or resolved
   late, or past due without), open (not yet due), closed (a next-response window the

@@ -14,6 +14,7 @@ from bot.store.models import (
     ConversationState,
     Delivery,
     DeliveryStatus,
+    Handoff,
     Message,
     ResponseKind,
     ResponseWindow,
@@ -141,5 +142,9 @@ async def test_a_reply_stops_the_clock_only_once_twilio_accepted_it(sqlite_url: 
             window = await eventually(answered, timeout=30)
             assert window.answered_at == delivery.accepted_at
             assert window.answered_by_message_id == message.id
+            # The handoff's first response time, in reports and exports, is the same moment.
+            [record] = await h.all(Handoff, conversation_id=conversation.id)
+            assert record.first_response_at == delivery.accepted_at
+            assert record.first_response_rep_id == message.rep_id
         finally:
             await client.aclose()
