@@ -8,7 +8,7 @@ exact whichever gateway instance sent the reply, and a restart loses nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import SenderKind
 from bot.response_clock import ResponseClock
+from bot.sending import GIVE_UP_AFTER
 from bot.store.models import (
     Conversation,
     Delivery,
@@ -107,12 +108,15 @@ async def open_next_window(
         return None
 
 
-async def settle_answered(session: AsyncSession, clock: ResponseClock) -> int:
+async def settle_answered(session: AsyncSession, clock: ResponseClock, *, now: datetime) -> int:
     """Stop the open windows a reply has answered since; return how many were stopped.
 
     Only a reply of the window's own handoff counts (written before it was resolved): a window
-    the resolution closed unanswered stays so, whatever a later handoff's reps write.
+    the resolution closed unanswered stays so, whatever a later handoff's reps write. Windows
+    of handoffs resolved longer ago than the outbox keeps retrying are not looked at again:
+    no reply of theirs can still be accepted, and the look stays small as history grows.
     """
+    settled_before = now - GIVE_UP_AFTER - timedelta(hours=1)
     accepted = func.coalesce(Delivery.accepted_at, Delivery.updated_at)
     answers = (
         select(
@@ -136,7 +140,10 @@ async def settle_answered(session: AsyncSession, clock: ResponseClock) -> int:
                 Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.DELIVERED]),
             ),
         )
-        .where(ResponseWindow.answered_at.is_(None))
+        .where(
+            ResponseWindow.answered_at.is_(None),
+            or_(Handoff.resolved_at.is_(None), Handoff.resolved_at > settled_before),
+        )
         .group_by(ResponseWindow.id)
         .limit(_SETTLE_BATCH)
     )

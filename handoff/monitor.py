@@ -51,7 +51,11 @@ def _holder_id() -> str:
 
 
 def sla_event(mark: SlaMark) -> LiveEvent:
-    return LiveEvent("sla", mark.conversation_id, {"mark": mark.kind, "escalated": mark.escalated})
+    return LiveEvent(
+        "sla",
+        mark.conversation_id,
+        {"mark": mark.kind, "escalated": mark.escalated, "window": str(mark.window)},
+    )
 
 
 @dataclass

@@ -105,7 +105,7 @@ async def check_open_handoffs(
     policy = policy or SlaPolicy.defaults()
     await _give_windows(session_factory, now, policy)
     async with session_factory() as session, session.begin():
-        await settle_answered(session, policy.clock)
+        await settle_answered(session, policy.clock, now=now)
     async with session_factory() as session:
         due = (
             await session.execute(
