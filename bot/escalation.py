@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,10 @@ from bot.messages import Reply, SenderKind
 from bot.policy import ResponseTargets, parse_priority, promise_text
 from bot.response_clock import ResponseClock, describe_opening
 from bot.store.models import DEFAULT_TEAM, Conversation, ConversationState
+
+# Which team serves a handoff, by its reason and topic (the queue's routing table, given by the
+# composition root: the core knows no teams).
+TeamChooser = Callable[..., str]
 
 
 def request_handoff(
@@ -26,14 +31,16 @@ def request_handoff(
     now: datetime,
     promise_hours: int,
     targets: ResponseTargets,
+    choose_team: TeamChooser | None = None,
     clock: ResponseClock | None = None,
 ) -> Reply:
     """Queue `conversation` for a person, escalation flag up; return what to tell the customer.
 
     `context` is the handoff packet's bot part (last intent and confidence, slots, summary);
-    the transcript is read from the log when a rep opens the conversation. The due time
-    counts the team's business hours (`clock`; without one, every hour counts); while the
-    team is closed the customer is told when a person will be back.
+    the transcript is read from the log when a rep opens the conversation. The customer is
+    told in the conversation's language (bot/policy.py `promise_text`). The due time counts
+    the team's business hours (`clock`; without one, every hour counts); while the team is
+    closed the customer is also told when a person will be back.
     """
     clock = clock or ResponseClock(first_response=targets)
     level = parse_priority(priority)
@@ -50,13 +57,21 @@ def request_handoff(
     conversation.priority_rank = level.rank
     conversation.tier = 1
     conversation.handoff_requested_at = now
-    conversation.due_at = clock.first_response_due(DEFAULT_TEAM, level, now)
     conversation.handoff_context = context
     conversation.queue_notice_sent = False
-    back_at = clock.back_at(DEFAULT_TEAM, now)
+    conversation.unserved_language_at = None
+    if choose_team is not None:
+        topic = conversation.nature_of_inquiry or context.get("intent")
+        conversation.team = choose_team(reason=reason.value, topic=topic)
+    team = conversation.team or DEFAULT_TEAM
+    conversation.due_at = clock.first_response_due(team, level, now)
+    back_at = clock.back_at(team, now)
     return Reply(
         text=promise_text(
-            reason, promise_hours, back_at=describe_opening(back_at) if back_at else None
+            reason,
+            promise_hours,
+            conversation.language,
+            back_at=describe_opening(back_at) if back_at else None,
         ),
         sender_kind=SenderKind.SYSTEM,
     )

@@ -89,6 +89,11 @@ class Reply:
     sender_kind: SenderKind
     buttons: tuple[Button, ...] = ()
     rep_id: int | None = None
+    # The conversation's language: the words a channel adds when it renders the reply
+    # ("Reply 1 for …" on SMS) are in it. Set by the reply service (bot/replies.py).
+    language: str | None = None
+    # A person's reply: their name, so channels without a label of their own can say who wrote.
+    rep_name: str | None = None
 
     def payload(self) -> dict[str, Any]:
         """The JSON stored with the message (buttons), empty when plain text."""

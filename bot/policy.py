@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
+from bot import system_texts
 from bot.handoff_reasons import HandoffReason
-from bot.languages import is_supported
+from bot.languages import DEFAULT_LANGUAGE, Language, is_supported
 from bot.settings import setting_default
 from bot.store.models import Priority
+from bot.system_texts import TextKey
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,17 @@ class ResponseTargets:
         return self.by_priority[priority or Priority.NORMAL]
 
 
+# WhatsApp's customer-service window: free-form messages only within 24 hours of the
+# customer's last message, less a margin for the time a message takes to reach it. Outside it
+# the Twilio sender uses the approved template; the console says so before a rep writes.
+WHATSAPP_WINDOW = timedelta(hours=24) - timedelta(minutes=1)
+
+
+def whatsapp_window_open(last_customer_message_at: datetime | None, now: datetime) -> bool:
+    """Whether a free-form WhatsApp message may go now."""
+    return last_customer_message_at is not None and now - last_customer_message_at < WHATSAPP_WINDOW
+
+
 def at_risk_after(requested_at: datetime, due_at: datetime, fraction: float) -> datetime:
     """When an unanswered handoff counts as at risk: `fraction` of its window gone."""
     return requested_at + (due_at - requested_at) * fraction
@@ -59,8 +72,21 @@ def parse_priority(value: str | None) -> Priority:
         return Priority.NORMAL
 
 
+# A customer writing a language the gateway does not answer in is told in both of the
+# region's most widely read languages that a person will reply (bot/languages.py).
+UNSUPPORTED_LANGUAGE_NOTICE = (Language.EN, Language.FR)
+
+
+def notice_languages(language: str | None) -> tuple[str, ...]:
+    """The languages the queue's notices go out in for a conversation's language."""
+    if language is None or is_supported(language):
+        return (language or DEFAULT_LANGUAGE,)
+    return UNSUPPORTED_LANGUAGE_NOTICE
+
+
 # Added to the queue's texts while the team is closed; {back_at} is when it opens again, as
 # bot.response_clock.describe_opening writes it ("Monday 4 January at 08:00 (Jamaica time)").
+# English only for now: to move into the system texts' catalogue with its translations.
 TEAM_CLOSED_TEXT = "Our team is away just now; a person will be back on {back_at}."
 
 
@@ -68,52 +94,31 @@ def _with_closed_notice(text: str, back_at: str | None) -> str:
     return f"{text} {TEAM_CLOSED_TEXT.format(back_at=back_at)}" if back_at else text
 
 
-def promise_text(reason: HandoffReason, hours: int, *, back_at: str | None = None) -> str:
-    """What the customer is told when their conversation goes to the queue; `back_at`: when
-    the team, closed now, opens again."""
-    if reason == HandoffReason.ASSISTANT_UNAVAILABLE:
-        return _with_closed_notice(
-            "Sorry, our assistant is unavailable right now. Your message is saved and a "
-            f"representative will reply here within {hours} hours.",
-            back_at,
-        )
-    english = _with_closed_notice(
-        "Thank you. I've passed this to our support team, and a representative will reply "
-        f"here within {hours} hours.",
-        back_at,
+def promise_text(
+    reason: HandoffReason, hours: int, language: str | None = None, *, back_at: str | None = None
+) -> str:
+    """What the customer is told when their conversation goes to the queue, in the
+    conversation's language (English when undecided; English and French when the gateway
+    does not answer in it); `back_at`: when the team, closed now, opens again."""
+    key = (
+        TextKey.HANDOFF_PROMISE_ASSISTANT_UNAVAILABLE
+        if reason == HandoffReason.ASSISTANT_UNAVAILABLE
+        else TextKey.HANDOFF_PROMISE
     )
-    if reason == HandoffReason.UNSUPPORTED_LANGUAGE:
-        # A language the assistant does not answer in: the region's two widest languages.
-        french = (
-            "Merci. J'ai transmis votre message à notre équipe d'assistance : un représentant "
-            f"vous répondra ici dans les {hours} heures."
-        )
-        return in_english_and_french(english, french)
-    return english
+    languages = (
+        UNSUPPORTED_LANGUAGE_NOTICE
+        if reason == HandoffReason.UNSUPPORTED_LANGUAGE
+        else notice_languages(language)
+    )
+    return _with_closed_notice(system_texts.in_languages(key, languages, hours=hours), back_at)
 
 
 def queue_notice_text(
-    hours: int, *, language: str | None = None, back_at: str | None = None
+    hours: int, language: str | None = None, *, back_at: str | None = None
 ) -> str:
-    """The one acknowledgement for messages written while waiting in the queue.
-
-    `language`: the conversation's; one the assistant does not answer in gets English and
-    French, as its handoff promise did. `back_at`: when the team, closed now, opens again.
-    """
-    english = _with_closed_notice(
-        "Thanks, I've added this to your request. A representative will reply here within "
-        f"{hours} hours.",
+    """The one acknowledgement for messages written while waiting in the queue (in the
+    languages of `notice_languages`); `back_at`: when the team, closed now, opens again."""
+    return _with_closed_notice(
+        system_texts.in_languages(TextKey.QUEUE_NOTICE, notice_languages(language), hours=hours),
         back_at,
     )
-    if language is None or is_supported(language):
-        return english
-    french = (
-        "Merci, j'ai ajouté ceci à votre demande. Un représentant vous répondra ici dans les "
-        f"{hours} heures."
-    )
-    return in_english_and_french(english, french)
-
-
-def in_english_and_french(english: str, french: str) -> str:
-    """One text for a customer whose language the assistant does not answer in."""
-    return f"{english}\n\n{french}"

@@ -18,6 +18,7 @@ from bot.messages import SenderKind
 from bot.response_clock import ResponseClock
 from bot.sending import GIVE_UP_AFTER
 from bot.store.models import (
+    DEFAULT_TEAM,
     Conversation,
     Delivery,
     DeliveryStatus,
@@ -48,6 +49,8 @@ async def handoff_record(
             requested_at=conversation.handoff_requested_at,
             reason=conversation.escalation_reason,
             priority=conversation.priority,
+            # The clocks count the business hours of the team routing chose.
+            team=conversation.team or DEFAULT_TEAM,
         )
         session.add(record)
     return record

@@ -27,7 +27,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.escalation import request_handoff
+from bot import system_texts
+from bot.escalation import TeamChooser, request_handoff
 from bot.events import Events, MessageAdded, QueueChanged
 from bot.faq_feedback import parse_feedback, take_faq_feedback, with_helpful_question
 from bot.feedback import take_rating
@@ -55,15 +56,10 @@ from bot.store.models import (
     TurnStatus,
     utcnow,
 )
+from bot.system_texts import TextKey
 from bot.turn_claims import TurnClaims
 
 logger = logging.getLogger(__name__)
-
-# Said when a customer sends media or a location to the bot, which reads text only.
-ATTACHMENT_NOTICE = (
-    'Thanks. I can only read text, but a representative can see what you sent: type "agent" '
-    "if you'd like a person to look at it."
-)
 
 # Intents that say nothing about what the customer needs; the nature of inquiry is the first
 # intent not in this set.
@@ -106,6 +102,7 @@ class ConversationRouter:
         route_max_attempts: int | None = None,
         other_instances: bool = True,
         privacy_notice: str = "",
+        choose_team: TeamChooser | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._privacy_notice = privacy_notice  # empty: none sent
@@ -119,6 +116,7 @@ class ConversationRouter:
         self._targets = targets
         # Business hours: due times, next-response windows, "back on Monday at 08:00".
         self._clock = clock or ResponseClock(first_response=targets)
+        self._choose_team = choose_team  # the queue's routing table; None: no teams
         self._events = events or Events()  # consoles following the queue and conversations
         self._metrics = metrics or Metrics()
         self._turn_locks = KeyedLocks()
@@ -381,7 +379,13 @@ class ConversationRouter:
         async def decide(
             session: AsyncSession, conversation: Conversation, message: Message, now: datetime
         ) -> _Finish | None:
-            thanks = await take_rating(session, conversation_id=conversation_id, said=said, now=now)
+            thanks = await take_rating(
+                session,
+                conversation_id=conversation_id,
+                said=said,
+                now=now,
+                language=conversation.language,
+            )
             # Not a rating: the question is dropped (committed), the bot answers.
             return None if thanks is None else _Finish(replies=[thanks])
 
@@ -401,6 +405,7 @@ class ConversationRouter:
                 said=said,
                 now=now,
                 promise_hours=self._promise_hours,
+                language=conversation.language,
             )
             assert reply is not None
             return _Finish(replies=[reply])
@@ -418,7 +423,8 @@ class ConversationRouter:
         has_attachments: bool,
     ) -> None:
         started = time.perf_counter()
-        notices = [ATTACHMENT_NOTICE] if has_attachments else []
+        # Media or a location: the bot reads text only, a person can see it.
+        notices = [TextKey.ATTACHMENT_NOTICE] if has_attachments else []
         turn: Turn | None = None
         try:
             if text:  # a photo alone has nothing for the assistant to read
@@ -457,7 +463,7 @@ class ConversationRouter:
         *,
         turn: Turn | None,
         unavailable: bool,
-        notices: list[str],
+        notices: list[TextKey],
     ) -> None:
         async def decide(
             session: AsyncSession, conversation: Conversation, message: Message, now: datetime
@@ -471,8 +477,12 @@ class ConversationRouter:
                     reason="customer wrote again",
                     at=now,
                 )
+            language = conversation.language
             replies = privacy_notice(conversation, text=self._privacy_notice, now=now)
-            replies.extend(Reply(text=n, sender_kind=SenderKind.SYSTEM) for n in notices)
+            replies.extend(
+                Reply(text=system_texts.text(n, language), sender_kind=SenderKind.SYSTEM)
+                for n in notices
+            )
             if turn is not None:
                 message.intent = turn.intent
                 message.intent_confidence = turn.confidence
@@ -484,7 +494,10 @@ class ConversationRouter:
                 ]
                 replies.extend(
                     with_helpful_question(
-                        bot_replies, intent=turn.intent, handing_off=turn.handoff is not None
+                        bot_replies,
+                        intent=turn.intent,
+                        handing_off=turn.handoff is not None,
+                        language=language,
                     )
                 )
             handoff = turn.handoff if turn is not None else None
@@ -525,17 +538,13 @@ class ConversationRouter:
                 and not conversation.queue_notice_sent
             ):
                 conversation.queue_notice_sent = True
-                back_at = self._clock.back_at(DEFAULT_TEAM, now)
-                replies.append(
-                    Reply(
-                        text=queue_notice_text(
-                            self._promise_hours,
-                            language=conversation.language,
-                            back_at=describe_opening(back_at) if back_at else None,
-                        ),
-                        sender_kind=SenderKind.SYSTEM,
-                    )
+                back_at = self._clock.back_at(conversation.team or DEFAULT_TEAM, now)
+                notice = queue_notice_text(
+                    self._promise_hours,
+                    conversation.language,
+                    back_at=describe_opening(back_at) if back_at else None,
                 )
+                replies.append(Reply(text=notice, sender_kind=SenderKind.SYSTEM))
             if conversation.assigned_rep_id is not None:
                 # A person owns it: the customer now waits for that person's next reply.
                 await open_next_window(session, conversation, message, self._clock, now)
@@ -565,6 +574,7 @@ class ConversationRouter:
             now=now,
             promise_hours=self._promise_hours,
             targets=self._targets,
+            choose_team=self._choose_team,
             clock=self._clock,
         )
 

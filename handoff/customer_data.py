@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.lifecycle import HUMAN_STATES
@@ -23,31 +23,14 @@ from bot.store.models import (
     AuditEvent,
     Contact,
     Conversation,
-    ConversationRead,
-    FaqFeedback,
-    Handoff,
-    Message,
-    Note,
-    Rating,
-    WrapUp,
+    LoggedInteraction,
     rasa_sender_id,
 )
 from handoff.errors import ChannelUnavailable, Conflict, NotFound
 from handoff.export import _value
-from handoff.retention import delete_conversations
+from handoff.retention import CONVERSATION_RECORDS, delete_conversations
 
 logger = logging.getLogger(__name__)
-
-_HELD = (
-    ("messages", Message),
-    ("notes", Note),
-    ("wrap_ups", WrapUp),
-    ("handoffs", Handoff),
-    ("ratings", Rating),
-    ("faq_feedback", FaqFeedback),
-    ("audit_events", AuditEvent),
-    ("reads", ConversationRead),
-)
 
 
 async def find_contact(session: AsyncSession, reference: str) -> Contact:
@@ -87,14 +70,23 @@ async def export_contact(
             .order_by(Conversation.id)
         )
     )
-    out: dict[str, Any] = {"contact": _row(contact), "conversations": []}
+    logged = await session.scalars(
+        select(LoggedInteraction)
+        .where(LoggedInteraction.contact_id == contact.id)
+        .order_by(LoggedInteraction.id)
+    )
+    out: dict[str, Any] = {
+        "contact": _row(contact),
+        "conversations": [],
+        "logged_interactions": [_row(i) for i in logged],
+    }
     for conversation in conversations:
         # The address as people see it: a web chat address is the session's secret, which
         # an export must not carry (anyone holding it receives the customer's replies).
         held: dict[str, Any] = {
             "conversation": {**_row(conversation), "address": conversation.shown_address}
         }
-        for name, model in _HELD:
+        for name, model in CONVERSATION_RECORDS:
             rows = await session.scalars(
                 select(model).where(model.conversation_id == conversation.id).order_by(model.id)
             )
@@ -151,6 +143,12 @@ async def erase_contact(
         ).all()
         if any(state in HUMAN_STATES for _, state in states):
             raise Conflict("A person took one of this customer's conversations: erase later.")
+        result = await session.execute(
+            delete(LoggedInteraction)
+            .where(LoggedInteraction.contact_id == contact_id)
+            .execution_options(synchronize_session=False)
+        )
+        counts["logged_interactions"] += result.rowcount  # type: ignore[attr-defined]
         await delete_conversations(session, [(c, contact_id) for c, _ in states], counts)
         if not states:
             contact = await session.get(Contact, contact_id)

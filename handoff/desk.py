@@ -16,7 +16,9 @@ from bot.outbox import DeliveryChange, Outbox
 from bot.rasa_client import RasaClient
 from bot.replies import ReplyService
 from bot.response_clock import ResponseClock
+from handoff.capacity import Capacity
 from handoff.live import InProcessHub, LiveHub, delivery_changed, message_added, queue_changed
+from handoff.routing import RoutingTable
 from handoff.throttle import LoginThrottles
 
 
@@ -32,6 +34,10 @@ class RepDesk:
     rasa: RasaClient  # tracker export and erasure (handoff/customer_data.py)
     promise_hours: int  # RESPONSE_PROMISE_HOURS: reports' first-response target
     secure_cookies: bool  # the console's cookies need HTTPS (PUBLIC_BASE_URL is https)
+    routing: RoutingTable  # teams, and which team serves a handoff (handoff/routing.yml)
+    capacity: Capacity  # default limits of open conversations per rep
+    # TWILIO_WHATSAPP_TEMPLATE_SID is set: a reply outside WhatsApp's window goes as the template
+    whatsapp_template: bool = False
     # The clocks' targets, named in reports; None: the settings' defaults.
     response_clock: ResponseClock | None = None
 
@@ -46,8 +52,11 @@ class RepDesk:
         rasa: RasaClient,
         promise_hours: int,
         secure_cookies: bool,
+        whatsapp_template: bool = False,
         live: LiveHub | None = None,
         response_clock: ResponseClock | None = None,
+        routing: RoutingTable | None = None,
+        capacity: Capacity | None = None,
     ) -> RepDesk:
         """The desk, on `live` when given (shared by instances), else a hub of this process,
         subscribed to what the core says happened."""
@@ -60,6 +69,9 @@ class RepDesk:
             promise_hours=promise_hours,
             secure_cookies=secure_cookies,
             response_clock=response_clock,
+            routing=routing or RoutingTable.load(),
+            capacity=capacity or Capacity(),
+            whatsapp_template=whatsapp_template,
         )
         events.subscribe(desk._conversation_changed)  # the queue and messages, live
         outbox.on_change(desk._delivery_changed)  # consoles show each reply's status live

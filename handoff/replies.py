@@ -57,7 +57,7 @@ async def send_rep_reply(
     """
     body = _text(text, "reply")
     now = now or utcnow()
-    reply = Reply(text=body, sender_kind=SenderKind.REP, rep_id=rep.id)
+    reply = Reply(text=body, sender_kind=SenderKind.REP, rep_id=rep.id, rep_name=rep.display_name)
     async with committing(session):
         conversation = await lock_conversation(session, conversation_id)
         require_owner(conversation, rep)

@@ -3,7 +3,9 @@
 A conversation is purged when its last message (or, without one, its creation) is older than
 the cutoff and no person owns it now (open handoffs are never purged). It goes with its
 messages, deliveries, notes, wrap-ups, ratings, handoff records, FAQ feedback and audit events,
-and its contact when no other conversation is left. Work is done in batches, one transaction
+and its contact when nothing else is left. Phone calls and emails reps logged go when they
+happened before the cutoff, and their contact with them when nothing else is left. Work is
+done in batches, one transaction
 each, so the store is never locked for long; the purge itself is an audit event (counts,
 cutoff, who).
 
@@ -36,6 +38,7 @@ from bot.store.models import (
     Delivery,
     FaqFeedback,
     Handoff,
+    LoggedInteraction,
     Message,
     Note,
     Rating,
@@ -50,8 +53,10 @@ logger = logging.getLogger(__name__)
 TrackerEraser = Callable[[str], Awaitable[None]]
 
 BATCH_SIZE = 500
-# Children first: each table's rows go before the rows they reference.
-_CHILDREN: tuple[tuple[str, Any], ...] = (
+# Everything held about a conversation, by the name reports and exports give it. Children
+# first: each table's rows go before the rows they reference. A customer's data export
+# (handoff/customer_data.py) reads the same list, so what is erased is what is shown.
+CONVERSATION_RECORDS: tuple[tuple[str, Any], ...] = (
     ("ratings", Rating),
     ("faq_feedback", FaqFeedback),
     ("notes", Note),
@@ -78,7 +83,12 @@ class PurgeReport:
 
 
 def _report_order() -> list[str]:
-    return ["conversations", *(name for name, _ in _CHILDREN), "contacts"]
+    return [
+        "conversations",
+        *(name for name, _ in CONVERSATION_RECORDS),
+        "logged_interactions",
+        "contacts",
+    ]
 
 
 def _expired(cutoff: datetime) -> Any:
@@ -111,6 +121,8 @@ async def purge_inactive(
     else:
         while await _purge_batch(session_factory, report, batch_size, erase_tracker):
             pass
+        while await _purge_logged_batch(session_factory, report, batch_size):
+            pass
         async with session_factory() as session, session.begin():
             reason = f"data purge: {report.summary()}"[:500]
             session.add(
@@ -134,7 +146,7 @@ async def _count(session_factory: async_sessionmaker[AsyncSession], report: Purg
         report.counts["conversations"] = int(
             await session.scalar(conversations.where(_expired(report.cutoff))) or 0
         )
-        for name, model in _CHILDREN:
+        for name, model in CONVERSATION_RECORDS:
             report.counts[name] = int(
                 await session.scalar(
                     select(func.count())
@@ -143,6 +155,14 @@ async def _count(session_factory: async_sessionmaker[AsyncSession], report: Purg
                 )
                 or 0
             )
+        report.counts["logged_interactions"] = int(
+            await session.scalar(
+                select(func.count())
+                .select_from(LoggedInteraction)
+                .where(LoggedInteraction.occurred_at < report.cutoff)
+            )
+            or 0
+        )
         # Contacts every one of whose conversations would go.
         kept = select(Conversation.contact_id).where(~_expired(report.cutoff))
         report.counts["contacts"] = int(
@@ -189,6 +209,42 @@ async def _purge_batch(
     return True
 
 
+async def _purge_logged_batch(
+    session_factory: async_sessionmaker[AsyncSession], report: PurgeReport, batch_size: int
+) -> bool:
+    """Purge one batch of logged calls and emails from before the cutoff, and their contacts
+    when nothing else is left of them; False when none was left."""
+    async with session_factory() as session, session.begin():
+        rows = (
+            await session.execute(
+                select(LoggedInteraction.id, LoggedInteraction.contact_id)
+                .where(LoggedInteraction.occurred_at < report.cutoff)
+                .order_by(LoggedInteraction.id)
+                .limit(batch_size)
+            )
+        ).all()
+        if not rows:
+            return False
+        result = await session.execute(
+            delete(LoggedInteraction)
+            .where(LoggedInteraction.id.in_([r[0] for r in rows]))
+            .execution_options(synchronize_session=False)
+        )
+        report.counts["logged_interactions"] += result.rowcount  # type: ignore[attr-defined]
+        contact_ids = {r[1] for r in rows}
+        result = await session.execute(
+            delete(Contact)
+            .where(
+                Contact.id.in_(contact_ids),
+                Contact.id.not_in(select(Conversation.contact_id)),
+                Contact.id.not_in(select(LoggedInteraction.contact_id)),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        report.counts["contacts"] += result.rowcount  # type: ignore[attr-defined]
+    return True
+
+
 async def delete_conversations(
     session: AsyncSession, rows: Sequence[tuple[int, int]], counts: Counter[str]
 ) -> None:
@@ -211,7 +267,7 @@ async def delete_conversations(
         .execution_options(synchronize_session=False)
     )
     counts["alerts"] += result.rowcount  # type: ignore[attr-defined]
-    for name, model in _CHILDREN:
+    for name, model in CONVERSATION_RECORDS:
         result = await session.execute(
             delete(model)
             .where(model.conversation_id.in_(ids))
@@ -225,9 +281,17 @@ async def delete_conversations(
     )
     counts["conversations"] += result.rowcount  # type: ignore[attr-defined]
     still_used = select(Conversation.contact_id).where(Conversation.contact_id.in_(contact_ids))
+    # A customer with logged calls or emails stays, with them (erasure removes those first).
+    still_logged = select(LoggedInteraction.contact_id).where(
+        LoggedInteraction.contact_id.in_(contact_ids)
+    )
     result = await session.execute(
         delete(Contact)
-        .where(Contact.id.in_(contact_ids), Contact.id.not_in(still_used))
+        .where(
+            Contact.id.in_(contact_ids),
+            Contact.id.not_in(still_used),
+            Contact.id.not_in(still_logged),
+        )
         .execution_options(synchronize_session=False)
     )
     counts["contacts"] += result.rowcount  # type: ignore[attr-defined]

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from bench.rasa_stack import RasaStack
 from bot.settings import Settings
 from bot.store import migrate
-from tests.support.rasa_stack import RasaStack
 
 # Runs in the Rasa environment (see tests/assistant/test_actions.py), not under pytest.
 collect_ignore = ["rasa_env"]

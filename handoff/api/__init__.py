@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from handoff.api import auth, canned, contacts, conversations, me, queue, reads
+from handoff.api import (
+    auth,
+    canned,
+    contacts,
+    conversations,
+    interactions,
+    me,
+    queue,
+    reads,
+    reps,
+)
 
 router = APIRouter()
-for resource in (auth, me, queue, conversations, canned, contacts, reads):
+for resource in (auth, me, queue, conversations, canned, contacts, interactions, reads, reps):
     router.include_router(resource.router)

@@ -133,20 +133,31 @@ async def test_an_unsupported_language_goes_to_a_person_not_to_the_assistant(
         (SenderKind.CUSTOMER, "bo por yuda mi?"),
         (SenderKind.SYSTEM, queue_notice_text(24, language="pap")),
     ]
-    # In English and in French until the texts have translations.
+    # In English and in French (locales/system_texts.yml).
     assert "representative will reply here within 24 hours" in notice
-    assert "un représentant vous répondra ici dans les 24 heures" in notice
-    assert "Un représentant vous répondra" in queue_notice_text(24, language="pap")
+    assert "un conseiller vous répondra ici dans un délai de 24 heures" in notice
+    assert "Un conseiller vous répondra" in queue_notice_text(24, language="pap")
     assert harness.rasa.received == []
 
 
 async def test_a_language_that_cannot_be_told_goes_to_a_person(harness: Harness) -> None:
-    # Long enough to tell, but like nothing the detector knows well.
-    conversation_id = await harness.say("asdf qwer zxcv")
+    # Papiamento the detector is unsure of (0.73): not forced into a language we answer in.
+    conversation_id = await harness.say(
+        "boso ta acepta tarheta di debito di Aruba Bank? o solamente credit card"
+    )
     conversation = await harness.conversation(conversation_id)
     assert conversation.language == "und"
     assert conversation.escalation_reason == HandoffReason.UNSUPPORTED_LANGUAGE.value
     assert harness.rasa.received == []
+
+
+async def test_gibberish_goes_to_the_assistant_undecided(harness: Harness) -> None:
+    # Its clarifying question serves better than a person who would not know the language.
+    conversation_id = await harness.say("blorp snizzle quankt")
+    conversation = await harness.conversation(conversation_id)
+    assert conversation.language is None
+    assert conversation.state == ConversationState.BOT
+    assert harness.languages_sent_to_rasa() == ["en"]
 
 
 # Telegram: the customer's language_code is the channel's hint ---------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,10 @@ from bot.store.models import (
     Delivery,
     DeliveryStatus,
     Message,
+    Presence,
     Rep,
+    RepLanguage,
+    RepTeam,
     Role,
     utcnow,
 )
@@ -41,16 +45,35 @@ async def password_hash() -> str:
 
 
 async def make_rep(
-    session: AsyncSession, username: str, role: Role = Role.REP, *, active: bool = True
+    session: AsyncSession,
+    username: str,
+    role: Role = Role.REP,
+    *,
+    active: bool = True,
+    teams: Sequence[str] = (),
+    languages: Sequence[str] = (),
+    presence: Presence | None = None,
+    max_chat: int | None = None,
+    max_messaging: int | None = None,
 ) -> Rep:
+    """A person; with `presence` given, at work as of now (seen now)."""
     rep = Rep(
         username=username,
         display_name=username.replace("-", " ").title(),
         role=role,
         password_hash=await password_hash(),
         active=active,
+        max_chat=max_chat,
+        max_messaging=max_messaging,
     )
+    if presence is not None:
+        rep.presence = presence
+        rep.away_auto = False
+        rep.presence_changed_at = rep.last_seen_at = utcnow()
     session.add(rep)
+    await session.flush()
+    session.add_all(RepTeam(rep_id=rep.id, team=team) for team in teams)
+    session.add_all(RepLanguage(rep_id=rep.id, language=language) for language in languages)
     await session.commit()
     return rep
 
@@ -67,15 +90,23 @@ async def make_queued(
     now: datetime | None = None,
     context: dict[str, Any] | None = None,
     targets: ResponseTargets | None = None,
+    team: str | None = None,
+    language: str | None = None,
+    nature_of_inquiry: str = "order_status",
     clock: ResponseClock | None = None,
 ) -> Conversation:
-    """A conversation the bot handed to the queue, with one customer message."""
+    """A conversation the bot handed to the queue, with one customer message (in `language`,
+    the conversation's too)."""
     now = now or utcnow()
     contact = Contact(display_name=display_name)
     session.add(contact)
     await session.flush()
     conversation = Conversation(
-        contact_id=contact.id, channel=channel, address=address, nature_of_inquiry="order_status"
+        contact_id=contact.id,
+        channel=channel,
+        address=address,
+        nature_of_inquiry=nature_of_inquiry,
+        language=language,
     )
     session.add(conversation)
     await session.flush()
@@ -88,6 +119,7 @@ async def make_queued(
             text=customer_text,
             intent="contact_human_agent",
             intent_confidence=0.91,
+            language=language,
             created_at=now - timedelta(seconds=1),
         )
     )
@@ -110,6 +142,7 @@ async def make_queued(
         targets=targets or ResponseTargets.defaults(),
         clock=clock,
     )
+    conversation.team = team
     await session.commit()
     return conversation
 

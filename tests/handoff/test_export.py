@@ -49,6 +49,7 @@ async def test_a_record_holds_the_interaction(known: tuple[Known, Any]) -> None:
     assert {k: c2[k] for k in FIELDS if k not in ("created_at", "last_message_at")} == {
         "conversation_id": ids["C2"],
         "channel": "sms",
+        "language": "es",
         "customer_name": "Customer C2",
         "customer_address": "address-C2",
         "customer_phone": None,
@@ -70,6 +71,11 @@ async def test_a_record_holds_the_interaction(known: tuple[Known, Any]) -> None:
         "follow_up_owner": "ann",
         "follow_up_done_at": None,
         "rating": 5,
+        "kind": "conversation",
+        "interaction_id": None,
+        "direction": None,
+        "customer_email": None,
+        "follow_up_note": None,
     }
     c1 = by_id[ids["C1"]]
     assert (c1["handoffs"], c1["rep"], c1["rating"], c1["nature_of_inquiry"]) == (
@@ -191,6 +197,32 @@ async def test_the_cli_writes_the_file(known: tuple[Known, Any], tmp_path: Path)
     assert result.returncode == 0, result.stderr
     assert "Exported 6 conversations" in result.stderr
     assert [json.loads(line) for line in out.read_text().splitlines()] == await _all(known[1])
+
+
+@pytest.mark.parametrize(
+    ("dates", "problem"),
+    [
+        (["--end", "9999-12-31"], "The end date must be between 2000-01-01 and 2100-12-31"),
+        (["--start", "1900-01-01"], "The start date must be between"),
+        (["--start", "2025-06-30", "--end", "2025-01-01"], "The start date is after the end"),
+        (["--start", "2024-01-01", "--end", "2025-06-30"], "at most 366 days"),
+    ],
+)
+def test_the_cli_refuses_the_dates_the_api_refuses(
+    sqlite_url: str, tmp_path: Path, dates: list[str], problem: str
+) -> None:
+    out = tmp_path / "records.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "export", "--out", str(out), *dates],
+        env={**os.environ, "DATABASE_URL": sqlite_url, "LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert problem in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()  # refused before anything was written
 
 
 @pytest.mark.parametrize(

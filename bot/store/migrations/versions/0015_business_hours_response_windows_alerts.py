@@ -2,7 +2,7 @@
 resolution due time; supervisor alerts and their outbox
 
 Revision ID: 0015
-Revises: 0009
+Revises: 0011
 Create Date: 2026-11-29 19:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0015'
-down_revision: str | None = '0009'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
