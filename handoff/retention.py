@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.lifecycle import HUMAN_STATES
 from bot.store.models import (
+    Alert,
+    AlertDelivery,
     AuditEvent,
     Contact,
     Conversation,
@@ -40,6 +42,7 @@ from bot.store.models import (
     Message,
     Note,
     Rating,
+    ResponseWindow,
     WrapUp,
     rasa_sender_id,
 )
@@ -58,6 +61,7 @@ CONVERSATION_RECORDS: tuple[tuple[str, Any], ...] = (
     ("faq_feedback", FaqFeedback),
     ("notes", Note),
     ("wrap_ups", WrapUp),
+    ("response_windows", ResponseWindow),
     ("handoffs", Handoff),
     ("deliveries", Delivery),
     ("messages", Message),
@@ -250,6 +254,19 @@ async def delete_conversations(
         return
     ids = [r[0] for r in rows]
     contact_ids = {r[1] for r in rows}
+    # Supervisor alerts about these conversations, with their outbox rows (sent or not).
+    alerts = select(Alert.id).where(Alert.conversation_id.in_(ids))
+    await session.execute(
+        delete(AlertDelivery)
+        .where(AlertDelivery.alert_id.in_(alerts))
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(
+        delete(Alert)
+        .where(Alert.conversation_id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    counts["alerts"] += result.rowcount  # type: ignore[attr-defined]
     for name, model in CONVERSATION_RECORDS:
         result = await session.execute(
             delete(model)
