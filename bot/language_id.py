@@ -71,6 +71,15 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+# Chat words customers of every language use as they are: alone, they tell no language (the
+# profiles would take "okay" for Haitian Creole, "no" for Spanish, "ja" for Haitian Creole,
+# and a new conversation would be answered in it).
+SHARED_CHAT_WORDS = frozenset(
+    "ok okay okey oki k kk yes yeah yep yup no nope nah hi hey hello hallo bye lol cool "
+    "thanks thx ty si ja np pls plz wow hmm ah oh".split()
+)
+
+
 def _ngrams(text: str) -> Counter[str]:
     grams: Counter[str] = Counter()
     for word in words_of(text):
@@ -198,9 +207,10 @@ def _lid176_guess(text: str) -> tuple[str, float]:
 
 def detect(text: str) -> Detection | None:
     """The language of `text`, or None when there are no words to go on ("1", "👍", "#4821")."""
-    count = len(words_of(text))
-    if count == 0:
+    words = words_of(text)
+    if not words or all(word in SHARED_CHAT_WORDS for word in words):
         return None
+    count = len(words)
     posterior = _profiles().posterior(text)
     if not posterior:
         # Nothing our profiles know: only lid.176 can tell (sure or not, it is no language

@@ -87,6 +87,14 @@ def test_no_words_no_language() -> None:
     assert detect("#48211 ?") is None
 
 
+@pytest.mark.parametrize("text", ["okay", "ok!", "no", "ja", "Yes", "ok thanks"])
+def test_chat_words_every_language_uses_tell_no_language(text: str) -> None:
+    # Alone, the profiles would take "okay" and "ja" for Haitian Creole and "no" for Spanish,
+    # and a new conversation would be answered in it.
+    assert detect(text) is None
+    assert decided_language(None, detect(text)) is None
+
+
 def detection(language: str, confidence: float = 0.99, words: int = 5) -> Detection:
     return Detection(language, confidence, words)
 
