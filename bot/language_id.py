@@ -75,8 +75,40 @@ def words_of(text: str) -> list[str]:
 # profiles would take "okay" for Haitian Creole, "no" for Spanish, "ja" for Haitian Creole,
 # and a new conversation would be answered in it).
 SHARED_CHAT_WORDS = frozenset(
-    "ok okay okey oki k kk yes yeah yep yup no nope nah hi hey hello hallo bye lol cool "
-    "thanks thx ty si ja np pls plz wow hmm ah oh".split()
+    [
+        "ok",
+        "okay",
+        "okey",
+        "oki",
+        "k",
+        "kk",
+        "yes",
+        "yeah",
+        "yep",
+        "yup",
+        "no",
+        "nope",
+        "nah",
+        "hi",
+        "hey",
+        "hello",
+        "hallo",
+        "bye",
+        "lol",
+        "cool",
+        "thanks",
+        "thx",
+        "ty",
+        "si",
+        "ja",
+        "np",
+        "pls",
+        "plz",
+        "wow",
+        "hmm",
+        "ah",
+        "oh",
+    ]
 )
 
 
