@@ -75,7 +75,7 @@ def words_of(text: str) -> list[str]:
 # profiles would take "okay" for Haitian Creole, "no" for Spanish, "ja" for Haitian Creole,
 # and a new conversation would be answered in it).
 SHARED_CHAT_WORDS = frozenset(
-    [
+    {
         "ok",
         "okay",
         "okey",
@@ -108,7 +108,8 @@ SHARED_CHAT_WORDS = frozenset(
         "hmm",
         "ah",
         "oh",
-    ]
+        "",
+    }
 )
 
 
