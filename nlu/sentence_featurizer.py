@@ -35,6 +35,9 @@ def shared_encoder() -> MiniLMEncoder:
     global _encoder
     if _encoder is None:
         _encoder = MiniLMEncoder()
+        # TensorFlow builds the encoder's graph on its first call, seconds of work: done here,
+        # as the model loads, so the first customer after a start does not wait for it.
+        _encoder.encode(["hello"])
     return _encoder
 
 
