@@ -12,7 +12,7 @@ from bot.handoff_reasons import HandoffReason
 from bot.lifecycle import transition
 from bot.messages import Reply, SenderKind
 from bot.policy import ResponseTargets, parse_priority, promise_text
-from bot.response_clock import ResponseClock, describe_opening
+from bot.response_clock import ResponseClock
 from bot.store.models import DEFAULT_TEAM, Conversation, ConversationState
 
 # Which team serves a handoff, by its reason and topic (the queue's routing table, given by the
@@ -71,7 +71,7 @@ def request_handoff(
             reason,
             promise_hours,
             conversation.language,
-            back_at=describe_opening(back_at) if back_at else None,
+            back_at=back_at,
         ),
         sender_kind=SenderKind.SYSTEM,
     )

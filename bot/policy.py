@@ -10,6 +10,7 @@ from types import MappingProxyType
 from bot import system_texts
 from bot.handoff_reasons import HandoffReason
 from bot.languages import DEFAULT_LANGUAGE, Language, is_supported
+from bot.reopening import describe_opening
 from bot.settings import setting_default
 from bot.store.models import Priority
 from bot.system_texts import TextKey
@@ -84,18 +85,28 @@ def notice_languages(language: str | None) -> tuple[str, ...]:
     return UNSUPPORTED_LANGUAGE_NOTICE
 
 
-# Added to the queue's texts while the team is closed; {back_at} is when it opens again, as
-# bot.response_clock.describe_opening writes it ("Monday 4 January at 08:00 (Jamaica time)").
-# English only for now: to move into the system texts' catalogue with its translations.
-TEAM_CLOSED_TEXT = "Our team is away just now; a person will be back on {back_at}."
-
-
-def _with_closed_notice(text: str, back_at: str | None) -> str:
-    return f"{text} {TEAM_CLOSED_TEXT.format(back_at=back_at)}" if back_at else text
+def _said(key: TextKey, languages: tuple[str, ...], hours: int, back_at: datetime | None) -> str:
+    """`key` in each of `languages`, each followed, while the team is closed, by when a person
+    is back (`back_at`, the next opening in the team's time zone), in the same language."""
+    if back_at is None:
+        return system_texts.in_languages(key, languages, hours=hours)
+    said: list[str] = []
+    for language in languages:
+        closed = system_texts.text(
+            TextKey.TEAM_CLOSED, language, back_at=describe_opening(back_at, language)
+        )
+        text = f"{system_texts.text(key, language, hours=hours)} {closed}"
+        if text not in said:
+            said.append(text)
+    return system_texts.LANGUAGE_SEPARATOR.join(said)
 
 
 def promise_text(
-    reason: HandoffReason, hours: int, language: str | None = None, *, back_at: str | None = None
+    reason: HandoffReason,
+    hours: int,
+    language: str | None = None,
+    *,
+    back_at: datetime | None = None,
 ) -> str:
     """What the customer is told when their conversation goes to the queue, in the
     conversation's language (English when undecided; English and French when the gateway
@@ -110,15 +121,12 @@ def promise_text(
         if reason == HandoffReason.UNSUPPORTED_LANGUAGE
         else notice_languages(language)
     )
-    return _with_closed_notice(system_texts.in_languages(key, languages, hours=hours), back_at)
+    return _said(key, languages, hours, back_at)
 
 
 def queue_notice_text(
-    hours: int, language: str | None = None, *, back_at: str | None = None
+    hours: int, language: str | None = None, *, back_at: datetime | None = None
 ) -> str:
     """The one acknowledgement for messages written while waiting in the queue (in the
     languages of `notice_languages`); `back_at`: when the team, closed now, opens again."""
-    return _with_closed_notice(
-        system_texts.in_languages(TextKey.QUEUE_NOTICE, notice_languages(language), hours=hours),
-        back_at,
-    )
+    return _said(TextKey.QUEUE_NOTICE, notice_languages(language), hours, back_at)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from bot.business_hours import BusinessHours, TeamHours
 from bot.policy import ResponseTargets
@@ -64,13 +63,3 @@ class ResponseClock:
         if opens <= now:
             return None
         return opens.astimezone(calendar.timezone)
-
-
-def describe_opening(at: datetime) -> str:
-    """'Monday 4 January at 08:00 (Jamaica time)': a reopening as customers read it."""
-    zone = at.tzinfo
-    place = ""
-    if isinstance(zone, ZoneInfo) and zone.key != "UTC":
-        place = zone.key.rsplit("/", 1)[-1].replace("_", " ")
-    when = f"{at:%A} {at.day} {at:%B} at {at:%H:%M}"
-    return f"{when} ({place} time)" if place else f"{when} (UTC)"

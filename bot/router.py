@@ -44,7 +44,7 @@ from bot.privacy_notice import privacy_notice
 from bot.rasa_client import AssistantUnavailable, RasaClient, Turn
 from bot.rate_limit import RateLimiter
 from bot.replies import ReplyService
-from bot.response_clock import ResponseClock, describe_opening
+from bot.response_clock import ResponseClock
 from bot.response_windows import open_next_window
 from bot.settings import setting_default
 from bot.store.models import (
@@ -542,7 +542,7 @@ class ConversationRouter:
                 notice = queue_notice_text(
                     self._promise_hours,
                     conversation.language,
-                    back_at=describe_opening(back_at) if back_at else None,
+                    back_at=back_at,
                 )
                 replies.append(Reply(text=notice, sender_kind=SenderKind.SYSTEM))
             if conversation.assigned_rep_id is not None:

@@ -36,6 +36,8 @@ class TextKey(enum.StrEnum):
     HANDOFF_PROMISE = "handoff_promise"
     HANDOFF_PROMISE_ASSISTANT_UNAVAILABLE = "handoff_promise_assistant_unavailable"
     QUEUE_NOTICE = "queue_notice"
+    TEAM_CLOSED = "team_closed"
+    REOPENING = "reopening"
     ATTACHMENT_NOTICE = "attachment_notice"
     PRIVACY_NOTICE = "privacy_notice"
     FAQ_HELPFUL_YES_BUTTON = "faq_helpful_yes_button"
@@ -77,6 +79,14 @@ PLACEHOLDERS: Mapping[TextKey, Mapping[str, object]] = MappingProxyType(
         TextKey.HANDOFF_PROMISE: {"hours": 24},
         TextKey.HANDOFF_PROMISE_ASSISTANT_UNAVAILABLE: {"hours": 24},
         TextKey.QUEUE_NOTICE: {"hours": 24},
+        TextKey.TEAM_CLOSED: {"back_at": "Monday 4 January at 08:00 (Jamaica time)"},
+        TextKey.REOPENING: {
+            "weekday": "Monday",
+            "day": 4,
+            "month": "January",
+            "time": "08:00",
+            "place": "Jamaica",
+        },
         TextKey.FAQ_OFFER_PERSON: {"hours": 24},
         TextKey.RATING_THANKS: {"score": 4},
         TextKey.NUMBERED_OPTION: {"number": 1, "title": "Yes"},

@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.business_hours import BusinessHours, TeamHours, weekly_from_names
 from bot.business_hours_file import BusinessHoursError
+from bot.handoff_reasons import HandoffReason
 from bot.messages import Channel, InboundMessage
-from bot.policy import TEAM_CLOSED_TEXT, ResponseTargets
-from bot.response_clock import ResponseClock, describe_opening
+from bot.policy import ResponseTargets, promise_text, queue_notice_text
+from bot.reopening import describe_opening
+from bot.response_clock import ResponseClock
 from bot.response_windows import open_next_window
 from bot.store.db import create_engine, create_session_factory
 from bot.store.models import (
@@ -287,7 +289,7 @@ async def test_through_the_router_texts_say_when_a_person_is_back_and_messages_o
     database_url: str, tmp_path: Path
 ) -> None:
     hours_file, reopening = _closed_now_hours_file(tmp_path)
-    back = TEAM_CLOSED_TEXT.format(back_at=describe_opening(reopening))
+    back = f"Our team is away just now; a person will be back on {describe_opening(reopening)}."
     async with (
         running_rasa_standin() as rasa,
         running_gateway(
@@ -402,3 +404,17 @@ def test_the_gateway_does_not_start_with_a_broken_business_hours_file(
     assert services.monitor is not None and services.monitor.response_clock is not None
     hours = services.monitor.response_clock.calendar("general")
     assert hours.timezone.key == "America/Jamaica" and date(2026, 12, 25) in hours.holidays
+
+
+def test_the_closed_team_text_is_in_the_customers_language() -> None:
+    reopening = datetime(2026, 4, 7, 8, 0, tzinfo=JAMAICA)
+    assert describe_opening(reopening, "es") == "martes 7 de abril a las 08:00 (hora de Jamaica)"
+    assert describe_opening(reopening, "ht") == "madi 7 avril a 08:00 (lè Jamaica)"
+    promise = promise_text(HandoffReason.CUSTOMER_REQUEST, 24, "fr", back_at=reopening)
+    assert promise.endswith(
+        "une personne sera de retour le mardi 7 avril à 08:00 (heure de Jamaica)."
+    )
+    # A language the assistant does not answer in: English and French, each with its own.
+    both = queue_notice_text(24, "pap", back_at=reopening).split("\n\n")
+    assert both[0].endswith("back on Tuesday 7 April at 08:00 (Jamaica time).")
+    assert both[1].endswith("de retour le mardi 7 avril à 08:00 (heure de Jamaica).")
