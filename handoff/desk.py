@@ -15,6 +15,7 @@ from bot.events import ConversationEvent, Events, MessageAdded, QueueChanged
 from bot.outbox import DeliveryChange, Outbox
 from bot.rasa_client import RasaClient
 from bot.replies import ReplyService
+from bot.response_clock import ResponseClock
 from handoff.capacity import Capacity
 from handoff.live import InProcessHub, LiveHub, delivery_changed, message_added, queue_changed
 from handoff.routing import RoutingTable
@@ -37,6 +38,8 @@ class RepDesk:
     capacity: Capacity  # default limits of open conversations per rep
     # TWILIO_WHATSAPP_TEMPLATE_SID is set: a reply outside WhatsApp's window goes as the template
     whatsapp_template: bool = False
+    # The clocks' targets, named in reports; None: the settings' defaults.
+    response_clock: ResponseClock | None = None
 
     @classmethod
     def start(
@@ -51,6 +54,7 @@ class RepDesk:
         secure_cookies: bool,
         whatsapp_template: bool = False,
         live: LiveHub | None = None,
+        response_clock: ResponseClock | None = None,
         routing: RoutingTable | None = None,
         capacity: Capacity | None = None,
     ) -> RepDesk:
@@ -64,6 +68,7 @@ class RepDesk:
             rasa=rasa,
             promise_hours=promise_hours,
             secure_cookies=secure_cookies,
+            response_clock=response_clock,
             routing=routing or RoutingTable.load(),
             capacity=capacity or Capacity(),
             whatsapp_template=whatsapp_template,

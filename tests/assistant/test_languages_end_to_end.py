@@ -14,13 +14,13 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from bench.rasa_stack import RasaStack
 from bot.handoff_reasons import HandoffReason
 from bot.policy import promise_text
 from bot.store.models import Conversation, ConversationState, Message
 from tests.conftest import make_settings
 from tests.handoff.factories import PASSWORD, make_rep
 from tests.support.gateway import LiveGateway, running_gateway
-from tests.support.rasa_stack import RasaStack
 from tests.support.twilio_standin import (
     TwilioStandIn,
     TwilioWebhookSender,

@@ -68,6 +68,20 @@ def test_the_examples_customers_gave(text: str, language: str) -> None:
     assert detected is not None and detected.language == language
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("मेरा ऑर्डर कहाँ है", "hi"),
+        ("أين طلبي من فضلك", "ar"),
+        ("我的订单在哪里", "zh"),
+    ],
+)
+def test_other_scripts_are_not_read_as_one_of_our_languages(text: str, language: str) -> None:
+    # Nothing in them is in our profiles: lid.176 tells, and never Papiamento by default.
+    detected = detect(text)
+    assert detected is not None and detected.language == language
+
+
 def test_no_words_no_language() -> None:
     assert detect("1") is None
     assert detect("#48211 ?") is None
