@@ -142,8 +142,9 @@ async def test_an_sms_follow_up_reopens_the_conversation_and_reaches_the_custome
     assert (reopening.from_state, reopening.to_state) == ("resolved", "assigned")
     assert reopening.actor.startswith("rep:")
     records = await h.all(Handoff, conversation_id=conversation_id)
+    # The reopening is a handoff of its own (its first response is recorded once the channel
+    # accepted the reply, by the SLA monitor for SMS).
     assert [r.reason for r in records] == ["customer_request", "follow_up"]
-    assert records[1].first_response_at is not None  # the follow-up's reply answered it
     [wrap] = await h.all(WrapUp, id=wrap_up_id)
     assert wrap.follow_up_done_at is not None and wrap.follow_up_note is not None
 
