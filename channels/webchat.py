@@ -1,13 +1,19 @@
 """Web chat over Socket.IO, speaking the event protocol of Rasa's socketio channel.
 
 Client → server: `session_request {session_id}`, `user_uttered {message, session_id}`.
-Server → client: `session_confirm`, `bot_uttered {text, quick_replies?, sender}`, and `error
-{message}` for input we refuse. The session id is a secret the server issues (see
-channels/webchat_sessions.py): a presented one the server did not issue is answered with a new
-one in `session_confirm`, and it is never logged. Every socket of a session joins a room named
-by the session id (Rasa's "session persistence"), so a customer who reloads the page continues
-the same conversation and gets later messages, a rep's reply included. Replies written while
-no socket of the session is connected wait in the outbox until one reconnects. With several
+Server → client: `session_confirm`, `bot_uttered` and `error {message}` for input we refuse.
+`bot_uttered` has exactly the keys Rasa's socketio channel gives that kind of message (`{text}`,
+`{text, quick_replies}`, `{attachment}`) plus `metadata`: Rasa's widgets pick a message's kind by
+its keys and pass `metadata` through, so who wrote it (`metadata.sender`: bot, rep or system) and
+anything else of ours travels there. A `user_uttered` without a message (a widget's unset init
+payload) is ignored silently, as Rasa's own channel does.
+
+The session id is a secret the server issues (see channels/webchat_sessions.py): a presented one
+the server did not issue is answered with a new one in `session_confirm`, and it is never logged.
+Every socket of a session joins a room named by the session id (Rasa's "session persistence"),
+so a customer who reloads the page continues the same conversation and gets later messages, a
+rep's reply included. Replies written while no socket of the session is connected wait in the
+outbox until one reconnects. With several
 gateway instances (Redis), presence is shared through `RedisPresence` and emits through
 Socket.IO's Redis manager, so any instance can reach a customer connected to another.
 
@@ -36,6 +42,7 @@ from bot.text import clean_customer_text
 from channels.contract import BackgroundLoop, ChannelDeps
 from channels.webchat_presence import RedisPresence
 from channels.webchat_sessions import WebChatSessions
+from channels.webchat_shapes import rasa_shaped, with_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +201,11 @@ class WebChatChannel:
 
     async def _user_uttered(self, sid: str, *args: Any) -> None:
         data = args[0] if args else None
+        if isinstance(data, dict) and data.get("message") in (None, ""):
+            # Rasa widgets send their init payload on connecting, and an unset one arrives as
+            # no message at all; Rasa's channel passes it on as nothing, so nothing is said.
+            logger.debug("webchat.empty_message_ignored sid=%s", sid)
+            return
         if not isinstance(data, dict) or not isinstance(data.get("message"), str):
             await self._error(sid, 'expected {"message": "<text>", "session_id": "<id>"}')
             return
@@ -310,18 +322,12 @@ class WebChatChannel:
     # Outbound ------------------------------------------------------------------------------
 
     def render(self, reply: Reply) -> list[dict[str, Any]]:
-        body: dict[str, Any] = {"text": reply.text, "sender": str(reply.sender_kind)}
-        if reply.buttons:
-            body["quick_replies"] = [
-                {"content_type": "text", "title": b.title, "payload": b.payload}
-                for b in reply.buttons
-            ]
-        return [body]
+        return [rasa_shaped(reply)]
 
     async def send(self, job: OutboundJob) -> Outcome:
         if not await self.reachable(job.address):
             return Offline()
-        await self._sio.emit("bot_uttered", job.body, room=job.address)
+        await self._sio.emit("bot_uttered", with_metadata(job.body), room=job.address)
         return Sent()
 
     async def reachable(self, address: str) -> bool:

@@ -611,7 +611,9 @@
     if (typeof data === 'string') data = { text: data };
     if (!data || typeof data !== 'object' || Array.isArray(data)) return;
 
-    const who = ['bot', 'rep', 'system'].includes(data.sender) ? data.sender : 'bot';
+    // Who wrote it travels under metadata, beside Rasa's own keys (channels/webchat_shapes.py).
+    const meta = data.metadata && typeof data.metadata === 'object' ? data.metadata : {};
+    const who = ['bot', 'rep', 'system'].includes(meta.sender) ? meta.sender : 'bot';
     const item = { who };
     const text = str(data.text);
     if (text.trim()) item.text = text;
