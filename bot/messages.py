@@ -44,6 +44,9 @@ class Attachment:
     url: str | None = None
     content_type: str | None = None
     description: str | None = None
+    # Its key in the gateway's file store (bot/files/store.py) when the gateway keeps the file
+    # (web chat uploads, reps' attachments); retention and erasure delete it with the message.
+    file: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +56,7 @@ class Attachment:
                 ("url", self.url),
                 ("content_type", self.content_type),
                 ("description", self.description),
+                ("file", self.file),
             )
             if v
         }

@@ -27,12 +27,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
 import socketio
+from fastapi import APIRouter
 from redis.exceptions import RedisError
 
+from bot.files.store import FileStore
 from bot.inbox import Inbox, Taken
 from bot.messages import Channel, InboundMessage, Reply
 from bot.rate_limit import RateLimiter, rate_limiter_from_settings
@@ -43,6 +46,7 @@ from channels.contract import BackgroundLoop, ChannelDeps
 from channels.webchat_presence import RedisPresence
 from channels.webchat_sessions import WebChatSessions
 from channels.webchat_shapes import rasa_shaped, with_metadata
+from channels.webchat_uploads import upload_routes
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +85,23 @@ def from_settings(settings: Settings, deps: ChannelDeps) -> WebChatChannel:
         ),
         max_sessions_per_socket=settings.WEBCHAT_MAX_SESSIONS_PER_SOCKET,
         presence=presence,
+        uploads=Uploads(
+            files=deps.files,
+            limiter=rate_limiter_from_settings(
+                settings, per_minute=settings.UPLOAD_RATE_PER_MINUTE, burst=settings.UPLOAD_BURST
+            ),
+            max_bytes=settings.MAX_UPLOAD_BYTES,
+        ),
     )
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """What taking customers' files needs (channels/webchat_uploads.py)."""
+
+    files: FileStore
+    limiter: RateLimiter  # uploads per session (UPLOAD_RATE_PER_MINUTE, UPLOAD_BURST)
+    max_bytes: int  # MAX_UPLOAD_BYTES
 
 
 def socket_buffer_bytes(max_message_chars: int) -> int:
@@ -112,8 +132,10 @@ class WebChatChannel:
         address_limiter: RateLimiter | None = None,
         max_sessions_per_socket: int = 3,
         presence: RedisPresence | None = None,
+        uploads: Uploads | None = None,
     ) -> None:
         self._sio = sio
+        self._uploads = uploads  # None: no files taken (outbound only, or a test)
         self.sessions = sessions
         self.presence = presence  # None: this process's sockets are all there is
         self._joined: dict[str, set[str]] = {}  # sid → session ids it joined
@@ -134,8 +156,17 @@ class WebChatChannel:
     def senders(self) -> Sequence[ChannelSender]:
         return (self,)
 
-    def routes(self) -> None:
-        return None  # Socket.IO at /socket.io, served by the gateway's ASGI app
+    def routes(self) -> APIRouter | None:
+        # Socket.IO at /socket.io is served by the gateway's ASGI app; files come over HTTP.
+        if self._uploads is None or self._inbox is None:
+            return None
+        return upload_routes(
+            sessions=self.sessions,
+            inbox=self._inbox,
+            files=self._uploads.files,
+            limiter=self._uploads.limiter,
+            max_bytes=self._uploads.max_bytes,
+        )
 
     def loops(self) -> Sequence[BackgroundLoop]:
         if self.presence is None:
@@ -146,7 +177,8 @@ class WebChatChannel:
         if self.presence is not None:
             await self.presence.close()
         await self.sessions.close()
-        for limiter in (self._socket_limiter, self._address_limiter):
+        upload_limiter = self._uploads.limiter if self._uploads is not None else None
+        for limiter in (self._socket_limiter, self._address_limiter, upload_limiter):
             if limiter is not None:
                 await limiter.close()
 

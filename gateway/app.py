@@ -22,6 +22,7 @@ from bot.loop_failures import LoopFailures
 from bot.settings import Settings, get_settings
 from bot.store.migrate import ensure_schema_current
 from channels.webchat import socket_buffer_bytes
+from channels.webchat_uploads import UPLOAD_PATH
 from gateway import health
 from gateway.services import Services, build_services
 from handoff import oversight_web
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     api.add_middleware(
         BodySizeLimit,
         limits=(
+            (UPLOAD_PATH, settings.MAX_UPLOAD_BYTES),
             ("/channels/", settings.MAX_WEBHOOK_BODY_BYTES),
             ("/api/", settings.MAX_API_BODY_BYTES),
             ("/console/", settings.MAX_API_BODY_BYTES),

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.events import ConversationEvent, Events, MessageAdded, QueueChanged
+from bot.files.links import FileLinks
+from bot.files.store import FileStore
 from bot.outbox import DeliveryChange, Outbox
 from bot.rasa_client import RasaClient
 from bot.replies import ReplyService
@@ -31,6 +33,9 @@ class RepDesk:
     rasa: RasaClient  # tracker export and erasure (handoff/customer_data.py)
     promise_hours: int  # RESPONSE_PROMISE_HOURS: reports' first-response target
     secure_cookies: bool  # the console's cookies need HTTPS (PUBLIC_BASE_URL is https)
+    files: FileStore  # customers' uploads and reps' attachments (bot/files/store.py)
+    file_links: FileLinks  # the expiring links reps open them through
+    file_link_seconds: int  # FILE_LINK_SECONDS: how long such a link lives
 
     @classmethod
     def start(
@@ -43,6 +48,9 @@ class RepDesk:
         rasa: RasaClient,
         promise_hours: int,
         secure_cookies: bool,
+        files: FileStore,
+        file_links: FileLinks,
+        file_link_seconds: int,
         live: LiveHub | None = None,
     ) -> RepDesk:
         """The desk, on `live` when given (shared by instances), else a hub of this process,
@@ -55,6 +63,9 @@ class RepDesk:
             rasa=rasa,
             promise_hours=promise_hours,
             secure_cookies=secure_cookies,
+            files=files,
+            file_links=file_links,
+            file_link_seconds=file_link_seconds,
         )
         events.subscribe(desk._conversation_changed)  # the queue and messages, live
         outbox.on_change(desk._delivery_changed)  # consoles show each reply's status live

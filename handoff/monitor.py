@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.files.store import FileStore
 from bot.loop_failures import LoopFailures
 from bot.policy import ResponseTargets
 from bot.settings import setting_default
@@ -69,6 +70,7 @@ class SlaMonitor:
     retention_days: int | None = None
     # Retention reaches Rasa's tracker store too (handoff/retention.py).
     erase_tracker: TrackerEraser | None = None
+    files: FileStore | None = None  # files of purged messages go too
     clock: Callable[[], datetime] = utcnow
     holder: str = field(default_factory=_holder_id)
 
@@ -114,6 +116,7 @@ class SlaMonitor:
                 actor="system",
                 now=now,
                 erase_tracker=self.erase_tracker,
+                files=self.files,
             )
             report.purged_conversations = purge.counts["conversations"]
         return report

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from handoff.api import auth, canned, contacts, conversations, me, queue, reads
+from handoff.api import auth, canned, contacts, conversations, files, me, queue, reads
 
 router = APIRouter()
-for resource in (auth, me, queue, conversations, canned, contacts, reads):
+for resource in (auth, me, queue, conversations, canned, contacts, reads, files):
     router.include_router(resource.router)

@@ -118,7 +118,9 @@ class Rep:
 
 @pytest.fixture
 async def gateway(rasa_stack: RasaStack, sqlite_url: str) -> AsyncIterator[LiveGateway]:
-    async with running_gateway(make_settings(sqlite_url, rasa_stack.rasa_url)) as gateway:
+    # A first turn on a busy machine may take the assistant longer than the tests' usual 5 s.
+    settings = make_settings(sqlite_url, rasa_stack.rasa_url, RASA_TIMEOUT_SECONDS=30.0)
+    async with running_gateway(settings) as gateway:
         yield gateway
 
 
@@ -137,6 +139,10 @@ async def rep(gateway: LiveGateway) -> AsyncIterator[Rep]:
 async def _conversations(gateway: LiveGateway) -> list[Conversation]:
     async with gateway.services.session_factory() as session:
         return list(await session.scalars(select(Conversation)))
+
+
+async def _queued(gateway: LiveGateway) -> list[Conversation]:
+    return [c for c in await _conversations(gateway) if c.state == ConversationState.QUEUED]
 
 
 async def _customer_texts(gateway: LiveGateway) -> list[str]:
@@ -174,9 +180,10 @@ async def test_a_conversation_from_another_sites_page(
         await widget.button("No").first.click()
         await expect(replies.last).to_contain_text("Sorry that didn't help", timeout=ANSWER_WAIT_MS)
         await widget.button("Yes, connect me").click()
-        await expect(replies.last).to_contain_text("within 24 hours", timeout=ANSWER_WAIT_MS)
-        [conversation] = await _conversations(gateway)
-        assert conversation.state == ConversationState.QUEUED
+        await expect(replies.last).to_contain_text(
+            "passed this to our support team", timeout=ANSWER_WAIT_MS
+        )
+        [conversation] = await eventually(lambda: _queued(gateway), timeout=15)
 
         # A rep claims it and replies through the rep API; the page shows the reply.
         await rep.post(f"/api/conversations/{conversation.id}/claim")

@@ -1,0 +1,119 @@
+"""Files customers sent (and reps attached), for signed-in reps only, through expiring links.
+
+`GET /api/conversations/{id}/files/{folder}/{name}` (the address the transcript shows) answers
+a signed-in rep (console cookie or API token) who may read that conversation (handoff/reading.py)
+with a redirect to a link that lives FILE_LINK_SECONDS; that link serves the file, again to such
+a rep only, and only a file of that conversation's messages. A link copied out of the console
+is of no use to anyone else, and of no use to the rep either once it has expired. Each opening
+is recorded as a read of the conversation.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.files.store import valid_key
+from bot.store.models import Conversation, Rep, SessionKind, utcnow
+from handoff.console.session import SESSION_COOKIE
+from handoff.deps import DeskDep, RowId, SessionDep, _bearer
+from handoff.desk import RepDesk
+from handoff.errors import NotAuthenticated, NotFound
+from handoff.reading import record_read, require_read
+from handoff.retention import files_of
+from handoff.tokens import rep_for_token
+
+router = APIRouter(prefix="/api/conversations/{conversation_id}/files", tags=["files"])
+REP_LINK = "rep-file"  # what links made here are for (bot/files/links.py)
+
+
+async def get_signed_in_rep(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Rep:
+    """The rep signed in to the console (cookie) or holding an API token; 401 otherwise."""
+    now = utcnow()
+    if credentials is not None:
+        rep = await rep_for_token(
+            session=session, token=credentials.credentials, kind=SessionKind.API, now=now
+        )
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        rep = await rep_for_token(session=session, token=cookie, kind=SessionKind.CONSOLE, now=now)
+    if rep is None:
+        raise NotAuthenticated("Sign in first: files are shown to signed-in reps only.")
+    return rep
+
+
+SignedInRep = Annotated[Rep, Depends(get_signed_in_rep)]
+
+
+async def _readable_file(
+    session: AsyncSession, desk: RepDesk, *, conversation_id: int, key: str, rep: Rep
+) -> str:
+    """`key`, when it is a file of this conversation's messages and `rep` may read it."""
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None or not valid_key(key):
+        raise NotFound("There is no such file.")
+    await require_read(session, conversation=conversation, rep=rep)
+    if key not in await files_of(session, [conversation_id]):
+        raise NotFound("There is no such file in this conversation.")
+    await record_read(desk.session_factory, conversation_id=conversation_id, rep=rep, via="file")
+    return key
+
+
+@router.get("/{folder}/{name}", status_code=303, response_class=RedirectResponse)
+async def open_file(
+    conversation_id: RowId,
+    folder: str,
+    name: str,
+    rep: SignedInRep,
+    session: SessionDep,
+    desk: DeskDep,
+) -> RedirectResponse:
+    """A short-lived link to one of the conversation's files, for a rep who may read it."""
+    key = await _readable_file(
+        session, desk, conversation_id=conversation_id, key=f"{folder}/{name}", rep=rep
+    )
+    query = desk.file_links.query(REP_LINK, key, seconds=desk.file_link_seconds)
+    return RedirectResponse(
+        f"/api/conversations/{conversation_id}/files/{key}/content?{query}", status_code=303
+    )
+
+
+@router.get("/{folder}/{name}/content")
+async def file_content(
+    conversation_id: RowId,
+    folder: str,
+    name: str,
+    rep: SignedInRep,
+    session: SessionDep,
+    desk: DeskDep,
+    expires: Annotated[int, Query()],
+    signature: Annotated[str, Query(max_length=128)],
+) -> Response:
+    """The file, while the link lives."""
+    key = f"{folder}/{name}"
+    if not valid_key(key) or not desk.file_links.valid(REP_LINK, key, expires, signature):
+        raise NotFound("This link has expired. Open the file from the conversation again.")
+    await _readable_file(session, desk, conversation_id=conversation_id, key=key, rep=rep)
+    found = await desk.files.get(key)
+    if found is None:
+        raise NotFound("There is no such file (it may have been deleted under retention).")
+    return Response(
+        found.data,
+        media_type=found.content_type,
+        headers={
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+            # Shown in the browser but never able to run script on the gateway's origin.
+            "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self'; "
+            "style-src 'unsafe-inline'; plugin-types application/pdf",
+            "Content-Disposition": f'inline; filename="{key.rsplit("/", 1)[1]}"',
+        },
+    )
