@@ -90,9 +90,14 @@ class Reply:
     sender_kind: SenderKind
     buttons: tuple[Button, ...] = ()
     rep_id: int | None = None
+    # A file a rep attached (kept in the gateway's file store: `Attachment.file`).
+    attachment: Attachment | None = None
 
     def payload(self) -> dict[str, Any]:
-        """The JSON stored with the message (buttons), empty when plain text."""
-        if not self.buttons:
-            return {}
-        return {"buttons": [{"title": b.title, "payload": b.payload} for b in self.buttons]}
+        """The JSON stored with the message (buttons, an attachment), empty when plain text."""
+        payload: dict[str, Any] = {}
+        if self.buttons:
+            payload["buttons"] = [{"title": b.title, "payload": b.payload} for b in self.buttons]
+        if self.attachment is not None:
+            payload["attachments"] = [self.attachment.as_dict()]
+        return payload

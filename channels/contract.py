@@ -18,7 +18,7 @@ import socketio
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.files.links import FileLinks
+from bot.files.links import MediaLinks
 from bot.files.store import FileStore
 from bot.inbox import Inbox
 from bot.outbox import Outbox
@@ -38,7 +38,7 @@ class ChannelDeps:
     session_factory: async_sessionmaker[AsyncSession]  # the channel's own lookups
     sio: socketio.AsyncServer  # the gateway's Socket.IO server (live connections)
     files: FileStore  # where customers' uploads and reps' attachments are kept
-    file_links: FileLinks  # expiring links to them
+    media_links: MediaLinks  # public expiring links to reps' files (Twilio media, web chat)
 
 
 class ChannelAdapter(Protocol):

@@ -35,6 +35,7 @@ import socketio
 from fastapi import APIRouter
 from redis.exceptions import RedisError
 
+from bot.files.links import MediaLinks
 from bot.files.store import FileStore
 from bot.inbox import Inbox, Taken
 from bot.messages import Channel, InboundMessage, Reply
@@ -91,6 +92,7 @@ def from_settings(settings: Settings, deps: ChannelDeps) -> WebChatChannel:
                 settings, per_minute=settings.UPLOAD_RATE_PER_MINUTE, burst=settings.UPLOAD_BURST
             ),
             max_bytes=settings.MAX_UPLOAD_BYTES,
+            media_links=deps.media_links,
         ),
     )
 
@@ -102,6 +104,7 @@ class Uploads:
     files: FileStore
     limiter: RateLimiter  # uploads per session (UPLOAD_RATE_PER_MINUTE, UPLOAD_BURST)
     max_bytes: int  # MAX_UPLOAD_BYTES
+    media_links: MediaLinks | None = None  # links to reps' files sent to the customer
 
 
 def socket_buffer_bytes(max_message_chars: int) -> int:
@@ -354,7 +357,10 @@ class WebChatChannel:
     # Outbound ------------------------------------------------------------------------------
 
     def render(self, reply: Reply) -> list[dict[str, Any]]:
-        return [rasa_shaped(reply)]
+        file = reply.attachment.file if reply.attachment is not None else None
+        links = self._uploads.media_links if self._uploads is not None else None
+        file_url = links.url(file) if file and links is not None else None
+        return [rasa_shaped(reply, file_url=file_url)]
 
     async def send(self, job: OutboundJob) -> Outcome:
         if not await self.reachable(job.address):

@@ -15,10 +15,22 @@ from typing import Any
 from bot.messages import Reply
 
 
-def rasa_shaped(reply: Reply) -> dict[str, Any]:
-    """The `bot_uttered` body of `reply`: `{text}` or `{text, quick_replies}`, plus metadata."""
+def rasa_shaped(reply: Reply, *, file_url: str | None = None) -> dict[str, Any]:
+    """The `bot_uttered` body of `reply`: `{text}` or `{text, quick_replies}`, plus metadata.
+
+    A rep's file goes as a link (`file_url`, expiring) on a line of its own under the text,
+    which every widget shows; `metadata.attachment` describes it for widgets that show more.
+    """
     metadata: dict[str, Any] = {"sender": str(reply.sender_kind)}
-    body: dict[str, Any] = {"text": reply.text}
+    text = reply.text
+    if file_url is not None and reply.attachment is not None:
+        text = f"{text}\n{file_url}" if text else file_url
+        metadata["attachment"] = {
+            "url": file_url,
+            "name": reply.attachment.description,
+            "content_type": reply.attachment.content_type,
+        }
+    body: dict[str, Any] = {"text": text}
     if reply.buttons:
         body["quick_replies"] = [
             {"content_type": "text", "title": b.title, "payload": b.payload} for b in reply.buttons

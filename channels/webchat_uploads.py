@@ -12,16 +12,13 @@ so the route answers cross-origin requests (it needs no cookie, only the session
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from bot.files.kinds import DESCRIBED, SNIFF_BYTES, sniff
-from bot.files.scrub import UnreadableImage, without_metadata
+from bot.files.intake import NotAccepted, TooLarge, accepted, file_name, read_at_most
 from bot.files.store import FileStore, new_key
 from bot.inbox import Inbox, Taken
 from bot.messages import Attachment, Channel, InboundMessage
@@ -39,34 +36,10 @@ _CORS = {
     "Access-Control-Allow-Headers": "Content-Type, X-Session-Id, X-File-Name",
     "Access-Control-Max-Age": "600",
 }
-MAX_NAME_CHARS = 120
 
 
 def _answer(status: int, **body: object) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=_CORS)
-
-
-def _file_name(header: str | None) -> str | None:
-    if not header:
-        return None
-    name = re.sub(r"[\x00-\x1f\x7f/\\\\]+", " ", unquote(header)).strip()
-    return name[:MAX_NAME_CHARS] or None
-
-
-class TooLarge(Exception):
-    pass
-
-
-async def _read_at_most(request: Request, limit: int) -> bytes:
-    """The body, read as it streams in; `TooLarge` as soon as it passes `limit` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def upload_routes(
@@ -99,21 +72,16 @@ def upload_routes(
             logger.warning("rate_limited channel=webchat limit=upload")
             return _answer(429, detail="You're sending files too quickly. Please wait a moment.")
         try:
-            data = await _read_at_most(request, max_bytes)
+            data = await read_at_most(request, max_bytes)
         except TooLarge:
             logger.info("webchat.upload_too_large max_bytes=%s", max_bytes)
             return _answer(413, detail=too_big)
-        sniffed = sniff(data[:SNIFF_BYTES])
-        if sniffed is None:
-            return _answer(415, detail=f"Only {DESCRIBED} can be sent here.")
-        kind = sniffed
-        if kind.is_image:
-            try:
-                data, kind = await asyncio.to_thread(without_metadata, data, kind)
-            except UnreadableImage:
-                return _answer(415, detail="That photo could not be read. Please try another.")
+        try:
+            data, kind = await accepted(data)
+        except NotAccepted as refused:
+            return _answer(415, detail=str(refused))
         key = new_key("webchat", kind.extension)
-        name = _file_name(request.headers.get("x-file-name"))
+        name = file_name(request.headers.get("x-file-name"))
         try:
             await files.put(key, data, kind.content_type)
         except Exception:

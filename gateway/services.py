@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.background import BackgroundTasks
 from bot.events import Events
-from bot.files.links import FileLinks
+from bot.files.links import FileLinks, MediaLinks
 from bot.files.store import file_store_from_settings
 from bot.inbox import Inbox
 from bot.metrics import Metrics
@@ -157,7 +157,11 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
             session_factory=session_factory,
             sio=sio,
             files=files,
-            file_links=file_links,
+            media_links=MediaLinks(
+                file_links,
+                base_url=settings.PUBLIC_BASE_URL,
+                seconds=settings.MEDIA_LINK_SECONDS,
+            ),
         ),
     )
     for channel in channels:
@@ -175,6 +179,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         files=files,
         file_links=file_links,
         file_link_seconds=settings.FILE_LINK_SECONDS,
+        max_upload_bytes=settings.MAX_UPLOAD_BYTES,
         replies=replies,
         outbox=outbox,
         events=events,

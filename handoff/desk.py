@@ -36,6 +36,7 @@ class RepDesk:
     files: FileStore  # customers' uploads and reps' attachments (bot/files/store.py)
     file_links: FileLinks  # the expiring links reps open them through
     file_link_seconds: int  # FILE_LINK_SECONDS: how long such a link lives
+    max_upload_bytes: int  # MAX_UPLOAD_BYTES: the largest file a rep may attach
 
     @classmethod
     def start(
@@ -51,6 +52,7 @@ class RepDesk:
         files: FileStore,
         file_links: FileLinks,
         file_link_seconds: int,
+        max_upload_bytes: int,
         live: LiveHub | None = None,
     ) -> RepDesk:
         """The desk, on `live` when given (shared by instances), else a hub of this process,
@@ -66,6 +68,7 @@ class RepDesk:
             files=files,
             file_links=file_links,
             file_link_seconds=file_link_seconds,
+            max_upload_bytes=max_upload_bytes,
         )
         events.subscribe(desk._conversation_changed)  # the queue and messages, live
         outbox.on_change(desk._delivery_changed)  # consoles show each reply's status live

@@ -34,3 +34,21 @@ class FileLinks:
         if expires < self._clock():
             return False
         return hmac.compare_digest(self._signature(purpose, key, expires), signature)
+
+
+MEDIA_LINK = "media"  # what a link to a rep's file sent to a customer is for
+MEDIA_PATH = "/channels/media"
+
+
+class MediaLinks:
+    """Public, expiring links to files reps send customers: for Twilio to fetch (MMS and
+    WhatsApp media) and for a web chat customer to open. Only reps' files are served so."""
+
+    def __init__(self, links: FileLinks, *, base_url: str, seconds: int) -> None:
+        self.links = links
+        self._base_url = base_url.rstrip("/")
+        self._seconds = seconds
+
+    def url(self, key: str) -> str:
+        query = self.links.query(MEDIA_LINK, key, seconds=self._seconds)
+        return f"{self._base_url}{MEDIA_PATH}/{key}?{query}"

@@ -54,6 +54,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     # A file of the conversation's messages, for whoever may read it (tests/channels/
     # test_webchat_uploads.py: a rep who may not read the conversation is refused).
     ("GET", CONVERSATION + "/files/{folder}/{name}"): Access(),
+    # A file as a reply: like POST .../replies, for the rep who owns the conversation.
+    ("POST", CONVERSATION + "/files"): Access(),
     ("GET", CONVERSATION + "/files/{folder}/{name}/content"): Access(
         call=Call(params={"expires": 1, "signature": "0" * 64})
     ),
