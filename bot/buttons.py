@@ -15,8 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import system_texts
 from bot.messages import Button, Channel, Direction
 from bot.store.models import Conversation, Message
+from bot.system_texts import TextKey
 
 # "1", " 2 ", "2.", "3)": a customer choosing a numbered option.
 _OPTION = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
@@ -60,9 +62,12 @@ async def recent_buttons(
         return [buttons for payload in payloads if (buttons := buttons_in(payload))]
 
 
-def numbered_options(buttons: Sequence[Button]) -> str:
-    """One line per choice: "Reply 1 for Yes"."""
-    return "\n".join(f"Reply {n} for {button.title}" for n, button in enumerate(buttons, 1))
+def numbered_options(buttons: Sequence[Button], language: str | None = None) -> str:
+    """One line per choice, in `language`: "Reply 1 for Yes"."""
+    return "\n".join(
+        system_texts.text(TextKey.NUMBERED_OPTION, language, number=n, title=button.title)
+        for n, button in enumerate(buttons, 1)
+    )
 
 
 def chosen_option(text: str) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,10 @@ from bot.lifecycle import transition
 from bot.messages import Reply, SenderKind
 from bot.policy import ResponseTargets, parse_priority, promise_text
 from bot.store.models import Conversation, ConversationState
+
+# Which team serves a handoff, by its reason and topic (the queue's routing table, given by the
+# composition root: the core knows no teams).
+TeamChooser = Callable[..., str]
 
 
 def request_handoff(
@@ -25,11 +30,13 @@ def request_handoff(
     now: datetime,
     promise_hours: int,
     targets: ResponseTargets,
+    choose_team: TeamChooser | None = None,
 ) -> Reply:
     """Queue `conversation` for a person, escalation flag up; return what to tell the customer.
 
     `context` is the handoff packet's bot part (last intent and confidence, slots, summary);
-    the transcript is read from the log when a rep opens the conversation.
+    the transcript is read from the log when a rep opens the conversation. The customer is
+    told in the conversation's language (bot/policy.py `promise_text`).
     """
     level = parse_priority(priority)
     transition(
@@ -48,4 +55,11 @@ def request_handoff(
     conversation.due_at = now + targets.for_priority(level)
     conversation.handoff_context = context
     conversation.queue_notice_sent = False
-    return Reply(text=promise_text(reason, promise_hours), sender_kind=SenderKind.SYSTEM)
+    conversation.unserved_language_at = None
+    if choose_team is not None:
+        topic = conversation.nature_of_inquiry or context.get("intent")
+        conversation.team = choose_team(reason=reason.value, topic=topic)
+    return Reply(
+        text=promise_text(reason, promise_hours, conversation.language),
+        sender_kind=SenderKind.SYSTEM,
+    )

@@ -4,7 +4,8 @@ The gateway, not the assistant's training data, asks: the bot's last message of 
 intent is a self-service topic gets two buttons, "Yes, thanks" and "No". Their payloads name
 the answer's intent, so the feedback is stored against the right question even when the
 customer answers late. "Yes" is thanked; "No" offers a person, with a "Yes, connect me" button
-that asks the assistant for a handoff with the reason `faq_not_helpful`.
+that asks the assistant for a handoff with the reason `faq_not_helpful`. The words are the
+conversation's language's (locales/system_texts.yml); the payloads are the same in every one.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import system_texts
 from bot.handoff_reasons import HandoffReason
 from bot.messages import Button, Reply, SenderKind
 from bot.store.models import FaqFeedback
+from bot.system_texts import TextKey
 
 # The intents the assistant answers from data/responses/faq.yml. Small talk, fallback and the
 # intents that hand off to a person are not self-service answers and get no buttons.
@@ -59,11 +62,6 @@ CONNECT_PAYLOAD = "/contact_human_agent" + json.dumps(
 )
 # "No, thanks" to the offer of a person: the assistant asks whether there is anything else.
 DECLINE_PAYLOAD = "/deny"
-THANKS_TEXT = "Great, glad that helped! If there is anything else, just write here."
-OFFER_TEXT = (
-    "Sorry that didn't help. Would you like a person from our team to help you? "
-    "A representative will reply here within {hours} hours."
-)
 _PAYLOAD = re.compile(r"^/faq_feedback(\{.*\})$")
 
 
@@ -72,15 +70,21 @@ def feedback_payload(intent: str, *, helpful: bool) -> str:
     return f"/{FEEDBACK_INTENT}{body}"
 
 
-def feedback_buttons(intent: str) -> tuple[Button, ...]:
+def feedback_buttons(intent: str, language: str | None = None) -> tuple[Button, ...]:
+    yes = system_texts.text(TextKey.FAQ_HELPFUL_YES_BUTTON, language)
+    no = system_texts.text(TextKey.FAQ_HELPFUL_NO_BUTTON, language)
     return (
-        Button(title="Yes, thanks", payload=feedback_payload(intent, helpful=True)),
-        Button(title="No", payload=feedback_payload(intent, helpful=False)),
+        Button(title=yes, payload=feedback_payload(intent, helpful=True)),
+        Button(title=no, payload=feedback_payload(intent, helpful=False)),
     )
 
 
 def with_helpful_question(
-    replies: Sequence[Reply], *, intent: str | None, handing_off: bool
+    replies: Sequence[Reply],
+    *,
+    intent: str | None,
+    handing_off: bool,
+    language: str | None = None,
 ) -> list[Reply]:
     """The bot's replies, the last one asking whether it helped when it answered a
     self-service question (and offered no choices of its own)."""
@@ -93,7 +97,7 @@ def with_helpful_question(
         or out[-1].sender_kind != SenderKind.BOT
     ):
         return out
-    out[-1] = replace(out[-1], buttons=feedback_buttons(intent))
+    out[-1] = replace(out[-1], buttons=feedback_buttons(intent, language))
     return out
 
 
@@ -115,21 +119,37 @@ def parse_feedback(said: str) -> tuple[str, bool] | None:
     return intent, helpful == "yes"
 
 
-def answer(helpful: bool, *, promise_hours: int) -> Reply:
+def answer(helpful: bool, *, promise_hours: int, language: str | None = None) -> Reply:
+    """Thanks for a yes; for a no, the offer of a person (in `language`)."""
     if helpful:
-        return Reply(text=THANKS_TEXT, sender_kind=SenderKind.SYSTEM)
+        return Reply(
+            text=system_texts.text(TextKey.FAQ_HELPFUL_THANKS, language),
+            sender_kind=SenderKind.SYSTEM,
+        )
     return Reply(
-        text=OFFER_TEXT.format(hours=promise_hours),
+        text=system_texts.text(TextKey.FAQ_OFFER_PERSON, language, hours=promise_hours),
         sender_kind=SenderKind.SYSTEM,
         buttons=(
-            Button(title="Yes, connect me", payload=CONNECT_PAYLOAD),
-            Button(title="No, thanks", payload=DECLINE_PAYLOAD),
+            Button(
+                title=system_texts.text(TextKey.FAQ_CONNECT_BUTTON, language),
+                payload=CONNECT_PAYLOAD,
+            ),
+            Button(
+                title=system_texts.text(TextKey.FAQ_DECLINE_BUTTON, language),
+                payload=DECLINE_PAYLOAD,
+            ),
         ),
     )
 
 
 async def take_faq_feedback(
-    session: AsyncSession, *, conversation_id: int, said: str, now: datetime, promise_hours: int
+    session: AsyncSession,
+    *,
+    conversation_id: int,
+    said: str,
+    now: datetime,
+    promise_hours: int,
+    language: str | None = None,
 ) -> Reply | None:
     """Store `said` when it is a feedback button and return the answer; None otherwise
     (the message then goes to the assistant as usual; caller commits)."""
@@ -140,4 +160,4 @@ async def take_faq_feedback(
     session.add(
         FaqFeedback(conversation_id=conversation_id, intent=intent, helpful=helpful, created_at=now)
     )
-    return answer(helpful, promise_hours=promise_hours)
+    return answer(helpful, promise_hours=promise_hours, language=language)

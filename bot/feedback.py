@@ -3,7 +3,8 @@
 The question is one system message with five buttons whose payloads are "1".."5" (web chat shows
 buttons, Telegram inline buttons, SMS and WhatsApp numbered options). While a rating is pending,
 the customer's next message is either the rating (a digit 1-5, typed or chosen) or something
-else, which drops the question and goes to the bot as usual.
+else, which drops the question and goes to the bot as usual. The question, its buttons' titles
+and the thanks are in the conversation's language (locales/system_texts.yml).
 """
 
 from __future__ import annotations
@@ -14,29 +15,35 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import system_texts
 from bot.messages import Button, Reply, SenderKind
 from bot.store.models import Rating, RatingStatus
+from bot.system_texts import TextKey
 
-RATING_QUESTION = (
-    "How would you rate the help you got today, from 1 (poor) to 5 (excellent)? "
-    "Choose a number below."
-)
-_LABELS = {1: "Poor", 2: "Fair", 3: "Good", 4: "Very good", 5: "Excellent"}
+_LABELS = {
+    1: TextKey.RATING_1_BUTTON,
+    2: TextKey.RATING_2_BUTTON,
+    3: TextKey.RATING_3_BUTTON,
+    4: TextKey.RATING_4_BUTTON,
+    5: TextKey.RATING_5_BUTTON,
+}
 _SCORE = re.compile(r"^\s*([1-5])\s*[.!]?\s*$")
 
 
-def rating_question() -> Reply:
+def rating_question(language: str | None = None) -> Reply:
+    """The question with its five buttons, in `language` (the payloads are "1".."5" in all)."""
     return Reply(
-        text=RATING_QUESTION,
+        text=system_texts.text(TextKey.RATING_QUESTION, language),
         sender_kind=SenderKind.SYSTEM,
-        buttons=tuple(Button(title=_LABELS[n], payload=str(n)) for n in range(1, 6)),
+        buttons=tuple(
+            Button(title=system_texts.text(_LABELS[n], language), payload=str(n))
+            for n in range(1, 6)
+        ),
     )
 
 
-def thanks_text(score: int) -> str:
-    return (
-        f"Thank you for your rating ({score} out of 5). If there is anything else, just write here."
-    )
+def thanks_text(score: int, language: str | None = None) -> str:
+    return system_texts.text(TextKey.RATING_THANKS, language, score=score)
 
 
 def parse_score(said: str) -> int | None:
@@ -67,7 +74,12 @@ async def ask_for_rating(
 
 
 async def take_rating(
-    session: AsyncSession, *, conversation_id: int, said: str, now: datetime
+    session: AsyncSession,
+    *,
+    conversation_id: int,
+    said: str,
+    now: datetime,
+    language: str | None = None,
 ) -> Reply | None:
     """Store `said` as the pending rating and return the thanks; None when it is not a rating.
 
@@ -88,4 +100,4 @@ async def take_rating(
         return None
     pending.status = RatingStatus.RATED
     pending.score = score
-    return Reply(text=thanks_text(score), sender_kind=SenderKind.SYSTEM)
+    return Reply(text=thanks_text(score, language), sender_kind=SenderKind.SYSTEM)

@@ -25,7 +25,7 @@ from bot.intake import Received
 from bot.messages import Button, Channel, InboundMessage, Reply
 from bot.outbox import Outbox
 from bot.rate_limit import RateLimiter
-from bot.replies import ReplyService
+from bot.replies import ReplyInLanguage, ReplyService
 from bot.router import ConversationRouter
 from bot.store.models import Conversation
 
@@ -107,8 +107,11 @@ class Inbox:
             self._router.process(conversation_id), name=f"turn-{conversation_id}"
         )
 
-    def reply_later(self, conversation_id: int, reply: Reply, *, name: str) -> None:
-        """Send the system's `reply` in the background (the vendor is answered first)."""
+    def reply_later(
+        self, conversation_id: int, reply: Reply | ReplyInLanguage, *, name: str
+    ) -> None:
+        """Send the system's `reply` in the background (the vendor is answered first); a
+        function of the conversation's language is worded in it."""
         self._background.spawn(self._replies.send(conversation_id, reply), name=name)
 
     def spawn(self, work: Awaitable[None], *, name: str) -> None:

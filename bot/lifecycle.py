@@ -3,6 +3,7 @@
 ```
 bot ──(handoff)──▶ queued ──(claim)──▶ assigned ──(escalate | SLA breach)──▶ escalated
 assigned/escalated ──(resolve)──▶ resolved ──(customer writes again)──▶ bot
+resolved/bot ──(a rep reopens it to carry out a follow-up)──▶ assigned
 ```
 Every change goes through `transition`, which refuses illegal moves and writes an audit event.
 """
@@ -48,6 +49,10 @@ LEGAL_TRANSITIONS: frozenset[tuple[ConversationState, ConversationState]] = froz
         (S.ASSIGNED, S.RESOLVED),
         (S.ESCALATED, S.RESOLVED),
         (S.RESOLVED, S.BOT),  # the customer writes again
+        # A rep carries out a follow-up: writes first, on the customer's channel. From `bot`
+        # too, since a customer who wrote again after the resolution put it back there.
+        (S.RESOLVED, S.ASSIGNED),
+        (S.BOT, S.ASSIGNED),
     }
 )
 

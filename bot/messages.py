@@ -80,6 +80,9 @@ class InboundMessage:
     # A chosen button: `text` is its title (what the log shows), this is what the bot receives.
     button_payload: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # What the channel says of the customer's language (Telegram's language_code, the
+    # browser's language), as given ("es-419", "fr"): it decides only when the text cannot.
+    language_hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,11 @@ class Reply:
     rep_id: int | None = None
     # A file a rep attached (kept in the gateway's file store: `Attachment.file`).
     attachment: Attachment | None = None
+    # The conversation's language: the words a channel adds when it renders the reply
+    # ("Reply 1 for …" on SMS) are in it. Set by the reply service (bot/replies.py).
+    language: str | None = None
+    # A person's reply: their name, so channels without a label of their own can say who wrote.
+    rep_name: str | None = None
 
     def payload(self) -> dict[str, Any]:
         """The JSON stored with the message (buttons, an attachment), empty when plain text."""

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
+from bot import system_texts
 from bot.handoff_reasons import HandoffReason
+from bot.languages import DEFAULT_LANGUAGE, Language, is_supported
 from bot.settings import setting_default
 from bot.store.models import Priority
+from bot.system_texts import TextKey
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,17 @@ class ResponseTargets:
         return self.by_priority[priority or Priority.NORMAL]
 
 
+# WhatsApp's customer-service window: free-form messages only within 24 hours of the
+# customer's last message, less a margin for the time a message takes to reach it. Outside it
+# the Twilio sender uses the approved template; the console says so before a rep writes.
+WHATSAPP_WINDOW = timedelta(hours=24) - timedelta(minutes=1)
+
+
+def whatsapp_window_open(last_customer_message_at: datetime | None, now: datetime) -> bool:
+    """Whether a free-form WhatsApp message may go now."""
+    return last_customer_message_at is not None and now - last_customer_message_at < WHATSAPP_WINDOW
+
+
 def at_risk_after(requested_at: datetime, due_at: datetime, fraction: float) -> datetime:
     """When an unanswered handoff counts as at risk: `fraction` of its window gone."""
     return requested_at + (due_at - requested_at) * fraction
@@ -58,22 +72,36 @@ def parse_priority(value: str | None) -> Priority:
         return Priority.NORMAL
 
 
-def promise_text(reason: HandoffReason, hours: int) -> str:
-    """What the customer is told when their conversation goes to the queue."""
-    if reason == HandoffReason.ASSISTANT_UNAVAILABLE:
-        return (
-            "Sorry, our assistant is unavailable right now. Your message is saved and a "
-            f"representative will reply here within {hours} hours."
-        )
-    return (
-        "Thank you. I've passed this to our support team, and a representative will reply "
-        f"here within {hours} hours."
-    )
+# A customer writing a language the gateway does not answer in is told in both of the
+# region's most widely read languages that a person will reply (bot/languages.py).
+UNSUPPORTED_LANGUAGE_NOTICE = (Language.EN, Language.FR)
 
 
-def queue_notice_text(hours: int) -> str:
-    """The one acknowledgement for messages written while waiting in the queue."""
-    return (
-        "Thanks, I've added this to your request. A representative will reply here within "
-        f"{hours} hours."
+def notice_languages(language: str | None) -> tuple[str, ...]:
+    """The languages the queue's notices go out in for a conversation's language."""
+    if language is None or is_supported(language):
+        return (language or DEFAULT_LANGUAGE,)
+    return UNSUPPORTED_LANGUAGE_NOTICE
+
+
+def promise_text(reason: HandoffReason, hours: int, language: str | None = None) -> str:
+    """What the customer is told when their conversation goes to the queue, in the
+    conversation's language (English when undecided; English and French when the gateway
+    does not answer in it)."""
+    key = (
+        TextKey.HANDOFF_PROMISE_ASSISTANT_UNAVAILABLE
+        if reason == HandoffReason.ASSISTANT_UNAVAILABLE
+        else TextKey.HANDOFF_PROMISE
     )
+    languages = (
+        UNSUPPORTED_LANGUAGE_NOTICE
+        if reason == HandoffReason.UNSUPPORTED_LANGUAGE
+        else notice_languages(language)
+    )
+    return system_texts.in_languages(key, languages, hours=hours)
+
+
+def queue_notice_text(hours: int, language: str | None = None) -> str:
+    """The one acknowledgement for messages written while waiting in the queue (in the
+    languages of `notice_languages`)."""
+    return system_texts.in_languages(TextKey.QUEUE_NOTICE, notice_languages(language), hours=hours)

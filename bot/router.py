@@ -27,13 +27,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.escalation import request_handoff
+from bot import system_texts
+from bot.escalation import TeamChooser, request_handoff
 from bot.events import Events, MessageAdded, QueueChanged
 from bot.faq_feedback import parse_feedback, take_faq_feedback, with_helpful_question
 from bot.feedback import take_rating
 from bot.handoff_reasons import HandoffReason
 from bot.intake import ClaimedTurn, Received, store_customer_message
 from bot.keyed_locks import KeyedLocks
+from bot.languages import DEFAULT_LANGUAGE, is_supported
 from bot.lifecycle import HUMAN_STATES, Actor, transition
 from bot.messages import Channel, InboundMessage, Reply, SenderKind
 from bot.metrics import Metrics
@@ -51,15 +53,10 @@ from bot.store.models import (
     TurnStatus,
     utcnow,
 )
+from bot.system_texts import TextKey
 from bot.turn_claims import TurnClaims
 
 logger = logging.getLogger(__name__)
-
-# Said when a customer sends media or a location to the bot, which reads text only.
-ATTACHMENT_NOTICE = (
-    'Thanks. I can only read text, but a representative can see what you sent: type "agent" '
-    "if you'd like a person to look at it."
-)
 
 # Intents that say nothing about what the customer needs; the nature of inquiry is the first
 # intent not in this set.
@@ -101,6 +98,7 @@ class ConversationRouter:
         route_max_attempts: int | None = None,
         other_instances: bool = True,
         privacy_notice: str = "",
+        choose_team: TeamChooser | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._privacy_notice = privacy_notice  # empty: none sent
@@ -112,6 +110,7 @@ class ConversationRouter:
         self._replies = replies
         self._promise_hours = promise_hours
         self._targets = targets
+        self._choose_team = choose_team  # the queue's routing table; None: no teams
         self._events = events or Events()  # consoles following the queue and conversations
         self._metrics = metrics or Metrics()
         self._turn_locks = KeyedLocks()
@@ -205,6 +204,7 @@ class ConversationRouter:
                         Message.payload,
                         Conversation.state,
                         Conversation.channel,
+                        Conversation.language,
                     )
                     .join(Conversation, Conversation.id == Message.conversation_id)
                     .where(
@@ -217,11 +217,13 @@ class ConversationRouter:
             ).all()
         if not rows:
             return False
-        message_id, text, payload, state, channel = rows[0]
+        message_id, text, payload, state, channel, language = rows[0]
         attempt = await self._claims.claim(message_id, utcnow())
         if attempt is None:
             return False
-        turn = ClaimedTurn(text=text, payload=payload or {}, state=state, channel=channel)
+        turn = ClaimedTurn(
+            text=text, payload=payload or {}, state=state, channel=channel, language=language
+        )
         return await self._route_taken(conversation_id, message_id, turn, attempt=attempt)
 
     async def _route_taken(
@@ -267,8 +269,56 @@ class ConversationRouter:
             return
         if await self._take_faq_feedback(conversation_id, message_id, said):
             return
+        language = turn.language or DEFAULT_LANGUAGE.value
+        if not is_supported(language):
+            # The assistant would answer in a language the customer may not read: a person
+            # takes it, with the language on the conversation for whoever speaks it.
+            await self._hand_off_unsupported(conversation_id, message_id, language)
+            return
         has_attachments = bool(turn.payload.get("attachments"))
-        await self._bot_turn(conversation_id, message_id, said, turn.channel, has_attachments)
+        await self._bot_turn(
+            conversation_id, message_id, said, turn.channel, language, has_attachments
+        )
+
+    async def _hand_off_unsupported(
+        self, conversation_id: int, message_id: int, language: str
+    ) -> None:
+        """A customer writing in a language the assistant does not answer in: to a person."""
+
+        async def decide(
+            session: AsyncSession, conversation: Conversation, message: Message, now: datetime
+        ) -> _Finish:
+            if conversation.state == ConversationState.RESOLVED:
+                transition(
+                    session,
+                    conversation,
+                    ConversationState.BOT,
+                    actor=Actor.CUSTOMER,
+                    reason="customer wrote again",
+                    at=now,
+                )
+            replies = privacy_notice(conversation, text=self._privacy_notice, now=now)
+            replies.append(
+                self._hand_off(
+                    session,
+                    conversation,
+                    reason=HandoffReason.UNSUPPORTED_LANGUAGE,
+                    priority="normal",
+                    context={"language": language},
+                    actor=Actor.SYSTEM,
+                    now=now,
+                )
+            )
+            return _Finish(replies=replies, queued=True, show_message=False)
+
+        await self._finish_turn(conversation_id, message_id, decide, outcome="handoff")
+        self._metrics.handoffs.labels(HandoffReason.UNSUPPORTED_LANGUAGE.value).inc()
+        logger.info(
+            "handoff.queued conversation_id=%s reason=%s language=%s",
+            conversation_id,
+            HandoffReason.UNSUPPORTED_LANGUAGE,
+            language,
+        )
 
     async def _give_up_turn(self, conversation_id: int, message_id: int, *, attempts: int) -> bool:
         """Stop routing a message every attempt failed on: done, and a person takes over.
@@ -323,7 +373,13 @@ class ConversationRouter:
         async def decide(
             session: AsyncSession, conversation: Conversation, message: Message, now: datetime
         ) -> _Finish | None:
-            thanks = await take_rating(session, conversation_id=conversation_id, said=said, now=now)
+            thanks = await take_rating(
+                session,
+                conversation_id=conversation_id,
+                said=said,
+                now=now,
+                language=conversation.language,
+            )
             # Not a rating: the question is dropped (committed), the bot answers.
             return None if thanks is None else _Finish(replies=[thanks])
 
@@ -343,6 +399,7 @@ class ConversationRouter:
                 said=said,
                 now=now,
                 promise_hours=self._promise_hours,
+                language=conversation.language,
             )
             assert reply is not None
             return _Finish(replies=[reply])
@@ -356,17 +413,20 @@ class ConversationRouter:
         message_id: int,
         text: str,
         channel: Channel,
+        language: str,
         has_attachments: bool,
     ) -> None:
         started = time.perf_counter()
-        notices = [ATTACHMENT_NOTICE] if has_attachments else []
+        # Media or a location: the bot reads text only, a person can see it.
+        notices = [TextKey.ATTACHMENT_NOTICE] if has_attachments else []
         turn: Turn | None = None
         try:
             if text:  # a photo alone has nothing for the assistant to read
                 turn = await self._rasa.turn(
                     sender_id=f"conversation-{conversation_id}",
                     text=text,
-                    metadata={"channel": str(channel)},
+                    # Rasa's `language` slot picks each answer's variant (connectors/gateway.py).
+                    metadata={"channel": str(channel), "language": language},
                 )
         except AssistantUnavailable as error:
             logger.warning(
@@ -397,7 +457,7 @@ class ConversationRouter:
         *,
         turn: Turn | None,
         unavailable: bool,
-        notices: list[str],
+        notices: list[TextKey],
     ) -> None:
         async def decide(
             session: AsyncSession, conversation: Conversation, message: Message, now: datetime
@@ -411,8 +471,12 @@ class ConversationRouter:
                     reason="customer wrote again",
                     at=now,
                 )
+            language = conversation.language
             replies = privacy_notice(conversation, text=self._privacy_notice, now=now)
-            replies.extend(Reply(text=n, sender_kind=SenderKind.SYSTEM) for n in notices)
+            replies.extend(
+                Reply(text=system_texts.text(n, language), sender_kind=SenderKind.SYSTEM)
+                for n in notices
+            )
             if turn is not None:
                 message.intent = turn.intent
                 message.intent_confidence = turn.confidence
@@ -424,7 +488,10 @@ class ConversationRouter:
                 ]
                 replies.extend(
                     with_helpful_question(
-                        bot_replies, intent=turn.intent, handing_off=turn.handoff is not None
+                        bot_replies,
+                        intent=turn.intent,
+                        handing_off=turn.handoff is not None,
+                        language=language,
                     )
                 )
             handoff = turn.handoff if turn is not None else None
@@ -465,11 +532,8 @@ class ConversationRouter:
                 and not conversation.queue_notice_sent
             ):
                 conversation.queue_notice_sent = True
-                replies.append(
-                    Reply(
-                        text=queue_notice_text(self._promise_hours), sender_kind=SenderKind.SYSTEM
-                    )
-                )
+                notice = queue_notice_text(self._promise_hours, conversation.language)
+                replies.append(Reply(text=notice, sender_kind=SenderKind.SYSTEM))
             # The owner sees the customer's message at once.
             return _Finish(replies=replies)
 
@@ -496,6 +560,7 @@ class ConversationRouter:
             now=now,
             promise_hours=self._promise_hours,
             targets=self._targets,
+            choose_team=self._choose_team,
         )
 
     # Finishing a turn: the one way every routed message ends ---------------------------------

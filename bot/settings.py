@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -162,6 +163,38 @@ class Settings(BaseSettings):
     # Sent once to each customer on their first message on each channel, before any answer;
     # empty: none is sent.
     PRIVACY_NOTICE: str = Field(default=DEFAULT_PRIVACY_NOTICE, max_length=1000)
+    # Routing to people (handoff/routing.py, handoff/auto_assign.py). The routing table file;
+    # empty: handoff/routing.yml.
+    ROUTING_TABLE_PATH: str = ""
+    # Most conversations a rep holds at once per channel kind, unless set for the rep.
+    REP_MAX_CHAT: int = Field(default=3, ge=1)  # web chat: the customer waits on the page
+    REP_MAX_MESSAGING: int = Field(default=8, ge=1)  # SMS, WhatsApp, Telegram
+    # A rep whose console has been closed this long is set away; their unanswered
+    # conversations go back to the queue once they have been away AWAY_GRACE_MINUTES.
+    PRESENCE_AWAY_AFTER_MINUTES: float = Field(default=10.0, gt=0)
+    AWAY_GRACE_MINUTES: float = Field(default=15.0, ge=0)
+    # How often waiting conversations are offered again (they are also offered at once on
+    # every queue change).
+    AUTO_ASSIGN_INTERVAL_SECONDS: float = Field(default=5.0, gt=0)
+    # How a person's reply reads on SMS, WhatsApp and Telegram, which show no sender of their
+    # own: `{name}` is the rep's display name, `{text}` what they wrote. Empty: the text alone.
+    REP_REPLY_FORMAT: str = Field(default="{name} (Caricom Connects): {text}", max_length=200)
+
+    @field_validator("REP_REPLY_FORMAT")
+    @classmethod
+    def _names_and_text_only(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+        except ValueError as error:
+            raise ValueError(f"REP_REPLY_FORMAT is not a valid format: {error}") from error
+        if "text" not in fields or not fields <= {"name", "text"}:
+            raise ValueError(
+                "REP_REPLY_FORMAT must contain {text} and may contain {name}, nothing else "
+                '(e.g. "{name} (Caricom Connects): {text}")'
+            )
+        return value
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -20,6 +20,11 @@ Socket.IO's Redis manager, so any instance can reach a customer connected to ano
 Limits: a message is measured before it is cleaned, one socket speaks for a few sessions at
 most, and messages are counted per socket and per client address as well as per session, so
 neither a new session nor a new socket buys a fresh allowance.
+
+Errors a customer reads (too quick, too long, not taken) are in the customer's language as
+the connection knows it: the browser's (Accept-Language when it connects, or the language the
+widget sends with a message), else English. Errors only a broken client can cause (malformed
+events) stay English: they are for developers.
 """
 
 from __future__ import annotations
@@ -35,13 +40,16 @@ import socketio
 from fastapi import APIRouter
 from redis.exceptions import RedisError
 
+from bot import system_texts
 from bot.files.links import MediaLinks
 from bot.files.store import FileStore
 from bot.inbox import Inbox, Taken
+from bot.languages import from_hint, is_supported
 from bot.messages import Channel, InboundMessage, Reply
 from bot.rate_limit import RateLimiter, rate_limiter_from_settings
 from bot.sending import ChannelSender, Offline, OutboundJob, Outcome, Sent
 from bot.settings import Settings
+from bot.system_texts import TextKey
 from bot.text import clean_customer_text
 from channels.contract import BackgroundLoop, ChannelDeps
 from channels.webchat_presence import RedisPresence
@@ -56,8 +64,6 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # Rate-limit keys beside the sessions' own (Channel.WEBCHAT and the session id, bot/inbox.py).
 SOCKET_LIMIT = "webchat-socket"
 CLIENT_ADDRESS_LIMIT = "webchat-address"
-TOO_QUICK = "You're sending messages too quickly. Please wait a moment, then try again."
-TAKE_FAILED = "Sorry, we could not take your message just now. Please try again."
 
 
 def from_settings(settings: Settings, deps: ChannelDeps) -> WebChatChannel:
@@ -107,6 +113,30 @@ class Uploads:
     media_links: MediaLinks | None = None  # links to reps' files sent to the customer
 
 
+# A BCP 47 tag as browsers give it (navigator.language: "es-419", "fr-HT", "nl"); anything
+# else the widget or another client sends is ignored.
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}$")
+
+
+def browser_language(data: dict[str, Any]) -> str | None:
+    """The browser's language from a message's metadata (`{"metadata": {"language": …}}`, as
+    the widget sends it), None when absent or not a language tag."""
+    metadata = data.get("metadata")
+    language = metadata.get("language") if isinstance(metadata, dict) else None
+    if isinstance(language, str) and _LANGUAGE_TAG.match(language):
+        return language
+    return None
+
+
+def _accepted_language(headers: Sequence[tuple[bytes, bytes]]) -> str | None:
+    """The browser's first language in Accept-Language ("es-419,es;q=0.9" → "es-419")."""
+    for name, value in headers:
+        if name.lower() == b"accept-language":
+            first = value.decode("latin-1").split(",")[0].split(";")[0].strip()
+            return first if _LANGUAGE_TAG.match(first) else None
+    return None
+
+
 def socket_buffer_bytes(max_message_chars: int) -> int:
     """The largest Socket.IO packet worth reading (engine.io's max_http_buffer_size).
 
@@ -143,6 +173,7 @@ class WebChatChannel:
         self.presence = presence  # None: this process's sockets are all there is
         self._joined: dict[str, set[str]] = {}  # sid → session ids it joined
         self._client_address: dict[str, str] = {}  # sid → the client's address
+        self._language: dict[str, str] = {}  # sid → the browser's language, when supported
         self._max_chars = max_message_chars
         self._max_sessions = max_sessions_per_socket
         # Per connection and per client address, before the store; per session, the inbox's.
@@ -193,6 +224,7 @@ class WebChatChannel:
         scope = environ.get("asgi.scope") or {}
         client = scope.get("client")
         self._client_address[sid] = str(client[0]) if client else "unknown"
+        self._note_language(sid, _accepted_language(scope.get("headers") or []))
 
     async def _session_request(self, sid: str, *args: Any) -> None:
         # A client may emit an event with no data, or with several arguments.
@@ -216,7 +248,7 @@ class WebChatChannel:
             # The store is away: a new id would cut the customer off their conversation, so
             # they are asked to try again (the widget does, on its next reconnect).
             logger.exception("webchat.session_check_failed sid=%s", sid)
-            await self._error(sid, "Sorry, we could not open the chat just now. Please try again.")
+            await self._say(sid, TextKey.WEBCHAT_OPEN_FAILED)
             return
         if known and isinstance(requested, str):
             session_id = requested
@@ -244,13 +276,12 @@ class WebChatChannel:
         if not isinstance(data, dict) or not isinstance(data.get("message"), str):
             await self._error(sid, 'expected {"message": "<text>", "session_id": "<id>"}')
             return
+        self._note_language(sid, browser_language(data))
         # Measured as sent: cleaning a huge message would cost the work the limit saves.
         if len(data["message"]) > self._max_chars:
             logger.info("webchat.message_too_long sid=%s chars=%s", sid, len(data["message"]))
-            await self._error(
-                sid,
-                f"Your message is too long ({len(data['message']):,} characters). Please keep "
-                f"it under {self._max_chars:,} characters, or send it in parts.",
+            await self._say(
+                sid, TextKey.WEBCHAT_TOO_LONG, chars=len(data["message"]), max_chars=self._max_chars
             )
             return
         try:
@@ -258,7 +289,7 @@ class WebChatChannel:
         except Exception:
             # The store could not say whether the session exists.
             logger.exception("webchat.session_check_failed sid=%s", sid)
-            await self._error(sid, TAKE_FAILED)
+            await self._say(sid, TextKey.WEBCHAT_TAKE_FAILED)
             return
         if session_id is None:
             await self._error(sid, "send session_request first, or include a valid session_id")
@@ -269,21 +300,27 @@ class WebChatChannel:
         limit = await self._over_limit(sid)
         if limit is not None:
             logger.warning("rate_limited channel=%s sid=%s limit=%s", Channel.WEBCHAT, sid, limit)
-            await self._error(sid, TOO_QUICK)
+            await self._say(sid, TextKey.WEBCHAT_TOO_QUICK)
             return
         assert self._inbox is not None, "an outbound-only web chat takes no messages"
         try:
             # Routed before this returns: the customer waits on the socket for the answer.
             taken = await self._inbox.take(
-                InboundMessage(channel=Channel.WEBCHAT, address=session_id, text=text), now=True
+                InboundMessage(
+                    channel=Channel.WEBCHAT,
+                    address=session_id,
+                    text=text,
+                    language_hint=browser_language(data),
+                ),
+                now=True,
             )
         except Exception:
             logger.exception("webchat.inbound_failed sid=%s", sid)
-            await self._error(sid, TAKE_FAILED)
+            await self._say(sid, TextKey.WEBCHAT_TAKE_FAILED)
             return
         if taken == Taken.RATE_LIMITED:
             logger.warning("rate_limited channel=%s sid=%s limit=session", Channel.WEBCHAT, sid)
-            await self._error(sid, TOO_QUICK)
+            await self._say(sid, TextKey.WEBCHAT_TOO_QUICK)
 
     async def _session_id(self, sid: str, data: dict[str, Any]) -> str | None:
         """The session this message is for: the one given, if this socket may speak for it."""
@@ -335,6 +372,7 @@ class WebChatChannel:
 
     async def _disconnect(self, sid: str, *args: Any) -> None:
         self._client_address.pop(sid, None)
+        self._language.pop(sid, None)
         joined = self._joined.pop(sid, set())
         if self.presence is None:
             return
@@ -347,12 +385,20 @@ class WebChatChannel:
 
     async def _too_many_sessions(self, sid: str) -> None:
         logger.warning("webchat.too_many_sessions sid=%s max=%s", sid, self._max_sessions)
-        await self._error(
-            sid, f"One connection can hold {self._max_sessions} chat sessions at most."
-        )
+        await self._say(sid, TextKey.WEBCHAT_TOO_MANY_SESSIONS, max_sessions=self._max_sessions)
+
+    async def _say(self, sid: str, key: TextKey, **values: Any) -> None:
+        """An error the customer reads, in their language as this connection knows it."""
+        await self._error(sid, system_texts.text(key, self._language.get(sid), **values))
 
     async def _error(self, sid: str, message: str) -> None:
         await self._sio.emit("error", {"message": message}, to=sid)
+
+    def _note_language(self, sid: str, hint: str | None) -> None:
+        language = from_hint(hint)
+        if is_supported(language):
+            assert language is not None
+            self._language[sid] = language
 
     # Outbound ------------------------------------------------------------------------------
 

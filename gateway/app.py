@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from bot import metrics
+from bot import language_id, metrics
 from bot.body_limit import BodySizeLimit
 from bot.logs import configure_logging
 from bot.loop_failures import LoopFailures
@@ -51,6 +51,9 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ensure_schema_current(services.engine)
+        # The language detectors (a second of loading) before the first customer's message,
+        # and before the freeze below, which then keeps them out of the collector's way.
+        await asyncio.to_thread(language_id.load)
         # What exists now (code, settings, the model of every table) lives as long as the
         # process: kept out of the collector's way, full collections stop pausing turns for
         # tens of milliseconds every few seconds.
@@ -67,6 +70,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         )
         if services.monitor is not None:
             services.spawn(services.monitor.run(), name="sla-monitor")
+        if services.assigner is not None:
+            services.spawn(services.assigner.run(), name="auto-assign")
         logger.info("gateway.started rasa_url=%s", settings.RASA_URL)
         yield
         await services.close()

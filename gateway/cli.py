@@ -17,7 +17,7 @@ import typer
 from bot import assistant_model
 from bot.settings import Settings, get_settings
 from bot.store import migrate
-from handoff.cli import users
+from handoff.cli import reps, users
 
 if TYPE_CHECKING:
     from channels.telegram.client import TelegramClient
@@ -34,6 +34,7 @@ model = typer.Typer(no_args_is_help=True, help="The trained Rasa model.")
 app.add_typer(db, name="db")
 app.add_typer(model, name="model")
 app.add_typer(users, name="user")
+app.add_typer(reps, name="rep")
 telegram = typer.Typer(no_args_is_help=True, help="The Telegram channel: webhook and polling.")
 app.add_typer(telegram, name="telegram")
 data = typer.Typer(no_args_is_help=True, help="Customer data: retention.")

@@ -17,6 +17,7 @@ import redis.asyncio as redis
 import socketio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import system_texts
 from bot.background import BackgroundTasks
 from bot.events import Events
 from bot.files.links import FileLinks, MediaLinks
@@ -33,9 +34,13 @@ from bot.settings import Settings
 from bot.store.db import create_engine, create_session_factory
 from channels.contract import ChannelAdapter, ChannelDeps
 from channels.registry import build_channels
+from handoff.auto_assign import AutoAssigner
+from handoff.capacity import Capacity
 from handoff.desk import RepDesk
 from handoff.live import RedisHub
 from handoff.monitor import SlaMonitor
+from handoff.presence import PresenceRules
+from handoff.routing import load_table
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +62,8 @@ class Services:
     rate_limiter: RateLimiter
     targets: ResponseTargets
     monitor: SlaMonitor | None = None  # the SLA clock; started by the app's lifespan
+    # Offers waiting conversations to available reps; started by the app's lifespan.
+    assigner: AutoAssigner | None = None
     metrics: Metrics = field(default_factory=Metrics)
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
 
@@ -107,6 +114,12 @@ def response_targets(settings: Settings) -> ResponseTargets:
 
 
 def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
+    # Read and checked now: a slip in the support team's edit of locales/system_texts.yml
+    # stops the start, naming the text, rather than a customer's turn later.
+    system_texts.catalogue()
+    # The routing table the support team edits: a mistake in it stops the start-up here.
+    table = load_table(settings.ROUTING_TABLE_PATH)
+    capacity = Capacity(chat=settings.REP_MAX_CHAT, messaging=settings.REP_MAX_MESSAGING)
     engine = create_engine(settings.DATABASE_URL)
     session_factory = create_session_factory(engine)
     rasa = RasaClient(
@@ -124,7 +137,13 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         metrics=metrics,
         lease=timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
     )
-    replies = ReplyService(session_factory, outbox, metrics=metrics, events=events)
+    replies = ReplyService(
+        session_factory,
+        outbox,
+        metrics=metrics,
+        events=events,
+        rep_reply_format=settings.REP_REPLY_FORMAT,
+    )
     router = ConversationRouter(
         session_factory=session_factory,
         rasa=rasa,
@@ -138,6 +157,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         # Several instances share the store only with Redis between them (README).
         other_instances=settings.REDIS_URL is not None,
         privacy_notice=settings.PRIVACY_NOTICE,
+        choose_team=table.team_for,
     )
     inbox = Inbox(
         session_factory=session_factory,
@@ -187,6 +207,9 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         live=live,
         promise_hours=settings.RESPONSE_PROMISE_HOURS,
         secure_cookies=settings.PUBLIC_BASE_URL.startswith("https://"),
+        routing=table,
+        capacity=capacity,
+        whatsapp_template=bool(settings.TWILIO_WHATSAPP_TEMPLATE_SID),
     )
     monitor = SlaMonitor(
         session_factory,
@@ -197,6 +220,17 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         retention_days=settings.RETENTION_DAYS,
         erase_tracker=rasa.erase_tracker,
         files=files,
+        presence=PresenceRules(
+            away_after=timedelta(minutes=settings.PRESENCE_AWAY_AFTER_MINUTES),
+            grace=timedelta(minutes=settings.AWAY_GRACE_MINUTES),
+        ),
+    )
+    assigner = AutoAssigner(
+        session_factory,
+        table,
+        capacity=capacity,
+        live=desk.live,
+        interval=settings.AUTO_ASSIGN_INTERVAL_SECONDS,
     )
     return Services(
         settings=settings,
@@ -214,5 +248,6 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         targets=targets,
         metrics=metrics,
         monitor=monitor,
+        assigner=assigner,
         background=background,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -11,9 +12,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.lifecycle import Actor, transition
-from bot.store.models import Conversation, ConversationState, Rep, Role, utcnow
+from bot.store.models import (
+    Conversation,
+    ConversationState,
+    Rep,
+    RepLanguage,
+    RepTeam,
+    Role,
+    utcnow,
+)
 from handoff import passwords, throttle
 from handoff.errors import Conflict, Invalid, NotAuthenticated, NotFound
+from handoff.roster import NEW_REP_LANGUAGES, clean_languages
 from handoff.tokens import revoke_all
 
 logger = logging.getLogger(__name__)
@@ -44,8 +54,11 @@ async def create_rep(
     role: Role,
     password: str,
     now: datetime | None = None,
+    teams: Sequence[str] = (),
+    languages: Sequence[str] = NEW_REP_LANGUAGES,
 ) -> Rep:
-    """Add a person who can sign in to the console and API."""
+    """Add a person who can sign in to the console and API, in `teams`, speaking `languages`
+    (team keys checked by the caller against the routing table)."""
     name = check_username(username)
     shown = " ".join(display_name.split())
     if not shown or len(shown) > 200:
@@ -63,6 +76,11 @@ async def create_rep(
     )
     session.add(rep)
     try:
+        await session.flush()
+        session.add_all(RepTeam(rep_id=rep.id, team=team) for team in dict.fromkeys(teams))
+        session.add_all(
+            RepLanguage(rep_id=rep.id, language=code) for code in clean_languages(languages)
+        )
         await session.commit()
     except IntegrityError:
         await session.rollback()

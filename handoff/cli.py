@@ -1,4 +1,5 @@
-"""`python -m gateway.cli user …`: create, list and deactivate reps, supervisors and admins."""
+"""`python -m gateway.cli user …`: create, list and deactivate reps, supervisors and admins;
+`… rep …`: their teams, languages, limits and presence."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.settings import get_settings
 from bot.store.db import create_engine, create_session_factory
 from bot.store.migrate import SchemaNotCurrent, ensure_schema_current
-from bot.store.models import Role
-from handoff import accounts
+from bot.store.models import Presence, Rep, Role, utcnow
+from handoff import accounts, roster
+from handoff.capacity import Capacity
 from handoff.errors import HandoffError
 from handoff.passwords import check_password_strength
+from handoff.presence import set_presence
+from handoff.roster import Skills
+from handoff.routing import RoutingTable, RoutingTableError, load_table
 
 T = TypeVar("T")
 
@@ -68,12 +73,24 @@ def create(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from standard input")
     ] = False,
+    team: Annotated[
+        list[str] | None, typer.Option(help="a team they serve (repeat); default: the default team")
+    ] = None,
+    language: Annotated[
+        list[str] | None, typer.Option(help="a language they answer in (repeat); default: en")
+    ] = None,
 ) -> None:
     """Add a person; the password is asked twice (or read from standard input)."""
+    table = _table()
     try:
         accounts.check_username(username)
+        teams = [table.check_team(t) for t in team or [table.default_team]]
+        languages = roster.clean_languages(language or list(roster.NEW_REP_LANGUAGES))
     except HandoffError as error:
         typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    except RoutingTableError as error:
+        typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
     password = _read_password(username, password_stdin)
     rep = _run(
@@ -83,6 +100,8 @@ def create(
             display_name=name or username,
             role=role,
             password=password,
+            teams=teams,
+            languages=languages,
         )
     )
     typer.echo(f"Created {rep.role} {rep.username} ({rep.display_name}).", err=True)
@@ -110,3 +129,124 @@ def deactivate(username: str) -> None:
     typer.echo(
         f"Deactivated {rep.username}; {returned} conversation(s) went back to the queue.", err=True
     )
+
+
+reps = typer.Typer(
+    no_args_is_help=True,
+    help="What reps serve: teams, languages, limits of open conversations, presence.",
+)
+
+
+def _table() -> RoutingTable:
+    try:
+        return load_table(get_settings().ROUTING_TABLE_PATH)
+    except RoutingTableError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+
+
+def _describe(rep: Rep, skills: Skills, defaults: Capacity) -> str:
+    limits = defaults.of(rep)
+    state = str(rep.presence) if rep.active else "deactivated"
+    return (
+        f"{rep.username}  {state}  teams: {', '.join(skills.teams) or '-'}  "
+        f"languages: {', '.join(skills.languages) or '-'}  "
+        f"limits: chat {limits.chat}, messaging {limits.messaging}"
+    )
+
+
+def _show(username: str) -> None:
+    settings = get_settings()
+    defaults = Capacity(chat=settings.REP_MAX_CHAT, messaging=settings.REP_MAX_MESSAGING)
+
+    async def work(session: AsyncSession) -> str:
+        rep = await roster.rep_named(session, username)
+        skills = (await roster.skills_of(session, [rep.id]))[rep.id]
+        return _describe(rep, skills, defaults)
+
+    typer.echo(_run(work))
+
+
+@reps.command("show")
+def show(username: Annotated[str | None, typer.Argument()] = None) -> None:
+    """Teams, languages, limits and presence of one rep, or of everyone."""
+    if username is not None:
+        _show(username)
+        return
+    settings = get_settings()
+    defaults = Capacity(chat=settings.REP_MAX_CHAT, messaging=settings.REP_MAX_MESSAGING)
+
+    async def work(session: AsyncSession) -> list[str]:
+        people = await accounts.list_reps(session=session)
+        skills = await roster.skills_of(session, [r.id for r in people])
+        return [_describe(rep, skills[rep.id], defaults) for rep in people]
+
+    for line in _run(work):
+        typer.echo(line)
+
+
+def _set_skills(username: str, **change: list[str]) -> None:
+    table = _table()
+
+    async def work(session: AsyncSession) -> None:
+        rep = await roster.rep_named(session, username)
+        await roster.set_skills(session=session, rep=rep, table=table, actor="cli", **change)
+        await session.commit()
+
+    _run(work)
+    _show(username)
+
+
+@reps.command("teams")
+def teams(
+    username: str,
+    team: Annotated[list[str], typer.Argument(help="team keys from the routing table")],
+) -> None:
+    """Put a rep in these teams (replacing the ones they had)."""
+    _set_skills(username, teams=team)
+
+
+@reps.command("languages")
+def languages(
+    username: str,
+    language: Annotated[list[str], typer.Argument(help="language codes: en es fr ht nl ...")],
+) -> None:
+    """The languages a rep answers customers in (replacing the ones they had)."""
+    _set_skills(username, languages=language)
+
+
+@reps.command("limits")
+def limits(
+    username: str,
+    chat: Annotated[
+        int | None, typer.Option(help="web chat conversations at once; 0: default")
+    ] = None,
+    messaging: Annotated[
+        int | None,
+        typer.Option(help="SMS, WhatsApp and Telegram conversations at once; 0: default"),
+    ] = None,
+) -> None:
+    """Most conversations a rep holds at once, per channel kind."""
+
+    async def work(session: AsyncSession) -> None:
+        rep = await roster.rep_named(session, username)
+        roster.set_capacity(session, rep, actor="cli", chat=chat, messaging=messaging)
+        await session.commit()
+
+    _run(work)
+    _show(username)
+
+
+@reps.command("presence")
+def presence(
+    username: str, value: Annotated[Presence, typer.Argument(help="available, busy or away")]
+) -> None:
+    """Set a rep's presence (as the console's toggle does)."""
+
+    async def work(session: AsyncSession) -> None:
+        rep = await roster.rep_named(session, username)
+        set_presence(session, rep, value, actor="cli", now=utcnow())
+        await session.commit()
+
+    _run(work)
+    _show(username)

@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.files.store import FileStore
@@ -27,6 +27,7 @@ from bot.store.models import (
     ConversationRead,
     FaqFeedback,
     Handoff,
+    LoggedInteraction,
     Message,
     Note,
     Rating,
@@ -88,7 +89,16 @@ async def export_contact(
             .order_by(Conversation.id)
         )
     )
-    out: dict[str, Any] = {"contact": _row(contact), "conversations": []}
+    logged = await session.scalars(
+        select(LoggedInteraction)
+        .where(LoggedInteraction.contact_id == contact.id)
+        .order_by(LoggedInteraction.id)
+    )
+    out: dict[str, Any] = {
+        "contact": _row(contact),
+        "conversations": [],
+        "logged_interactions": [_row(i) for i in logged],
+    }
     for conversation in conversations:
         # The address as people see it: a web chat address is the session's secret, which
         # an export must not carry (anyone holding it receives the customer's replies).
@@ -155,6 +165,12 @@ async def erase_contact(
         if any(state in HUMAN_STATES for _, state in states):
             raise Conflict("A person took one of this customer's conversations: erase later.")
         keys = await files_of(session, [c for c, _ in states])
+        result = await session.execute(
+            delete(LoggedInteraction)
+            .where(LoggedInteraction.contact_id == contact_id)
+            .execution_options(synchronize_session=False)
+        )
+        counts["logged_interactions"] += result.rowcount  # type: ignore[attr-defined]
         await delete_conversations(session, [(c, contact_id) for c, _ in states], counts)
         if not states:
             contact = await session.get(Contact, contact_id)

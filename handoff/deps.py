@@ -14,6 +14,7 @@ from handoff.desk import RepDesk
 from handoff.errors import NotAuthenticated, NotFound
 from handoff.live import LiveHub
 from handoff.permissions import require_role
+from handoff.presence import SEEN_EVERY, note_seen
 from handoff.reading import record_read, require_read
 from handoff.tokens import rep_for_token
 
@@ -57,10 +58,15 @@ async def get_token(
 TokenDep = Annotated[str, Depends(get_token)]
 
 
-async def get_current_rep(session: SessionDep, token: TokenDep) -> Rep:
-    rep = await rep_for_token(session=session, token=token, kind=SessionKind.API, now=utcnow())
+async def get_current_rep(session: SessionDep, token: TokenDep, desk: DeskDep) -> Rep:
+    now = utcnow()
+    rep = await rep_for_token(session=session, token=token, kind=SessionKind.API, now=now)
     if rep is None:
         raise NotAuthenticated("The token is unknown, expired or revoked: sign in again.")
+    if rep.last_seen_at is None or now - rep.last_seen_at >= SEEN_EVERY:
+        # An API client at work counts as present, as an open console does.
+        await note_seen(desk.session_factory, desk.live, rep_id=rep.id, now=now)
+        await session.refresh(rep)
     return rep
 
 

@@ -17,7 +17,9 @@ from bot.files.store import FileStore
 from bot.outbox import DeliveryChange, Outbox
 from bot.rasa_client import RasaClient
 from bot.replies import ReplyService
+from handoff.capacity import Capacity
 from handoff.live import InProcessHub, LiveHub, delivery_changed, message_added, queue_changed
+from handoff.routing import RoutingTable
 from handoff.throttle import LoginThrottles
 
 
@@ -37,6 +39,10 @@ class RepDesk:
     file_links: FileLinks  # the expiring links reps open them through
     file_link_seconds: int  # FILE_LINK_SECONDS: how long such a link lives
     max_upload_bytes: int  # MAX_UPLOAD_BYTES: the largest file a rep may attach
+    routing: RoutingTable  # teams, and which team serves a handoff (handoff/routing.yml)
+    capacity: Capacity  # default limits of open conversations per rep
+    # TWILIO_WHATSAPP_TEMPLATE_SID is set: a reply outside WhatsApp's window goes as the template
+    whatsapp_template: bool = False
 
     @classmethod
     def start(
@@ -53,7 +59,10 @@ class RepDesk:
         file_links: FileLinks,
         file_link_seconds: int,
         max_upload_bytes: int,
+        whatsapp_template: bool = False,
         live: LiveHub | None = None,
+        routing: RoutingTable | None = None,
+        capacity: Capacity | None = None,
     ) -> RepDesk:
         """The desk, on `live` when given (shared by instances), else a hub of this process,
         subscribed to what the core says happened."""
@@ -69,6 +78,9 @@ class RepDesk:
             file_links=file_links,
             file_link_seconds=file_link_seconds,
             max_upload_bytes=max_upload_bytes,
+            routing=routing or RoutingTable.load(),
+            capacity=capacity or Capacity(),
+            whatsapp_template=whatsapp_template,
         )
         events.subscribe(desk._conversation_changed)  # the queue and messages, live
         outbox.on_change(desk._delivery_changed)  # consoles show each reply's status live

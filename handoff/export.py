@@ -1,8 +1,11 @@
 """Export of interaction records, streamed as CSV or JSON Lines.
 
-One record per conversation: channel, customer, nature of inquiry, and, from its latest
-handoff, the reason, priority, response times, the wrap-up (actions taken, follow-up, rep) and
-the customer's rating, with the number of handoffs. Conversations are read in keyset pages
+One record per conversation (`kind` "conversation"): channel, customer, nature of inquiry, and,
+from its latest handoff, the reason, priority, response times, the wrap-up (actions taken,
+follow-up, rep) and the customer's rating, with the number of handoffs. Then one record per
+phone call or email a rep logged (`kind` "interaction", channel `phone` or `email`): the same
+columns where they mean something (customer, nature of inquiry, rep, actions taken, follow-up;
+`last_message_at` is when it happened), with its id and direction. Records are read in keyset pages
 (`WHERE id > last ORDER BY id LIMIT n`), each page in its own short session, so memory stays
 flat for any number of conversations, no transaction or cursor stays open while a slow client
 reads, and the same code runs on SQLite and PostgreSQL.
@@ -26,6 +29,7 @@ from bot.store.models import (
     Contact,
     Conversation,
     Handoff,
+    LoggedInteraction,
     Rating,
     RatingStatus,
     Rep,
@@ -37,6 +41,7 @@ PAGE_SIZE = 1000
 FIELDS = (
     "conversation_id",
     "channel",
+    "language",
     "customer_name",
     "customer_address",
     "customer_phone",
@@ -60,6 +65,12 @@ FIELDS = (
     "rating",
     "created_at",
     "last_message_at",
+    # Added with logged calls and emails; the columns above keep their place and meaning.
+    "kind",
+    "interaction_id",
+    "direction",
+    "customer_email",
+    "follow_up_note",
 )
 
 
@@ -89,16 +100,78 @@ async def records(
     until: datetime | None = None,
     page_size: int = PAGE_SIZE,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Every conversation last active in [since, until), oldest id first, as a flat record."""
+    """Every conversation last active in [since, until), oldest id first, then every logged
+    call and email that happened in it, as flat records."""
     after = 0
     while True:
         async with session_factory() as session:
             page = await _page(session, after=after, since=since, until=until, size=page_size)
         if not page:
-            return
+            break
         for record in page:
             yield record
         after = page[-1]["conversation_id"]
+    after = 0
+    while True:
+        async with session_factory() as session:
+            page = await _interaction_page(
+                session, after=after, since=since, until=until, size=page_size
+            )
+        if not page:
+            return
+        for record in page:
+            yield record
+        after = page[-1]["interaction_id"]
+
+
+async def _interaction_page(
+    session: AsyncSession,
+    *,
+    after: int,
+    since: datetime | None,
+    until: datetime | None,
+    size: int,
+) -> list[dict[str, Any]]:
+    owner = aliased(Rep)
+    query = (
+        select(LoggedInteraction, Contact, Rep.username, owner.username)
+        .join(Contact, Contact.id == LoggedInteraction.contact_id)
+        .join(Rep, Rep.id == LoggedInteraction.rep_id)
+        .outerjoin(owner, owner.id == LoggedInteraction.follow_up_owner_id)
+        .where(LoggedInteraction.id > after)
+        .order_by(LoggedInteraction.id)
+        .limit(size)
+    )
+    if since is not None:
+        query = query.where(LoggedInteraction.occurred_at >= since)
+    if until is not None:
+        query = query.where(LoggedInteraction.occurred_at < until)
+    out = []
+    for i, contact, rep, owner_name in (await session.execute(query)).all():
+        record: dict[str, Any] = dict.fromkeys(FIELDS)
+        record.update(
+            {
+                "channel": i.channel,
+                "customer_name": contact.display_name or i.name,
+                "customer_address": i.phone or i.email,
+                "customer_phone": contact.phone,
+                "nature_of_inquiry": i.nature_of_inquiry,
+                "handoffs": 0,
+                "rep": rep,
+                "actions_taken": i.actions_taken,
+                "follow_up_required": i.follow_up_required,
+                "follow_up_due": i.follow_up_due,
+                "follow_up_owner": owner_name,
+                "created_at": i.created_at,
+                "last_message_at": i.occurred_at,
+                "kind": "interaction",
+                "interaction_id": i.id,
+                "direction": i.direction,
+                "customer_email": contact.email,
+            }
+        )
+        out.append({k: _value(v) for k, v in record.items()})
+    return out
 
 
 async def _page(
@@ -111,7 +184,7 @@ async def _page(
 ) -> list[dict[str, Any]]:
     activity = func.coalesce(Conversation.last_message_at, Conversation.created_at)
     query = (
-        select(Conversation, Contact.display_name, Contact.phone)
+        select(Conversation, Contact.display_name, Contact.phone, Contact.email)
         .join(Contact, Contact.id == Conversation.contact_id)
         .where(Conversation.id > after)
         .order_by(Conversation.id)
@@ -124,18 +197,19 @@ async def _page(
     rows = (await session.execute(query)).all()
     if not rows:
         return []
-    ids = [c.id for c, _, _ in rows]
+    ids = [c.id for c, _, _, _ in rows]
     handoffs, counts = await _latest_handoffs(session, ids)
     wraps = await _latest_wrap_ups(session, ids)
     ratings = await _latest_ratings(session, ids)
     out = []
-    for conversation, name, phone in rows:
+    for conversation, name, phone, email in rows:
         h = handoffs.get(conversation.id)
         w = wraps.get(conversation.id, {})
         first = h.first_response_at if h else None
         record = {
             "conversation_id": conversation.id,
             "channel": conversation.channel,
+            "language": conversation.language,
             "customer_name": name,
             "customer_address": conversation.shown_address,
             "customer_phone": phone,
@@ -161,6 +235,11 @@ async def _page(
             "rating": ratings.get(conversation.id),
             "created_at": conversation.created_at,
             "last_message_at": conversation.last_message_at,
+            "kind": "conversation",
+            "interaction_id": None,
+            "direction": None,
+            "customer_email": email,
+            "follow_up_note": w.get("follow_up_note"),
         }
         out.append({k: _value(v) for k, v in record.items()})
     return out
@@ -208,6 +287,7 @@ async def _latest_wrap_ups(session: AsyncSession, ids: list[int]) -> dict[int, d
             "follow_up_due": w.follow_up_due,
             "follow_up_owner": owner_name,
             "follow_up_done_at": w.follow_up_done_at,
+            "follow_up_note": w.follow_up_note,
         }
         for w, rep, owner_name in rows
     }

@@ -11,14 +11,16 @@ import logging
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.privacy import mask_sensitive
 from bot.store.models import Contact, Conversation, Rep, Role, WrapUp, utcnow
-from handoff.errors import Conflict, NotAllowed, NotFound
+from bot.text import clean_customer_text
+from handoff.errors import Conflict, Invalid, NotAllowed, NotFound
 from handoff.live import LiveEvent, LiveHub
-from handoff.schemas import RepBrief
+from handoff.schemas import MAX_TEXT_CHARS, RepBrief
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T", bound=Any)
@@ -34,6 +36,7 @@ class FollowUpStatus(enum.StrEnum):
 class FollowUpPublic(BaseModel):
     wrap_up_id: int
     conversation_id: int
+    conversation_state: str  # `resolved` or `bot`: it can be reopened to write to the customer
     channel: str
     customer: str
     nature_of_inquiry: str
@@ -44,6 +47,13 @@ class FollowUpPublic(BaseModel):
     created_at: datetime
     overdue: bool
     done_at: datetime | None
+    done_note: str | None
+
+
+class FollowUpDone(BaseModel):
+    """Marking a follow-up done: what was done (optional, kept with the wrap-up)."""
+
+    note: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
 
 
 def follow_up_event(wrap_up: WrapUp, *, what: str) -> LiveEvent:
@@ -74,6 +84,7 @@ async def list_follow_ups(
     status: FollowUpStatus = FollowUpStatus.OPEN,
     owner_id: int | None = None,
     wrap_up_id: int | None = None,
+    conversation_id: int | None = None,
     today: date | None = None,
     limit: int = 500,
 ) -> list[FollowUpPublic]:
@@ -84,6 +95,8 @@ async def list_follow_ups(
         query = query.where(WrapUp.follow_up_owner_id == owner_id)
     if wrap_up_id is not None:
         query = query.where(WrapUp.id == wrap_up_id)
+    if conversation_id is not None:
+        query = query.where(WrapUp.conversation_id == conversation_id)
     query = query.order_by(WrapUp.follow_up_due.is_(None), WrapUp.follow_up_due, WrapUp.id)
     wraps = list(await session.scalars(query.limit(limit)))
     if not wraps:
@@ -108,6 +121,7 @@ async def list_follow_ups(
             FollowUpPublic(
                 wrap_up_id=w.id,
                 conversation_id=w.conversation_id,
+                conversation_state=str(conversation.state),
                 channel=str(conversation.channel),
                 customer=name or conversation.shown_address,
                 nature_of_inquiry=w.nature_of_inquiry,
@@ -118,6 +132,7 @@ async def list_follow_ups(
                 created_at=w.created_at,
                 overdue=is_overdue(w, today),
                 done_at=w.follow_up_done_at,
+                done_note=w.follow_up_note,
             )
         )
     return items
@@ -137,11 +152,16 @@ async def mark_done(
     session: AsyncSession,
     wrap_up_id: int,
     rep: Rep,
+    note: str | None = None,
     live: LiveHub | None = None,
     now: datetime | None = None,
 ) -> WrapUp:
-    """Close a follow-up: its owner, or a supervisor, says it is done."""
+    """Close a follow-up: its owner, or a supervisor, says it is done, and what was done."""
     now = now or utcnow()
+    # Exported with the wrap-up: masked like every text a person writes.
+    text = mask_sensitive(clean_customer_text(note or "")) or None
+    if text is not None and len(text) > MAX_TEXT_CHARS:
+        raise Invalid(f"Keep the note under {MAX_TEXT_CHARS:,} characters.")
     wrap = await session.get(WrapUp, wrap_up_id)
     if wrap is None or not wrap.follow_up_required:
         raise NotFound(f"There is no follow-up {wrap_up_id}.")
@@ -151,7 +171,7 @@ async def mark_done(
     result = await session.execute(
         update(WrapUp)
         .where(WrapUp.id == wrap_up_id, WrapUp.follow_up_done_at.is_(None))
-        .values(follow_up_done_at=now, follow_up_done_by_id=rep.id)
+        .values(follow_up_done_at=now, follow_up_done_by_id=rep.id, follow_up_note=text)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]

@@ -6,6 +6,8 @@ Every `interval` seconds, in exactly one gateway instance (a job lease in the st
   (75 % of the window gone) and breached (window gone), escalating breached ones to the
   supervisors' tier (`handoff.sla`);
 - flags follow-ups past their due date (`handoff.follow_ups`);
+- sets away the reps whose console has been closed too long, and puts back in the queue the
+  unanswered conversations of reps away past the grace period (`handoff.presence`);
 - once a day, when RETENTION_DAYS is set, purges conversations inactive for longer.
 Supervisors' consoles hear of each mark and flag at once (live hub). The clock is injectable so
 tests can move time; marks are stored, so a restart neither loses nor repeats anything.
@@ -28,10 +30,11 @@ from bot.files.store import FileStore
 from bot.loop_failures import LoopFailures
 from bot.policy import ResponseTargets
 from bot.settings import setting_default
-from bot.store.models import utcnow
+from bot.store.models import Presence, utcnow
 from handoff.follow_ups import flag_overdue, follow_up_event
 from handoff.leases import give_up_lease, take_lease
 from handoff.live import LiveEvent, LiveHub, queue_changed
+from handoff.presence import PresenceRules, presence_changed, return_from_away, set_idle_reps_away
 from handoff.retention import TrackerEraser, purge_inactive
 from handoff.sla import SlaMark, SlaPolicy, check_open_handoffs, complete_closed_windows
 
@@ -57,6 +60,8 @@ class TickReport:
     ran: bool
     marks: list[SlaMark] = field(default_factory=list)
     overdue_follow_ups: int = 0
+    set_away: list[int] = field(default_factory=list)  # reps
+    returned: list[int] = field(default_factory=list)  # conversations back in the queue
     purged_conversations: int | None = None
 
 
@@ -71,6 +76,8 @@ class SlaMonitor:
     # Retention reaches Rasa's tracker store too (handoff/retention.py).
     erase_tracker: TrackerEraser | None = None
     files: FileStore | None = None  # files of purged messages go too
+    # Reps without a console go away; an away rep's unanswered conversations go back.
+    presence: PresenceRules | None = field(default_factory=PresenceRules)
     clock: Callable[[], datetime] = utcnow
     holder: str = field(default_factory=_holder_id)
 
@@ -96,12 +103,23 @@ class SlaMonitor:
         await complete_closed_windows(self.session_factory, policy=self._policy)
         flagged = await flag_overdue(self.session_factory, now=now)
         report.overdue_follow_ups = len(flagged)
+        if self.presence is not None:
+            report.set_away = await set_idle_reps_away(
+                self.session_factory, rules=self.presence, now=now
+            )
+            report.returned = await return_from_away(
+                self.session_factory, rules=self.presence, now=now
+            )
         if self.live is not None:
             for mark in report.marks:
                 self.live.publish(sla_event(mark))
                 self.live.publish(queue_changed(mark.conversation_id))
             for wrap in flagged:
                 self.live.publish(follow_up_event(wrap, what="overdue"))
+            for rep_id in report.set_away:
+                self.live.publish(presence_changed(rep_id, Presence.AWAY))
+            for conversation_id in report.returned:
+                self.live.publish(queue_changed(conversation_id))
         if self.retention_days is not None and await take_lease(
             self.session_factory,
             job=RETENTION_JOB,

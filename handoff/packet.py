@@ -10,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.files.store import valid_key
+from bot.messages import Channel
+from bot.policy import WHATSAPP_WINDOW, whatsapp_window_open
 from bot.store.models import (
     AuditEvent,
     Contact,
@@ -24,7 +26,9 @@ from bot.store.models import (
     utcnow,
 )
 from handoff.errors import NotFound
+from handoff.queue import language_of
 from handoff.replies import worst_status
+from handoff.roster import spoken_languages
 from handoff.schemas import (
     AuditEventPublic,
     ButtonPublic,
@@ -35,6 +39,7 @@ from handoff.schemas import (
     QueueItemPublic,
     RatingPublic,
     RepBrief,
+    ReplyWindowPublic,
     WrapUpPublic,
 )
 
@@ -64,13 +69,19 @@ class RepNames:
 
 
 def queue_item(
-    conversation: Conversation, contact: Contact | None, names: RepNames, now: datetime
+    conversation: Conversation,
+    contact: Contact | None,
+    names: RepNames,
+    now: datetime,
+    spoken: set[str] | None = None,
 ) -> QueueItemPublic:
     requested = conversation.handoff_requested_at
     waiting = int((now - requested).total_seconds()) if requested else None
+    routable = language_of(conversation)
     return QueueItemPublic(
         id=conversation.id,
         channel=str(conversation.channel),
+        language=conversation.language,
         customer=(contact.display_name if contact and contact.display_name else None)
         or conversation.shown_address,
         state=str(conversation.state),
@@ -83,6 +94,8 @@ def queue_item(
         due_at=conversation.due_at,
         overdue=bool(conversation.due_at and conversation.due_at < now),
         assigned_rep=names.brief(conversation.assigned_rep_id),
+        team=conversation.team,
+        language_unserved=routable is not None and spoken is not None and routable not in spoken,
     )
 
 
@@ -97,7 +110,8 @@ async def queue_items(
             select(Contact).where(Contact.id.in_({c.contact_id for c in conversations}))
         )
     }
-    return [queue_item(c, contacts.get(c.contact_id), names, now) for c in conversations]
+    spoken = await spoken_languages(session) if conversations else set()
+    return [queue_item(c, contacts.get(c.contact_id), names, now, spoken) for c in conversations]
 
 
 def packet(conversation: Conversation) -> HandoffPacketPublic:
@@ -108,6 +122,7 @@ def packet(conversation: Conversation) -> HandoffPacketPublic:
         confidence=context.get("confidence"),
         reason=conversation.escalation_reason,
         priority=str(conversation.priority) if conversation.priority else None,
+        language=conversation.language,
         # Empty slots say nothing to a rep.
         slots={k: v for k, v in (slots or {}).items() if v not in (None, "", [])},
         summary=context.get("summary"),
@@ -131,10 +146,42 @@ def _buttons(payload: dict[str, Any] | None) -> list[ButtonPublic]:
     ]
 
 
+def reply_window(
+    conversation: Conversation, *, whatsapp_template: bool, now: datetime
+) -> ReplyWindowPublic:
+    """Whether a rep's reply can go as written now, said before they write it."""
+    if conversation.channel != Channel.WHATSAPP:
+        return ReplyWindowPublic(open=True, closes_at=None, template=False, message=None)
+    last = conversation.last_customer_message_at
+    closes_at = last + WHATSAPP_WINDOW if last else None
+    if whatsapp_window_open(last, now):
+        return ReplyWindowPublic(open=True, closes_at=closes_at, template=False, message=None)
+    if whatsapp_template:
+        message = (
+            "The customer last wrote more than 24 hours ago, so WhatsApp takes only the "
+            "approved template now: your reply goes inside it, on one line, cut to 900 "
+            "characters."
+        )
+    else:
+        message = (
+            "The customer last wrote more than 24 hours ago and no WhatsApp template is "
+            "configured (TWILIO_WHATSAPP_TEMPLATE_SID): a reply cannot reach them until they "
+            "write again."
+        )
+    return ReplyWindowPublic(
+        open=False, closes_at=closes_at, template=whatsapp_template, message=message
+    )
+
+
 async def conversation_detail(
-    *, session: AsyncSession, conversation_id: int, now: datetime | None = None
+    *,
+    session: AsyncSession,
+    conversation_id: int,
+    now: datetime | None = None,
+    whatsapp_template: bool = False,
 ) -> ConversationPublic:
-    """Everything about one conversation a rep needs, read in a handful of queries."""
+    """Everything about one conversation a rep needs, read in a handful of queries
+    (`whatsapp_template`: one is configured, for what a reply outside the window becomes)."""
     now = now or utcnow()
     conversation = await session.get(Conversation, conversation_id, populate_existing=True)
     if conversation is None:
@@ -190,7 +237,7 @@ async def conversation_detail(
     }
     names = await RepNames.load(session, rep_ids)
     return ConversationPublic(
-        summary=queue_item(conversation, contact, names, now),
+        summary=queue_item(conversation, contact, names, now, await spoken_languages(session)),
         address=conversation.shown_address,
         phone=contact.phone if contact else None,
         handoff_requested_at=conversation.handoff_requested_at,
@@ -210,6 +257,7 @@ async def conversation_detail(
                 ],
                 intent=m.intent,
                 intent_confidence=m.intent_confidence,
+                language=m.language,
                 delivery_status=worst_status(statuses.get(m.id, [])),
             )
             for m in messages
@@ -244,4 +292,6 @@ async def conversation_detail(
             for w in wrap_ups
         ],
         ratings=[RatingPublic.model_validate(r) for r in ratings],
+        contact_id=conversation.contact_id,
+        reply_window=reply_window(conversation, whatsapp_template=whatsapp_template, now=now),
     )

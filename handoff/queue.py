@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import ColumnElement, Select, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.languages import UNDETERMINED
 from bot.lifecycle import transition
 from bot.store.models import (
     Contact,
@@ -24,6 +26,8 @@ from bot.store.models import (
     ConversationState,
     Handoff,
     Rep,
+    RepLanguage,
+    RepTeam,
     Role,
     utcnow,
 )
@@ -44,6 +48,45 @@ def tier_of_waiting(conversation: Conversation) -> int:
 
 def _in_queue_order(query: Select[_Row]) -> Select[_Row]:
     return query.order_by(Conversation.priority_rank, Conversation.due_at, Conversation.id)
+
+
+def language_of(conversation: Conversation) -> str | None:
+    """The conversation's language code, when it is known ("und", could not be told: None)."""
+    return routable_language(conversation.language)
+
+
+def routable_language(language: str | None) -> str | None:
+    return None if not language or language == UNDETERMINED else language
+
+
+@dataclass(frozen=True, slots=True)
+class Preference:
+    """What a rep taking the next conversation would rather have: their languages, their teams."""
+
+    languages: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    default_team: str = "general"
+
+    def order(self) -> list[ColumnElement[int]]:
+        """Sort keys (0 first): in one of the rep's languages, then in one of their teams."""
+        keys: list[ColumnElement[int]] = []
+        if self.languages:
+            keys.append(case((Conversation.language.in_(self.languages), 0), else_=1))
+        if self.teams:
+            team = Conversation.team
+            mine: ColumnElement[bool] = team.in_(self.teams)
+            if self.default_team in self.teams:
+                mine = mine | team.is_(None)  # from before teams: the default team's
+            keys.append(case((mine, 0), else_=1))
+        return keys
+
+
+async def preference_of(session: AsyncSession, rep: Rep, default_team: str) -> Preference:
+    languages = await session.scalars(
+        select(RepLanguage.language).where(RepLanguage.rep_id == rep.id)
+    )
+    teams = await session.scalars(select(RepTeam.team).where(RepTeam.rep_id == rep.id))
+    return Preference(tuple(languages), tuple(teams), default_team)
 
 
 async def waiting(
@@ -144,6 +187,13 @@ async def assign(
     # hot path of a busy queue, and the audit event already says when it was claimed.
     transition(session, conversation, S.ASSIGNED, actor=actor, reason=reason, at=now)
     conversation.assigned_rep_id = rep.id
+    # Auto-assignment gives the next conversation to the rep idle longest.
+    await session.execute(
+        update(Rep)
+        .where(Rep.id == rep.id)
+        .values(last_assigned_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def claim(
@@ -173,12 +223,17 @@ async def claim_next(
     tier: int,
     live: LiveHub | None = None,
     now: datetime | None = None,
+    prefer: Preference | None = None,
 ) -> Conversation | None:
-    """Take the first conversation waiting in `tier`'s queue; None when it is empty."""
+    """Take the first conversation waiting in `tier`'s queue; None when it is empty.
+
+    With `prefer`, conversations in the rep's languages come first, then those of their teams,
+    each in queue order: a rep takes what they can answer before what they cannot.
+    """
     require_tier(rep, tier)
     now = now or utcnow()
     async with committing(session):
-        conversation = await _take(session, rep, tier=tier)
+        conversation = await _take(session, rep, tier=tier, prefer=prefer)
         if conversation is not None:
             await assign(
                 session, conversation, rep, actor=rep_actor(rep), reason="took next", now=now
@@ -191,7 +246,12 @@ async def claim_next(
 
 
 async def _take(
-    session: AsyncSession, rep: Rep, *, conversation_id: int | None = None, tier: int = 1
+    session: AsyncSession,
+    rep: Rep,
+    *,
+    conversation_id: int | None = None,
+    tier: int = 1,
+    prefer: Preference | None = None,
 ) -> Conversation | None:
     """Lock a waiting conversation for this transaction: the one given, or the next of `tier`."""
     if conversation_id is not None:
@@ -204,20 +264,56 @@ async def _take(
         states = [found.state]
     else:
         states = [QUEUE_STATES[tier]]
+    order = prefer.order() if prefer is not None else []
     if session.get_bind().dialect.name == "postgresql":
-        return await _take_postgresql(session, states, conversation_id)
-    return await _take_sqlite(session, states, conversation_id)
+        return await _take_postgresql(session, states, conversation_id, order)
+    return await _take_sqlite(session, states, conversation_id, order)
+
+
+async def take_first_waiting(
+    session: AsyncSession, conversation_ids: list[int], states: list[ConversationState]
+) -> Conversation | None:
+    """Lock the first of `conversation_ids`, in queue order, that is still waiting and that
+    nobody is taking now; None when there is none.
+
+    For the auto-assigner: a conversation a rep or another assigner is taking at this moment is
+    skipped, not waited for (`SKIP LOCKED` on PostgreSQL; the conditional update on SQLite).
+    """
+    if not conversation_ids:
+        return None
+    if session.get_bind().dialect.name == "postgresql":
+        found: Conversation | None = await session.scalar(
+            _in_queue_order(
+                select(Conversation).where(
+                    Conversation.id.in_(conversation_ids),
+                    Conversation.state.in_(states),
+                    Conversation.assigned_rep_id.is_(None),
+                )
+            )
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        return found
+    for conversation_id in conversation_ids:  # given in queue order
+        taken = await _take_sqlite(session, states, conversation_id, [])
+        if taken is not None:
+            return taken
+    return None
 
 
 async def _take_postgresql(
-    session: AsyncSession, states: list[ConversationState], conversation_id: int | None
+    session: AsyncSession,
+    states: list[ConversationState],
+    conversation_id: int | None,
+    order: list[ColumnElement[int]],
 ) -> Conversation | None:
     query = select(Conversation).where(Conversation.state.in_(states))
     if conversation_id is not None:
         # Wait for a concurrent claimer to finish, then see whether it is still waiting.
         query = query.where(Conversation.id == conversation_id).with_for_update()
     else:
-        query = _in_queue_order(query).limit(1).with_for_update(skip_locked=True)
+        query = _in_queue_order(query.order_by(*order)).limit(1).with_for_update(skip_locked=True)
     conversation: Conversation | None = await session.scalar(
         query.execution_options(populate_existing=True)
     )
@@ -225,7 +321,10 @@ async def _take_postgresql(
 
 
 async def _take_sqlite(
-    session: AsyncSession, states: list[ConversationState], conversation_id: int | None
+    session: AsyncSession,
+    states: list[ConversationState],
+    conversation_id: int | None,
+    order: list[ColumnElement[int]],
 ) -> Conversation | None:
     while True:
         if conversation_id is not None:
@@ -234,7 +333,9 @@ async def _take_sqlite(
             candidates = list(
                 await session.scalars(
                     _in_queue_order(
-                        select(Conversation.id).where(Conversation.state.in_(states))
+                        select(Conversation.id)
+                        .where(Conversation.state.in_(states))
+                        .order_by(*order)
                     ).limit(_SQLITE_CANDIDATES)
                 )
             )

@@ -57,7 +57,13 @@ async def send_rep_reply(
     """
     body = _text(text, "reply")
     now = now or utcnow()
-    reply = Reply(text=body, sender_kind=SenderKind.REP, rep_id=rep.id, attachment=attachment)
+    reply = Reply(
+        text=body,
+        sender_kind=SenderKind.REP,
+        rep_id=rep.id,
+        rep_name=rep.display_name,
+        attachment=attachment,
+    )
     async with committing(session):
         conversation = await lock_conversation(session, conversation_id)
         require_owner(conversation, rep)

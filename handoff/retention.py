@@ -3,7 +3,9 @@
 A conversation is purged when its last message (or, without one, its creation) is older than
 the cutoff and no person owns it now (open handoffs are never purged). It goes with its
 messages, deliveries, notes, wrap-ups, ratings, handoff records, FAQ feedback and audit events,
-and its contact when no other conversation is left. Work is done in batches, one transaction
+and its contact when nothing else is left. Phone calls and emails reps logged go when they
+happened before the cutoff, and their contact with them when nothing else is left. Work is
+done in batches, one transaction
 each, so the store is never locked for long; the purge itself is an audit event (counts,
 cutoff, who).
 
@@ -39,6 +41,7 @@ from bot.store.models import (
     Delivery,
     FaqFeedback,
     Handoff,
+    LoggedInteraction,
     Message,
     Note,
     Rating,
@@ -79,7 +82,7 @@ class PurgeReport:
 
 
 def _report_order() -> list[str]:
-    return ["conversations", *(name for name, _ in _CHILDREN), "contacts"]
+    return ["conversations", *(name for name, _ in _CHILDREN), "logged_interactions", "contacts"]
 
 
 def _expired(cutoff: datetime) -> Any:
@@ -113,6 +116,8 @@ async def purge_inactive(
     else:
         while await _purge_batch(session_factory, report, batch_size, erase_tracker, files):
             pass
+        while await _purge_logged_batch(session_factory, report, batch_size):
+            pass
         async with session_factory() as session, session.begin():
             reason = f"data purge: {report.summary()}"[:500]
             session.add(
@@ -145,6 +150,14 @@ async def _count(session_factory: async_sessionmaker[AsyncSession], report: Purg
                 )
                 or 0
             )
+        report.counts["logged_interactions"] = int(
+            await session.scalar(
+                select(func.count())
+                .select_from(LoggedInteraction)
+                .where(LoggedInteraction.occurred_at < report.cutoff)
+            )
+            or 0
+        )
         # Contacts every one of whose conversations would go.
         kept = select(Conversation.contact_id).where(~_expired(report.cutoff))
         report.counts["contacts"] = int(
@@ -225,6 +238,42 @@ async def delete_files(files: FileStore, keys: Sequence[str], counts: Counter[st
         counts["files"] += 1
 
 
+async def _purge_logged_batch(
+    session_factory: async_sessionmaker[AsyncSession], report: PurgeReport, batch_size: int
+) -> bool:
+    """Purge one batch of logged calls and emails from before the cutoff, and their contacts
+    when nothing else is left of them; False when none was left."""
+    async with session_factory() as session, session.begin():
+        rows = (
+            await session.execute(
+                select(LoggedInteraction.id, LoggedInteraction.contact_id)
+                .where(LoggedInteraction.occurred_at < report.cutoff)
+                .order_by(LoggedInteraction.id)
+                .limit(batch_size)
+            )
+        ).all()
+        if not rows:
+            return False
+        result = await session.execute(
+            delete(LoggedInteraction)
+            .where(LoggedInteraction.id.in_([r[0] for r in rows]))
+            .execution_options(synchronize_session=False)
+        )
+        report.counts["logged_interactions"] += result.rowcount  # type: ignore[attr-defined]
+        contact_ids = {r[1] for r in rows}
+        result = await session.execute(
+            delete(Contact)
+            .where(
+                Contact.id.in_(contact_ids),
+                Contact.id.not_in(select(Conversation.contact_id)),
+                Contact.id.not_in(select(LoggedInteraction.contact_id)),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        report.counts["contacts"] += result.rowcount  # type: ignore[attr-defined]
+    return True
+
+
 async def delete_conversations(
     session: AsyncSession, rows: Sequence[tuple[int, int]], counts: Counter[str]
 ) -> None:
@@ -248,9 +297,17 @@ async def delete_conversations(
     )
     counts["conversations"] += result.rowcount  # type: ignore[attr-defined]
     still_used = select(Conversation.contact_id).where(Conversation.contact_id.in_(contact_ids))
+    # A customer with logged calls or emails stays, with them (erasure removes those first).
+    still_logged = select(LoggedInteraction.contact_id).where(
+        LoggedInteraction.contact_id.in_(contact_ids)
+    )
     result = await session.execute(
         delete(Contact)
-        .where(Contact.id.in_(contact_ids), Contact.id.not_in(still_used))
+        .where(
+            Contact.id.in_(contact_ids),
+            Contact.id.not_in(still_used),
+            Contact.id.not_in(still_logged),
+        )
         .execution_options(synchronize_session=False)
     )
     counts["contacts"] += result.rowcount  # type: ignore[attr-defined]

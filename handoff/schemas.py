@@ -7,7 +7,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.store.models import Role
+from bot.messages import Direction
+from bot.store.models import InteractionChannel, Presence, Role
 
 # The one limit on what a person writes: replies, notes, wrap-ups' actions, canned texts.
 MAX_TEXT_CHARS = 4000
@@ -45,6 +46,48 @@ class RepPublic(RepBrief):
     role: Role
 
 
+class PresencePublic(_Public):
+    presence: Presence
+    presence_changed_at: datetime | None
+    last_seen_at: datetime | None
+
+
+class PresenceUpdate(BaseModel):
+    presence: Presence
+
+
+class RepRoutingPublic(RepPublic):
+    """What a rep serves, and how much they hold now."""
+
+    active: bool
+    presence: Presence
+    last_seen_at: datetime | None
+    teams: list[str]
+    languages: list[str]
+    max_chat: int  # their limit (their own, else the default)
+    max_messaging: int
+    open_chat: int
+    open_messaging: int
+
+
+class RepRoutingUpdate(BaseModel):
+    """What an admin changes; a field left out stays as it is (0 as a limit: the default)."""
+
+    teams: list[str] | None = Field(default=None, max_length=20)
+    languages: list[str] | None = Field(default=None, max_length=20)
+    max_chat: int | None = Field(default=None, ge=0, le=100)
+    max_messaging: int | None = Field(default=None, ge=0, le=100)
+
+
+class TeamPublic(BaseModel):
+    key: str
+    name: str
+    auto_assign: bool
+    members: int  # active reps in the team
+    available: int  # of them, available now
+    waiting: int  # conversations waiting in tier 1 for the team
+
+
 # The queue -----------------------------------------------------------------------------------
 
 
@@ -53,6 +96,9 @@ class QueueItemPublic(BaseModel):
 
     id: int
     channel: str
+    # The conversation's language ("es", "ht"; "pap", "und": one the assistant does not answer
+    # in), None while undecided.
+    language: str | None
     customer: str  # display name, else the address on the channel
     state: str
     tier: int | None
@@ -64,6 +110,9 @@ class QueueItemPublic(BaseModel):
     due_at: datetime | None
     overdue: bool
     assigned_rep: RepBrief | None
+    team: str | None = None  # the team that serves it (handoff/routing.yml)
+    # In a language no active rep speaks: supervisors see it flagged.
+    language_unserved: bool = False
 
 
 # A conversation ------------------------------------------------------------------------------
@@ -76,6 +125,7 @@ class HandoffPacketPublic(BaseModel):
     confidence: float | None
     reason: str | None
     priority: str | None
+    language: str | None  # the conversation's, as the customer writes it
     slots: dict[str, Any]
     summary: str | None
 
@@ -96,6 +146,8 @@ class MessagePublic(BaseModel):
     attachments: list[dict[str, Any]]
     intent: str | None
     intent_confidence: float | None
+    # Customer messages: the language detected in it ("und": unsure; None: no words).
+    language: str | None
     # Outbound only: the worst status of its parts (pending, sending, sent, delivered, failed …).
     delivery_status: str | None
 
@@ -191,6 +243,15 @@ class ConversationReadPublic(BaseModel):
     created_at: datetime
 
 
+class ReplyWindowPublic(BaseModel):
+    """Whether a free-form reply can go now; on WhatsApp it may have to be the template."""
+
+    open: bool
+    closes_at: datetime | None  # WhatsApp: 24 hours after the customer's last message
+    template: bool  # outside the window the approved template carries the reply
+    message: str | None  # what the console shows before the rep writes
+
+
 class ConversationPublic(BaseModel):
     """Everything a rep needs: the queue facts, the handoff packet, transcript, trail, notes."""
 
@@ -205,6 +266,103 @@ class ConversationPublic(BaseModel):
     notes: list[NotePublic]
     wrap_ups: list[WrapUpPublic]
     ratings: list[RatingPublic]
+    contact_id: int
+    reply_window: ReplyWindowPublic
+
+
+# Logged calls and emails, contacts and their history ----------------------------------------
+
+
+class InteractionCreate(BaseModel):
+    """A phone call or an email a rep records: who, which way, when, and the record."""
+
+    channel: InteractionChannel
+    direction: Direction
+    occurred_at: datetime | None = Field(default=None, description="when; now if not given")
+    contact_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="the customer, picked from a search"
+    )
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=254)
+    name: str | None = Field(default=None, max_length=200)
+    nature_of_inquiry: str = Field(
+        min_length=1, max_length=100, description="a catalogue topic (`track_order`) or free text"
+    )
+    actions_taken: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    follow_up_required: bool = False
+    follow_up_due: date | None = None
+    follow_up_owner: str | None = Field(default=None, max_length=50)
+
+    @model_validator(mode="after")
+    def _follow_up_needs_due_date_and_owner(self) -> Self:
+        if self.follow_up_required:
+            if self.follow_up_due is None or not self.follow_up_owner:
+                raise ValueError("a follow-up needs a due date and an owner")
+        else:
+            self.follow_up_due = None
+            self.follow_up_owner = None
+        return self
+
+
+class InteractionPublic(BaseModel):
+    id: int
+    contact_id: int
+    channel: str
+    direction: str
+    occurred_at: datetime
+    phone: str | None
+    email: str | None
+    name: str | None
+    nature_of_inquiry: str
+    actions_taken: str
+    follow_up_required: bool
+    follow_up_due: date | None
+    follow_up_owner: RepBrief | None
+    rep: RepBrief | None
+    created_at: datetime
+
+
+class ContactConversationBrief(BaseModel):
+    id: int
+    channel: str
+    address: str  # as people see it: a web visitor's label, never the session id
+    state: str
+    last_message_at: datetime | None
+
+
+class ContactPublic(BaseModel):
+    """A customer as a search finds them, with where they wrote from."""
+
+    id: int
+    name: str | None
+    phone: str | None
+    email: str | None
+    conversations: list[ContactConversationBrief]
+    logged_interactions: int
+
+
+class HistoryItemPublic(BaseModel):
+    """One entry of a customer's history: a conversation on a channel, or a logged call/email,
+    with its record (nature of inquiry, and the latest wrap-up's or the log's actions)."""
+
+    kind: str  # "conversation" or "interaction"
+    id: int
+    channel: str
+    direction: str | None  # logged ones: inbound (the customer called) or outbound
+    at: datetime  # last activity, or when the call/email happened
+    address: str | None
+    state: str | None
+    nature_of_inquiry: str | None
+    actions_taken: str | None
+    follow_up_required: bool
+    follow_up_due: date | None
+    follow_up_done: bool
+    rep: RepBrief | None
+
+
+class ContactHistoryPublic(BaseModel):
+    contact: ContactPublic
+    history: list[HistoryItemPublic]  # newest first
 
 
 # Canned responses ----------------------------------------------------------------------------

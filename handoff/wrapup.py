@@ -93,7 +93,8 @@ async def resolve(
     if live is not None:
         live.publish(queue_changed(conversation.id))
     try:
-        await replies.send(conversation.id, rating_question())
+        # Asked in the conversation's language, read with it.
+        await replies.send(conversation.id, rating_question)
     except NoSender:
         # The resolution stands; the channel cannot carry the question from this gateway.
         logger.error(

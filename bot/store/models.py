@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -72,6 +73,14 @@ class Priority(enum.StrEnum):
         return list(Priority).index(self)
 
 
+class Presence(enum.StrEnum):
+    """Whether a person takes new conversations now (auto-assignment offers only to available)."""
+
+    AVAILABLE = "available"
+    BUSY = "busy"  # at work, taking no new conversations
+    AWAY = "away"  # not at work: unanswered conversations go back to the queue after a grace
+
+
 class TurnStatus(enum.StrEnum):
     """Where a customer message is in its processing (work is done from the store)."""
 
@@ -98,10 +107,14 @@ class Contact(Base):
     """A customer; one contact may write on several channels (SMS and WhatsApp share a phone)."""
 
     __tablename__ = "contacts"
+    # A unique index rather than a constraint: SQLite adds one without rebuilding the table.
+    __table_args__ = (Index("uq_contacts_email", "email", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # Given when a rep logs an email with this customer (handoff/interactions.py).
+    email: Mapped[str | None] = mapped_column(String(254))
     # STOP on SMS/WhatsApp: nothing more is sent until START.
     opted_out_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -154,11 +167,20 @@ class Conversation(Base):
     # How people see the address when the address itself is a secret (a web chat session):
     # "Web visitor 7F3A". None: the address is shown (a phone number, a Telegram chat).
     address_label: Mapped[str | None] = mapped_column(String(40))
+    # The conversation's language so far (bot/languages.py): "es", "ht", or one the assistant
+    # does not answer in ("pap", "pt", "und" when it could not be told), which a person takes.
+    # None: not decided yet (nothing the customer sent told), the assistant's default meanwhile.
+    language: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime | None] = mapped_column()
     # WhatsApp's customer-service window runs 24 hours from the customer's last message.
     last_customer_message_at: Mapped[datetime | None] = mapped_column()
+    # The team whose reps serve it (handoff/routing.yml), chosen when it is handed off.
+    team: Mapped[str | None] = mapped_column(String(50))
+    # When it was first found waiting in a language no active rep speaks (flagged to
+    # supervisors); cleared when a person takes it.
+    unserved_language_at: Mapped[datetime | None] = mapped_column()
 
     contact: Mapped[Contact] = relationship(back_populates="conversations")
 
@@ -197,6 +219,8 @@ class Message(Base):
     external_id: Mapped[str | None] = mapped_column(String(100))
     intent: Mapped[str | None] = mapped_column(String(100))
     intent_confidence: Mapped[float | None] = mapped_column(Float)
+    # A customer message's own language as detected ("und": unsure; None: no words to go on).
+    language: Mapped[str | None] = mapped_column(String(12))
     turn_status: Mapped[TurnStatus | None] = mapped_column(_enum(TurnStatus))
     # While routing: past this time the instance is taken for dead and another may route it.
     turn_lease_until: Mapped[datetime | None] = mapped_column()
@@ -307,6 +331,40 @@ class Rep(Base):
     login_blocked_until: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     deactivated_at: Mapped[datetime | None] = mapped_column()
+    # Presence: offered new conversations only while available. `away_auto`: away for want of a
+    # console (new accounts, or set by the monitor), so opening the console makes them
+    # available; a rep who chose away stays away until they choose otherwise.
+    presence: Mapped[Presence] = mapped_column(
+        _enum(Presence), default=Presence.AWAY, server_default=Presence.AWAY.value
+    )
+    presence_changed_at: Mapped[datetime | None] = mapped_column()
+    away_auto: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The console's live connection (or an API call) last seen; the monitor sets away after
+    # PRESENCE_AWAY_AFTER_MINUTES without it.
+    last_seen_at: Mapped[datetime | None] = mapped_column()
+    # Last time a conversation was given to them: ties in auto-assignment go to the longest idle.
+    last_assigned_at: Mapped[datetime | None] = mapped_column()
+    # Most open conversations at once per channel kind; None: the settings' default.
+    max_chat: Mapped[int | None] = mapped_column(Integer)
+    max_messaging: Mapped[int | None] = mapped_column(Integer)
+
+
+class RepTeam(Base):
+    """A rep's membership of a team (teams are declared in handoff/routing.yml)."""
+
+    __tablename__ = "rep_teams"
+
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), primary_key=True)
+    team: Mapped[str] = mapped_column(String(50), primary_key=True, index=True)
+
+
+class RepLanguage(Base):
+    """A language a rep answers customers in (a language code: en, es, fr, ht, nl, ...)."""
+
+    __tablename__ = "rep_languages"
+
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True, index=True)
 
 
 class RepSession(Base):
@@ -372,6 +430,43 @@ class WrapUp(Base):
         ForeignKey("reps.id", name="fk_wrap_up_follow_up_done_by")
     )
     follow_up_overdue_at: Mapped[datetime | None] = mapped_column()
+    # What was done, written by whoever marked the follow-up done (masked like other free text).
+    follow_up_note: Mapped[str | None] = mapped_column(Text)
+
+
+class InteractionChannel(enum.StrEnum):
+    """Policy channels a rep records by hand: the chat channels are logged by themselves."""
+
+    PHONE = "phone"
+    EMAIL = "email"
+
+
+class LoggedInteraction(Base):
+    """A phone call or an email with a customer, recorded by a rep: the same record a wrap-up
+    keeps (nature of inquiry, actions taken, follow-up), against the contact."""
+
+    __tablename__ = "logged_interactions"
+    __table_args__ = (
+        Index("ix_logged_interaction_contact", "contact_id", "occurred_at"),
+        Index("ix_logged_interaction_occurred", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    channel: Mapped[InteractionChannel] = mapped_column(_enum(InteractionChannel))
+    direction: Mapped[Direction] = mapped_column(_enum(Direction))
+    occurred_at: Mapped[datetime] = mapped_column()
+    # How the customer was reached, as the rep recorded it (the contact may hold others).
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    name: Mapped[str | None] = mapped_column(String(200))
+    nature_of_inquiry: Mapped[str] = mapped_column(String(100))
+    actions_taken: Mapped[str] = mapped_column(Text)
+    follow_up_required: Mapped[bool] = mapped_column(Boolean)
+    follow_up_due: Mapped[date | None] = mapped_column(Date)
+    follow_up_owner_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Note(Base):

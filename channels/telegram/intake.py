@@ -19,8 +19,11 @@ from telegram import CallbackQuery, MaybeInaccessibleMessage, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
+from bot import system_texts
 from bot.inbox import Inbox, Taken
+from bot.languages import from_hint
 from bot.messages import Channel, InboundMessage, Reply, SenderKind
+from bot.system_texts import TextKey
 from bot.text import clean_customer_text
 from channels.telegram.buttons import RECENT_MESSAGES, is_payload_key, resolve_payload_key
 from channels.telegram.client import TelegramClient
@@ -40,16 +43,17 @@ logger = logging.getLogger(__name__)
 # Telegram clients show a Start button that sends /start; /help is the other command every
 # bot is expected to know. Both get the greeting; neither means anything to the assistant.
 GREETING_COMMANDS = frozenset({"start", "help"})
-EXPIRED_BUTTON_TEXT = "That button is no longer available. Please type your question instead."
 
 
-def greeting_text(promise_hours: int) -> str:
+def greeting_text(promise_hours: int, language: str | None = None) -> str:
     """What /start and /help answer: what the assistant does and the response promise."""
-    return (
-        "Hi, I'm the Caricom Connects assistant. I can help with your account, orders and "
-        "delivery, and payments and refunds: just type your question. If you'd like a person, "
-        f'type "agent" and a representative will reply here within {promise_hours} hours.'
-    )
+    return system_texts.text(TextKey.TELEGRAM_GREETING, language, hours=promise_hours)
+
+
+def expired_button_text(language_code: str | None) -> str:
+    """Said on a button too old to be found again, in the language of the person's Telegram
+    app (the press may come from a chat whose conversation is long gone)."""
+    return system_texts.text(TextKey.TELEGRAM_EXPIRED_BUTTON, from_hint(language_code))
 
 
 class UpdateOutcome(enum.StrEnum):
@@ -66,7 +70,7 @@ class TelegramIntake:
     def __init__(self, *, client: TelegramClient, inbox: Inbox, promise_hours: int) -> None:
         self._client = client
         self._inbox = inbox
-        self._greeting = Reply(text=greeting_text(promise_hours), sender_kind=SenderKind.SYSTEM)
+        self._promise_hours = promise_hours
 
     async def handle(self, update: Update) -> UpdateOutcome:
         """Store `update` once and start its processing; raise when it could not be stored."""
@@ -110,6 +114,7 @@ class TelegramIntake:
             display_name=display_name(message),
             attachments=attachments,
             metadata=_metadata(message, edited=edited),
+            language_hint=message.from_user.language_code if message.from_user else None,
         )
         if edited:
             # Logged so the record shows what the customer changed; the answer already went.
@@ -126,7 +131,7 @@ class TelegramIntake:
             # Sent after Telegram is answered, so a slow Bot API never holds the webhook.
             self._inbox.reply_later(
                 stored.conversation_id,
-                self._greeting,
+                self._greeting,  # in the conversation's language
                 name=f"telegram-greeting-{stored.conversation_id}",
             )
             return UpdateOutcome.RECORDED
@@ -140,7 +145,7 @@ class TelegramIntake:
         address = str(message.chat.id)
         title, payload = await self._chosen(query.data, message, address)
         if title is None:
-            self._answer(query, text=EXPIRED_BUTTON_TEXT)
+            self._answer(query, text=expired_button_text(query.from_user.language_code))
             return UpdateOutcome.IGNORED
         inbound = InboundMessage(
             channel=Channel.TELEGRAM,
@@ -150,11 +155,17 @@ class TelegramIntake:
             display_name=message.chat.title or query.from_user.full_name,
             button_payload=payload,
             metadata={"callback_query": True, "from_id": query.from_user.id},
+            language_hint=query.from_user.language_code,
         )
         outcome = self._taken(inbound, await self._inbox.take(inbound))
         if outcome == UpdateOutcome.ACCEPTED:
             self._answer(query)  # rate-limited: no call out, not even to stop the spinner
         return outcome
+
+    def _greeting(self, language: str | None) -> Reply:
+        return Reply(
+            text=greeting_text(self._promise_hours, language), sender_kind=SenderKind.SYSTEM
+        )
 
     def _taken(self, inbound: InboundMessage, taken: Taken) -> UpdateOutcome:
         if taken == Taken.DUPLICATE:

@@ -19,9 +19,11 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import system_texts
 from bot.files.store import FileStore
 from bot.messages import Channel, Reply
 from bot.sending import Failed, OutboundJob, Outcome, RetryLater, Sent
+from bot.system_texts import TextKey
 from bot.text import split_in_parts
 from channels.telegram.buttons import callback_data
 from channels.telegram.client import TelegramClient
@@ -32,8 +34,6 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE_UNITS = 4096
 # Telegram's limit on a document's caption.
 CAPTION_UNITS = 1024
-# Telegram refuses a message without text, and buttons need a message to hang on.
-BUTTONS_ONLY_TEXT = "Please choose:"
 _SENTENCE_END = re.compile(r"[.!?…](?=\s)")
 
 
@@ -52,7 +52,8 @@ class TelegramSender:
         if not parts:
             if not reply.buttons:
                 return []
-            parts = [BUTTONS_ONLY_TEXT]
+            # Telegram refuses a message without text, and buttons need one to hang on.
+            parts = [system_texts.text(TextKey.TELEGRAM_CHOOSE, reply.language)]
         bodies: list[dict[str, Any]] = [{"text": part} for part in parts]
         attachment = reply.attachment
         if attachment is not None and attachment.file and self._files is not None:

@@ -2,7 +2,9 @@
 
 A keyword is logged but never reaches the bot. STOP marks the contact opted out, and from then
 on the senders refuse to send to them (checked at send time, so replies already queued stop
-too); START and UNSTOP opt back in; HELP says how to reach support.
+too); START and UNSTOP opt back in; HELP says how to reach support. The answers are in the
+conversation's language (locales/system_texts.yml); the keywords themselves stay the English
+ones carriers know.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import enum
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import system_texts
 from bot.store.models import Contact, Conversation, utcnow
+from bot.system_texts import TextKey
 
 
 class Keyword(enum.Enum):
@@ -42,21 +46,28 @@ def keyword_of_opt_out_type(opt_out_type: str | None) -> Keyword | None:
         return None
 
 
-def help_text(*, promise_hours: int, sms_number: str, whatsapp_number: str) -> str:
-    """How to reach support, on every channel."""
-    sms = f"by SMS at {sms_number}" if sms_number else "by SMS"
-    whatsapp = f"on WhatsApp at {whatsapp_number}" if whatsapp_number else "on WhatsApp"
-    return (
-        "Caricom Connects support: ask your question here, or reach us on the web chat on our "
-        f"website, {sms}, {whatsapp} or on Telegram. A person replies within {promise_hours} "
-        'hours: type "agent" to ask for one. Reply STOP to stop messages.'
+def help_text(
+    *, promise_hours: int, sms_number: str, whatsapp_number: str, language: str | None = None
+) -> str:
+    """How to reach support, on every channel, in `language`."""
+    sms = (
+        system_texts.text(TextKey.KEYWORD_HELP_SMS_NUMBER, language, number=sms_number)
+        if sms_number
+        else system_texts.text(TextKey.KEYWORD_HELP_SMS, language)
+    )
+    whatsapp = (
+        system_texts.text(TextKey.KEYWORD_HELP_WHATSAPP_NUMBER, language, number=whatsapp_number)
+        if whatsapp_number
+        else system_texts.text(TextKey.KEYWORD_HELP_WHATSAPP, language)
+    )
+    return system_texts.text(
+        TextKey.KEYWORD_HELP, language, sms=sms, whatsapp=whatsapp, hours=promise_hours
     )
 
 
-RESUBSCRIBED_TEXT = (
-    "You're subscribed again to Caricom Connects support messages. Ask your question any "
-    "time; reply HELP for help or STOP to stop."
-)
+def resubscribed_text(language: str | None = None) -> str:
+    """The answer to START: subscribed again."""
+    return system_texts.text(TextKey.KEYWORD_RESUBSCRIBED, language)
 
 
 async def set_opted_out(

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.files.links import MediaLinks
 from bot.messages import Channel, Reply
+from bot.policy import whatsapp_window_open
 from bot.sending import Failed, OutboundJob, Outcome, RetryLater, Sent
 from bot.store.models import Contact, Conversation, utcnow
 from channels.twilio.consent import set_opted_out
@@ -32,8 +33,6 @@ logger = logging.getLogger(__name__)
 # Twilio's clock and ours may differ a little; a message Twilio dates this much before the
 # delivery was queued still counts as possibly ours.
 CLOCK_SKEW = timedelta(minutes=2)
-# WhatsApp's customer-service window, less a margin for the time a message takes to reach it.
-WHATSAPP_WINDOW = timedelta(hours=24) - timedelta(minutes=1)
 # WhatsApp refuses template variables with line breaks, tabs or long runs of spaces, and the
 # whole template body must stay under 1,024 characters.
 TEMPLATE_VARIABLE_MAX_CHARS = 900
@@ -73,9 +72,8 @@ class TwilioSender:
         self._media_links = media_links  # None: attachments go out as their names only
 
     def render(self, reply: Reply) -> list[dict[str, Any]]:
-        bodies: list[dict[str, Any]] = [
-            {"text": part} for part in render_text(reply.text, reply.buttons)
-        ]
+        parts = render_text(reply.text, reply.buttons, language=reply.language)
+        bodies: list[dict[str, Any]] = [{"text": part} for part in parts]
         file = reply.attachment.file if reply.attachment is not None else None
         if file and self._media_links is not None and bodies:
             # MMS and WhatsApp media: Twilio fetches the file from this expiring link.
@@ -185,8 +183,7 @@ class TwilioSender:
 
 
 def _in_window(recipient: Recipient) -> bool:
-    last = recipient.last_customer_message_at
-    return last is not None and utcnow() - last < WHATSAPP_WINDOW
+    return whatsapp_window_open(recipient.last_customer_message_at, utcnow())
 
 
 def template_variable(text: str) -> str:

@@ -43,11 +43,18 @@ def _cut_point(text: str, limit: int) -> int:
     return limit
 
 
-def render_text(text: str, buttons: Sequence[Button], limit: int = MAX_BODY_CHARS) -> list[str]:
-    """The message bodies for a reply: its text split to fit, the choices after it."""
+def render_text(
+    text: str,
+    buttons: Sequence[Button],
+    limit: int = MAX_BODY_CHARS,
+    *,
+    language: str | None = None,
+) -> list[str]:
+    """The message bodies for a reply: its text split to fit, the choices after it (their
+    "Reply 1 for …" in `language`, the conversation's)."""
     parts = split_text(text, limit)
     if buttons:
-        options = numbered_options(buttons)
+        options = numbered_options(buttons, language)
         if parts and len(parts[-1]) + 2 + len(options) <= limit:
             parts[-1] = f"{parts[-1]}\n\n{options}"
         else:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from sqlalchemy import func, select
@@ -186,21 +187,11 @@ class TwilioWebhooks:
             await self._reapply_consent(inbound, keyword)
             return
         conversation_id = received.conversation_id
-        reply: str | None = None
-        if keyword == consent.Keyword.STOP:
+        if keyword in (consent.Keyword.STOP, consent.Keyword.START):
             await consent.set_opted_out(
-                self._session_factory, conversation_id=conversation_id, opted_out=True
-            )
-        elif keyword == consent.Keyword.START:
-            await consent.set_opted_out(
-                self._session_factory, conversation_id=conversation_id, opted_out=False
-            )
-            reply = consent.RESUBSCRIBED_TEXT
-        else:
-            reply = consent.help_text(
-                promise_hours=self._promise_hours,
-                sms_number=self._sms_from,
-                whatsapp_number=self._whatsapp_from.removeprefix("whatsapp:"),
+                self._session_factory,
+                conversation_id=conversation_id,
+                opted_out=keyword == consent.Keyword.STOP,
             )
         logger.info(
             "twilio.keyword keyword=%s channel=%s conversation_id=%s",
@@ -208,13 +199,26 @@ class TwilioWebhooks:
             inbound.channel,
             conversation_id,
         )
-        if reply is not None and not vendor_answered:
+        if keyword != consent.Keyword.STOP and not vendor_answered:
             # Sent after Twilio is answered: the keyword itself is already committed.
             self._inbox.reply_later(
                 conversation_id,
-                Reply(text=reply, sender_kind=SenderKind.SYSTEM),
+                partial(self._keyword_answer, keyword),
                 name=f"twilio-keyword-{conversation_id}",
             )
+
+    def _keyword_answer(self, keyword: consent.Keyword, language: str | None) -> Reply:
+        """The answer to START or HELP, in the conversation's `language`."""
+        if keyword == consent.Keyword.START:
+            said = consent.resubscribed_text(language)
+        else:
+            said = consent.help_text(
+                promise_hours=self._promise_hours,
+                sms_number=self._sms_from,
+                whatsapp_number=self._whatsapp_from.removeprefix("whatsapp:"),
+                language=language,
+            )
+        return Reply(text=said, sender_kind=SenderKind.SYSTEM)
 
     async def _reapply_consent(self, inbound: InboundMessage, keyword: consent.Keyword) -> None:
         """A STOP or START stored before: apply its consent change again if it is still the

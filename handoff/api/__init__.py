@@ -4,8 +4,30 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from handoff.api import auth, canned, contacts, conversations, files, me, queue, reads
+from handoff.api import (
+    auth,
+    canned,
+    contacts,
+    conversations,
+    files,
+    interactions,
+    me,
+    queue,
+    reads,
+    reps,
+)
 
 router = APIRouter()
-for resource in (auth, me, queue, conversations, canned, contacts, reads, files):
+for resource in (
+    auth,
+    me,
+    queue,
+    conversations,
+    canned,
+    contacts,
+    interactions,
+    reads,
+    reps,
+    files,
+):
     router.include_router(resource.router)

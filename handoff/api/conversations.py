@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff import assignment, queue, replies, wrapup
 from handoff.deps import (
@@ -13,6 +14,7 @@ from handoff.deps import (
     SessionDep,
     SupervisorRep,
 )
+from handoff.desk import RepDesk
 from handoff.packet import conversation_detail
 from handoff.schemas import (
     ConversationPublic,
@@ -29,30 +31,46 @@ from handoff.schemas import (
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
 
+async def _detail(session: AsyncSession, desk: RepDesk, conversation_id: int) -> ConversationPublic:
+    return await conversation_detail(
+        session=session,
+        conversation_id=conversation_id,
+        whatsapp_template=desk.whatsapp_template,
+    )
+
+
 @router.get("/{conversation_id}")
 async def get_conversation(
-    conversation: ConversationDep, session: SessionDep
+    conversation: ConversationDep, session: SessionDep, desk: DeskDep
 ) -> ConversationPublic:
     """The handoff packet, the whole transcript, the audit trail, notes and wrap-ups."""
-    return await conversation_detail(session=session, conversation_id=conversation.id)
+    return await _detail(session, desk, conversation.id)
 
 
 @router.post("/{conversation_id}/claim")
 async def claim(
-    conversation: ConversationDep, rep: CurrentRep, session: SessionDep, live: LiveDep
+    conversation: ConversationDep,
+    rep: CurrentRep,
+    session: SessionDep,
+    live: LiveDep,
+    desk: DeskDep,
 ) -> ConversationPublic:
     """Take this waiting conversation (409 when someone else has it)."""
     await queue.claim(session=session, conversation_id=conversation.id, rep=rep, live=live)
-    return await conversation_detail(session=session, conversation_id=conversation.id)
+    return await _detail(session, desk, conversation.id)
 
 
 @router.post("/{conversation_id}/release")
 async def release(
-    conversation: ConversationDep, rep: CurrentRep, session: SessionDep, live: LiveDep
+    conversation: ConversationDep,
+    rep: CurrentRep,
+    session: SessionDep,
+    live: LiveDep,
+    desk: DeskDep,
 ) -> ConversationPublic:
     """Put it back in its queue."""
     await queue.release(session=session, conversation_id=conversation.id, rep=rep, live=live)
-    return await conversation_detail(session=session, conversation_id=conversation.id)
+    return await _detail(session, desk, conversation.id)
 
 
 @router.post("/{conversation_id}/replies", status_code=status.HTTP_201_CREATED)
@@ -94,13 +112,13 @@ async def add_note(
 @router.post("/{conversation_id}/escalate")
 async def escalate(
     body: EscalationCreate, conversation: ConversationDep, rep: CurrentRep, session: SessionDep,
-    live: LiveDep,
+    live: LiveDep, desk: DeskDep,
 ) -> ConversationPublic:  # fmt: skip
     """Hand it to the supervisors (tier 2), with the reason."""
     await assignment.escalate(
         session=session, conversation_id=conversation.id, rep=rep, reason=body.reason, live=live
     )
-    return await conversation_detail(session=session, conversation_id=conversation.id)
+    return await _detail(session, desk, conversation.id)
 
 
 @router.post("/{conversation_id}/reassign")
@@ -110,6 +128,7 @@ async def reassign(
     supervisor: SupervisorRep,
     session: SessionDep,
     live: LiveDep,
+    desk: DeskDep,
 ) -> ConversationPublic:
     """Give it to the named rep (supervisors and admins)."""
     await assignment.reassign(
@@ -119,7 +138,7 @@ async def reassign(
         username=body.username,
         live=live,
     )
-    return await conversation_detail(session=session, conversation_id=conversation.id)
+    return await _detail(session, desk, conversation.id)
 
 
 @router.post("/{conversation_id}/resolve")
@@ -139,4 +158,4 @@ async def resolve(
         wrap_up=body,
         live=desk.live,
     )
-    return await conversation_detail(session=session, conversation_id=conversation.id)
+    return await _detail(session, desk, conversation.id)

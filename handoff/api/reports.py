@@ -8,12 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from bot.messages import Channel
 from bot.store.models import utcnow
 from handoff.dates import check_range
 from handoff.deps import DeskDep, SessionDep, SupervisorRep
 from handoff.export import MEDIA_TYPES, ExportFormat, encode, records
-from handoff.reports.figures import Reports, compute_reports, report_range
+from handoff.reports.figures import ReportChannel, Reports, compute_reports, report_range
 
 router = APIRouter(prefix="/api", tags=["reports"])
 
@@ -28,11 +27,12 @@ async def reports(
     desk: DeskDep,
     start: Start = None,
     end: End = None,
-    channel: Channel | None = None,
+    channel: ReportChannel | None = None,
 ) -> Reports:
-    """The report figures for a date range (the last 30 days by default) and channel."""
+    """The report figures for a date range (the last 30 days by default) and channel (a chat
+    channel, or `phone` or `email` for the calls and emails reps logged)."""
     now = utcnow()
-    r = report_range(start, end, channel, today=now.date())
+    r = report_range(start, end, channel.parsed() if channel else None, today=now.date())
     return await compute_reports(session, r, promise_hours=desk.promise_hours, now=now)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from handoff.console import actions, canned, events, login, pages
+from handoff.console import actions, canned, contacts, events, login, pages, reps
 
 router = APIRouter()
-for part in (login, pages, actions, canned, events):
+for part in (login, pages, actions, canned, contacts, events, reps):
     router.include_router(part.router)

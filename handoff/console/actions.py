@@ -46,8 +46,9 @@ async def take_next(
     user: FormUserDep, session: SessionDep, desk: DeskDep, tier: Annotated[int, Form()] = 1
 ) -> RedirectResponse:
     try:
+        prefer = await queue.preference_of(session, user.rep, desk.routing.default_team)
         conversation = await queue.claim_next(
-            session=session, rep=user.rep, tier=tier, live=desk.live
+            session=session, rep=user.rep, tier=tier, live=desk.live, prefer=prefer
         )
     except HandoffError as error:
         return redirect("/console/queue", notice=error.message)

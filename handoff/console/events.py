@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from bot.store.models import utcnow
 from handoff.console.session import ConsoleUserDep
-from handoff.deps import LiveDep, SessionDep
-from handoff.live import LiveHub
+from handoff.deps import DeskDep, SessionDep
+from handoff.desk import RepDesk
+from handoff.presence import SEEN_EVERY, note_seen
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -21,13 +23,19 @@ STREAM_SECONDS = 60.0
 RETRY_MILLISECONDS = 2000
 
 
-async def _stream(request: Request, live: LiveHub) -> AsyncIterator[str]:
+async def _stream(request: Request, desk: RepDesk, rep_id: int) -> AsyncIterator[str]:
     started = time.monotonic()
-    async with live.subscribe() as subscription:
+    # The open console is how a rep's presence is known (handoff/presence.py).
+    await note_seen(desk.session_factory, desk.live, rep_id=rep_id, now=utcnow())
+    last_seen = time.monotonic()
+    async with desk.live.subscribe() as subscription:
         yield f"retry: {RETRY_MILLISECONDS}\n: connected\n\n"
         while time.monotonic() - started < STREAM_SECONDS:
             if await request.is_disconnected():
                 return
+            if time.monotonic() - last_seen >= SEEN_EVERY.total_seconds():
+                await note_seen(desk.session_factory, desk.live, rep_id=rep_id, now=utcnow())
+                last_seen = time.monotonic()
             event = await subscription.next(timeout=KEEPALIVE_SECONDS)
             if event is None:
                 yield ": keep-alive\n\n"
@@ -37,12 +45,12 @@ async def _stream(request: Request, live: LiveHub) -> AsyncIterator[str]:
 
 @router.get("/events")
 async def events(
-    request: Request, user: ConsoleUserDep, session: SessionDep, live: LiveDep
+    request: Request, user: ConsoleUserDep, session: SessionDep, desk: DeskDep
 ) -> StreamingResponse:
     # The stream may stay open for a minute: do not hold a store connection for it.
     await session.close()
     return StreamingResponse(
-        _stream(request, live),
+        _stream(request, desk, user.rep.id),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

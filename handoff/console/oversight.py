@@ -9,16 +9,17 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import Channel
 from bot.store.models import Role, utcnow
 from handoff.console.render import SECURITY_HEADERS, page, redirect, render
 from handoff.console.session import ConsoleUser, ConsoleUserDep, FormUserDep
-from handoff.deps import DeskDep, LiveDep, SessionDep
+from handoff.deps import MAX_ROW_ID, DeskDep, LiveDep, RowId, SessionDep
 from handoff.errors import HandoffError
 from handoff.follow_ups import FollowUpStatus, list_follow_ups, mark_done
 from handoff.permissions import require_role
-from handoff.reports.figures import compute_reports, report_range
+from handoff.reopen import reopen_for_follow_up
+from handoff.reports.figures import ReportChannel, compute_reports, report_range
 from handoff.reports.view import charts
+from handoff.schemas import FORM_TEXT_CAP
 from handoff.sla import watch_list
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -67,13 +68,37 @@ async def follow_ups_page(
 
 @router.post("/follow-ups/done")
 async def follow_up_done(
-    wrap_up_id: Annotated[int, Form(ge=1)], user: FormUserDep, session: SessionDep, live: LiveDep
+    wrap_up_id: Annotated[int, Form(ge=1, le=MAX_ROW_ID)],
+    user: FormUserDep,
+    session: SessionDep,
+    live: LiveDep,
+    note: Annotated[str, Form(max_length=FORM_TEXT_CAP)] = "",
+    back: Annotated[str, Form(max_length=100)] = "",
+) -> RedirectResponse:
+    # Back to the page the form was on: a console page only, never elsewhere.
+    to = back if back.startswith("/console/") and "//" not in back else "/console/follow-ups"
+    try:
+        await mark_done(session=session, wrap_up_id=wrap_up_id, rep=user.rep, note=note, live=live)
+    except HandoffError as error:
+        return redirect(to, notice=error.message)
+    return redirect(to, notice="Follow-up marked done.")
+
+
+@router.post("/follow-ups/{wrap_up_id}/reopen")
+async def follow_up_reopen(
+    wrap_up_id: RowId, user: FormUserDep, session: SessionDep, live: LiveDep
 ) -> RedirectResponse:
     try:
-        await mark_done(session=session, wrap_up_id=wrap_up_id, rep=user.rep, live=live)
+        conversation = await reopen_for_follow_up(
+            session=session, wrap_up_id=wrap_up_id, rep=user.rep, live=live
+        )
     except HandoffError as error:
         return redirect("/console/follow-ups", notice=error.message)
-    return redirect("/console/follow-ups", notice="Follow-up marked done.")
+    return redirect(
+        f"/console/conversations/{conversation.id}",
+        notice="Reopened: the conversation is yours. Write to the customer, then mark the "
+        "follow-up done and resolve.",
+    )
 
 
 @router.get("/reports")
@@ -88,7 +113,8 @@ async def reports_page(
 ) -> HTMLResponse:
     require_role(user.rep, Role.SUPERVISOR)
     now = utcnow()
-    chosen = Channel(channel) if channel in {c.value for c in Channel} else None
+    known = {c.value for c in ReportChannel}
+    chosen = ReportChannel(channel).parsed() if channel in known else None
     r = report_range(start, end, chosen, today=now.date())
     figures = await compute_reports(session, r, promise_hours=desk.promise_hours, now=now)
     return page(
@@ -97,5 +123,5 @@ async def reports_page(
         user=user,
         r=figures,
         charts=charts(figures),
-        channels=[c.value for c in Channel],
+        channels=[c.value for c in ReportChannel],
     )

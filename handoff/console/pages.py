@@ -13,11 +13,14 @@ from bot.store.models import Conversation, Rep
 from handoff.canned import list_canned
 from handoff.console.render import SECURITY_HEADERS, page, render
 from handoff.console.session import ConsoleUser, ConsoleUserDep
+from handoff.contacts import contact_history
 from handoff.deps import DeskDep, RowId, SessionDep
 from handoff.errors import NotFound
+from handoff.follow_ups import FollowUpStatus, list_follow_ups
 from handoff.packet import conversation_detail, queue_items
 from handoff.queue import assigned_to, waiting
 from handoff.reading import record_read, require_read
+from handoff.reopen import REOPENABLE
 from handoff.schemas import ConversationPublic
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -32,7 +35,13 @@ async def _queue_context(session: AsyncSession, user: ConsoleUser) -> dict[str, 
         for tier in tiers
     }
     mine = await queue_items(session, await assigned_to(session=session, rep=user.rep))
-    return {"queues": queues, "mine": mine}
+    # Overdue follow-ups reach their owner, and supervisors see everyone's.
+    overdue = await list_follow_ups(
+        session=session,
+        status=FollowUpStatus.OVERDUE,
+        owner_id=None if user.is_supervisor else user.rep.id,
+    )
+    return {"queues": queues, "mine": mine, "overdue_follow_ups": overdue}
 
 
 @router.get("/queue")
@@ -90,7 +99,14 @@ async def conversation_page(
     desk: DeskDep,
 ) -> HTMLResponse:
     await _read(session, desk, conversation_id, user)
-    detail = await conversation_detail(session=session, conversation_id=conversation_id)
+    detail = await conversation_detail(
+        session=session,
+        conversation_id=conversation_id,
+        whatsapp_template=desk.whatsapp_template,
+    )
+    history = await contact_history(
+        session, detail.contact_id, leave_out_conversation=conversation_id
+    )
     return page(
         request,
         "conversation.html",
@@ -99,7 +115,29 @@ async def conversation_page(
         can=allowed_actions(detail, user),
         canned=await list_canned(session=session),
         reps=await _active_reps(session),
+        history=history.history,
+        follow_ups=await _open_follow_ups(session, conversation_id, user),
     )
+
+
+async def _open_follow_ups(
+    session: AsyncSession, conversation_id: int, user: ConsoleUser
+) -> list[dict[str, Any]]:
+    """The conversation's open follow-ups, with what this person may do with each."""
+    items = await list_follow_ups(
+        session=session, status=FollowUpStatus.OPEN, conversation_id=conversation_id
+    )
+    out = []
+    for f in items:
+        mine = (f.owner is not None and f.owner.id == user.rep.id) or user.is_supervisor
+        out.append(
+            {
+                **f.model_dump(),
+                "can_reopen": mine and f.conversation_state in {s.value for s in REOPENABLE},
+                "can_close": mine,
+            }
+        )
+    return out
 
 
 @router.get("/conversations/{conversation_id}/fragment")
@@ -111,7 +149,11 @@ async def conversation_fragment(
 ) -> JSONResponse:
     """The parts of the conversation page that change while it is open, rendered (escaped)."""
     await _read(session, desk, conversation_id, user)
-    detail = await conversation_detail(session=session, conversation_id=conversation_id)
+    detail = await conversation_detail(
+        session=session,
+        conversation_id=conversation_id,
+        whatsapp_template=desk.whatsapp_template,
+    )
     owner = detail.summary.assigned_rep
     return JSONResponse(
         {

@@ -10,7 +10,9 @@ from urllib.parse import quote, unquote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
+from bot.languages import is_supported, language_name
 from handoff.console.session import COOKIE_PATH, FLASH_COOKIE, ConsoleUser
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -55,6 +57,17 @@ def _label(value: str | None) -> str:
     return value.replace("_", " ") if value else "—"
 
 
+def _language_tag(code: str | None) -> Markup:
+    """A conversation's or message's language as a small tag ("ES"); empty while undecided.
+    One the assistant does not answer in is marked, so a rep sees it at a glance."""
+    if not code:
+        return Markup("")
+    css = "language" if is_supported(code) else "language language-other"
+    return Markup(
+        '<span class="{}" data-testid="language" data-language="{}" title="{}">{}</span>'
+    ).format(css, code, language_name(code), code.upper())
+
+
 environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=True,  # every template, whatever its name: customer text is always escaped
@@ -62,7 +75,9 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-environment.filters.update(when=_when, iso=_iso, waited=_waited, label=_label)
+environment.filters.update(
+    when=_when, iso=_iso, waited=_waited, label=_label, language_tag=_language_tag
+)
 
 
 def render(name: str, **context: Any) -> str:

@@ -3,19 +3,22 @@
 Definitions (also in the README):
 - a conversation counts on a day when the customer wrote in it that day (UTC);
 - containment: of the conversations the customer wrote in during the range, the share with no
-  handoff requested in the range;
+  handoff requested in the range; by language, the same per conversation language as it
+  stands now ("undecided" while nothing told it);
 - handoffs (reasons, first response, windows) are those requested in the range; the first
   response is the first rep reply after the handoff;
-- ratings and FAQ feedback are those given in the range; follow-ups are the ones open now.
+- ratings and FAQ feedback are those given in the range; follow-ups are the ones open now;
+- logged calls and emails are those that happened in the range (channels `phone`, `email`).
 """
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVarTuple
 
 from pydantic import BaseModel
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import ColumnElement, Select, case, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Channel, Direction, SenderKind
@@ -23,6 +26,7 @@ from bot.store.models import (
     Conversation,
     FaqFeedback,
     Handoff,
+    InteractionChannel,
     Message,
     Rating,
     RatingStatus,
@@ -30,16 +34,32 @@ from bot.store.models import (
     WrapUp,
 )
 from handoff.dates import check_range
+from handoff.reports.logged import LoggedFigures, logged_figures
 from handoff.reports.sql import day_of, seconds
 
 _Ts = TypeVarTuple("_Ts")
 DEFAULT_DAYS = 30
 
 
+class ReportChannel(enum.StrEnum):
+    """What a report can be limited to: a chat channel, or calls or emails reps logged."""
+
+    WEBCHAT = Channel.WEBCHAT.value
+    SMS = Channel.SMS.value
+    WHATSAPP = Channel.WHATSAPP.value
+    TELEGRAM = Channel.TELEGRAM.value
+    PHONE = InteractionChannel.PHONE.value
+    EMAIL = InteractionChannel.EMAIL.value
+
+    def parsed(self) -> Channel | InteractionChannel:
+        chat = {c.value for c in Channel}
+        return Channel(self.value) if self.value in chat else InteractionChannel(self.value)
+
+
 class ReportRange(BaseModel):
     start: date
     end: date  # inclusive
-    channel: Channel | None = None
+    channel: Channel | InteractionChannel | None = None
 
     @property
     def since(self) -> datetime:
@@ -54,7 +74,11 @@ class ReportRange(BaseModel):
 
 
 def report_range(
-    start: date | None, end: date | None, channel: Channel | None, *, today: date
+    start: date | None,
+    end: date | None,
+    channel: Channel | InteractionChannel | None,
+    *,
+    today: date,
 ) -> ReportRange:
     """The range asked for, the last 30 days by default; 422 when it makes no sense."""
     check_range(start, end)
@@ -71,6 +95,16 @@ class DayCount(BaseModel):
 
 
 class Containment(BaseModel):
+    conversations: int
+    handed_off: int
+    contained: int
+    rate: float | None
+
+
+class LanguageFigures(BaseModel):
+    """Conversations and containment in one language (the conversation's, as it stands)."""
+
+    language: str  # "es", "pap", "und" (could not be told); "undecided": nothing told it yet
     conversations: int
     handed_off: int
     contained: int
@@ -130,6 +164,7 @@ class Reports(BaseModel):
     generated_at: datetime
     conversations_per_day: list[DayCount]
     containment: Containment
+    by_language: list[LanguageFigures]  # most conversations first
     handoff_reasons: list[Count]
     first_response: FirstResponse
     windows: Windows
@@ -137,17 +172,23 @@ class Reports(BaseModel):
     faq: list[FaqFigures]
     faq_total: FaqFigures
     follow_ups: list[FollowUpFigures]  # overall first, then per owner
+    logged: list[LoggedFigures]  # phone, then email (the one asked for only, with a channel)
 
 
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def _on_channel(column: Any, r: ReportRange) -> ColumnElement[bool]:
+    """`column` (a chat channel) is the one asked for; none is, when calls or emails were."""
+    return column == r.channel if isinstance(r.channel, Channel) else false()
+
+
 def _handoffs(r: ReportRange, *columns: Any) -> Select[Any]:
     query = select(*columns).where(Handoff.requested_at >= r.since, Handoff.requested_at < r.until)
     if r.channel is not None:
         query = query.join(Conversation, Conversation.id == Handoff.conversation_id).where(
-            Conversation.channel == r.channel
+            _on_channel(Conversation.channel, r)
         )
     return query
 
@@ -160,7 +201,7 @@ def _customer_messages(r: ReportRange, *columns: Any) -> Select[Any]:
         Message.sender_kind == SenderKind.CUSTOMER,
     )
     if r.channel is not None:
-        query = query.where(Message.channel == r.channel)
+        query = query.where(_on_channel(Message.channel, r))
     return query
 
 
@@ -168,7 +209,7 @@ def _by_conversation_channel(query: Select[*_Ts], model: Any, r: ReportRange) ->
     if r.channel is None:
         return query
     return query.join(Conversation, Conversation.id == model.conversation_id).where(
-        Conversation.channel == r.channel
+        _on_channel(Conversation.channel, r)
     )
 
 
@@ -183,6 +224,7 @@ async def compute_reports(
         generated_at=now,
         conversations_per_day=await _per_day(session, r),
         containment=await _containment(session, r),
+        by_language=await _by_language(session, r),
         handoff_reasons=await _reasons(session, r),
         first_response=await _first_response(session, r, promise_hours),
         windows=await _windows(session, r, now),
@@ -194,6 +236,7 @@ async def compute_reports(
             not_helpful=sum(f.not_helpful for f in faq),
         ),
         follow_ups=await _follow_ups(session, r, now.date()),
+        logged=await logged_figures(session, r),
     )
 
 
@@ -228,6 +271,42 @@ async def _containment(session: AsyncSession, r: ReportRange) -> Containment:
         contained=contained,
         rate=_share(contained, active),
     )
+
+
+UNDECIDED = "undecided"
+
+
+async def _by_language(session: AsyncSession, r: ReportRange) -> list[LanguageFigures]:
+    """Containment per conversation language, defined as the overall one."""
+    language = func.coalesce(Conversation.language, UNDECIDED).label("language")
+    active_rows = await session.execute(
+        _customer_messages(r, language, func.count(func.distinct(Message.conversation_id)))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .group_by(language)
+    )
+    handed_query = (
+        select(language, func.count(func.distinct(Handoff.conversation_id)))
+        .join(Conversation, Conversation.id == Handoff.conversation_id)
+        .where(Handoff.requested_at >= r.since, Handoff.requested_at < r.until)
+        .group_by(language)
+    )
+    if r.channel is not None:
+        handed_query = handed_query.where(Conversation.channel == r.channel)
+    active = {str(code): int(n) for code, n in active_rows}
+    handed = {str(code): int(n) for code, n in await session.execute(handed_query)}
+    figures = []
+    for code in set(active) | set(handed):
+        contained = max(active.get(code, 0) - handed.get(code, 0), 0)
+        figures.append(
+            LanguageFigures(
+                language=code,
+                conversations=active.get(code, 0),
+                handed_off=handed.get(code, 0),
+                contained=contained,
+                rate=_share(contained, active.get(code, 0)),
+            )
+        )
+    return sorted(figures, key=lambda f: (-f.conversations, f.language))
 
 
 async def _reasons(session: AsyncSession, r: ReportRange) -> list[Count]:

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
+from bot.languages import language_name
 from bot.messages import Channel
 from handoff.reports.charts import Part, Row, bars, columns, share
-from handoff.reports.figures import Reports
+from handoff.reports.figures import UNDECIDED, Reports
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ def charts(r: Reports) -> list[Chart]:
             f"{_pct(c.rate)} of {c.conversations} conversations needed no person.",
         )
     )
+    out.append(_by_language(r))
     out.append(
         Chart(
             "reasons",
@@ -116,7 +118,31 @@ def charts(r: Reports) -> list[Chart]:
     out.append(_ratings(r))
     out.append(_faq(r))
     out.append(_follow_ups(r))
+    if r.logged:
+        out.append(_logged(r))
     return out
+
+
+def _logged(r: Reports) -> Chart:
+    rows = [
+        Row(
+            "phone calls" if x.channel == "phone" else "emails",
+            [
+                Part("from the customer", x.inbound, "s-person"),
+                Part("to the customer", x.outbound, "s-good"),
+            ],
+            f"{x.inbound} in, {x.outbound} out",
+        )
+        for x in r.logged
+    ]
+    total = sum(x.inbound + x.outbound for x in r.logged)
+    return Chart(
+        "logged",
+        "Phone calls and emails logged by reps",
+        bars(rows, title=f"{total} logged calls and emails", testid="chart-logged"),
+        (("from the customer", "s-person"), ("to the customer", "s-good")),
+        f"{total} calls and emails logged from {r.start} to {r.end}.",
+    )
 
 
 def _per_day(r: Reports) -> Chart:
@@ -139,6 +165,30 @@ def _per_day(r: Reports) -> Chart:
             every=max(1, len(days) // 10),
         ),
         tuple((str(ch), f"s-{ch}") for ch in channels),
+    )
+
+
+def _by_language(r: Reports) -> Chart:
+    rows = [
+        Row(
+            x.language
+            if x.language == UNDECIDED
+            else f"{x.language} ({language_name(x.language)})",
+            [
+                Part("resolved by the assistant", x.contained, "s-good"),
+                Part("handed to a person", x.handed_off, "s-person"),
+            ],
+            f"{x.conversations}, {_pct(x.rate)} contained",
+        )
+        for x in r.by_language
+    ]
+    return Chart(
+        "languages",
+        "Conversations and containment by language",
+        bars(rows, title="Conversations by language", testid="chart-languages"),
+        (("resolved by the assistant", "s-good"), ("handed to a person", "s-person")),
+        "Each conversation in its language as it stands; languages the assistant does not "
+        "answer in always go to a person.",
     )
 
 

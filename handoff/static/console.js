@@ -88,7 +88,7 @@
       opened = true;
     });
     source.addEventListener('error', () => setLive(false));
-    for (const kind of ['queue', 'message', 'delivery', 'note', 'resync']) {
+    for (const kind of ['queue', 'message', 'delivery', 'note', 'resync', 'language']) {
       source.addEventListener(kind, (event) => {
         if (concerns(event)) scheduleRefresh();
       });

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot.language_id import PROFILES_PATH, Detection, detect, sources_fingerprint
-from bot.languages import Language, conversation_language, from_hint
+from bot.languages import (
+    Language,
+    conversation_language,
+    decided_language,
+    from_hint,
+    message_language,
+)
 
 EVALUATION = Path(__file__).resolve().parents[2] / "evaluation"
 # Required on messages of three words or more; Papiamento, which no packaged model knows, is
@@ -103,3 +109,29 @@ def test_hints_are_bare_codes() -> None:
     assert from_hint("en-US") == "en"
     assert from_hint("") is None
     assert from_hint("../../") is None
+
+
+def test_a_new_conversation_stays_undecided_until_something_tells() -> None:
+    assert decided_language(None, None) is None
+    assert decided_language(None, detect("ok")) is None
+    assert decided_language(None, detection("es", 0.6, 2)) is None
+    assert decided_language(None, None, hint="pt-BR") is None  # a hint we cannot answer in
+    assert decided_language("es", None) == "es"
+
+
+def test_unsure_first_words_in_another_language_are_undetermined() -> None:
+    # Unsure, and likeliest a language the assistant does not answer in: not forced into one
+    # it does.
+    assert decided_language(None, detection("pap", 0.7)) == "und"
+    assert conversation_language(None, detection("pap", 0.7)) == "und"
+    # Unsure between languages it answers in: nothing decided yet (English meanwhile).
+    assert decided_language(None, detection("nl", 0.7)) is None
+    # Gibberish: the assistant's clarifying question, not a person.
+    assert decided_language(None, detect("blorp snizzle quankt")) is None
+    assert decided_language(None, detect("zxqv plonk wibbly frazzle")) is None
+
+
+def test_a_messages_own_language() -> None:
+    assert message_language(None) is None
+    assert message_language(detection("ht", 0.99, 1)) == "ht"
+    assert message_language(detection("es", 0.5)) == "und"

@@ -62,3 +62,173 @@ async def test_web_chat_conversations_from_before_get_a_label_and_keep_their_add
     assert webchat_address == "f00d-legacy"  # the customer's browser still holds it
     assert re.fullmatch(r"Web visitor [0-9A-F]{4}", label)
     assert (sms_address, no_label) == ("+1246", None)
+
+
+async def test_people_and_waiting_conversations_from_before_teams_serve_the_general_team(
+    database_url: str,
+) -> None:
+    # The store as it was before teams, languages and presence: a rep, a waiting conversation
+    # and one the bot has. Alembic's env runs its own event loop: in a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(command.downgrade, alembic_config(database_url), "0013-1").result()
+    engine = create_engine(database_url)
+    now = utcnow()
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO reps (id, username, display_name, role, password_hash, active, "
+                "failed_logins, created_at) VALUES (1, 'ann', 'Ann', 'rep', 'x', true, 0, :now)"
+            ),
+            {"now": now},
+        )
+        for conversation_id, state in ((1, "queued"), (2, "bot")):
+            await connection.execute(
+                text("INSERT INTO contacts (id, created_at) VALUES (:id, :now)"),
+                {"id": conversation_id, "now": now},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO conversations (id, contact_id, channel, address, state, "
+                    "escalated, queue_notice_sent, created_at, updated_at) VALUES "
+                    "(:id, :id, 'sms', :address, :state, false, false, :now, :now)"
+                ),
+                {
+                    "id": conversation_id,
+                    "address": f"+1246{conversation_id}",
+                    "state": state,
+                    "now": now,
+                },
+            )
+    upgrade(database_url)
+    async with engine.connect() as connection:
+        teams = (await connection.execute(text("SELECT rep_id, team FROM rep_teams"))).all()
+        languages = (
+            await connection.execute(text("SELECT rep_id, language FROM rep_languages"))
+        ).all()
+        rep = (await connection.execute(text("SELECT presence, away_auto FROM reps"))).one()
+        conversations = (
+            await connection.execute(text("SELECT id, team FROM conversations ORDER BY id"))
+        ).all()
+    await engine.dispose()
+    assert [tuple(r) for r in teams] == [(1, "general")]
+    assert [tuple(r) for r in languages] == [(1, "en")]
+    # Away until their console opens (then available at once).
+    assert (rep[0], bool(rep[1])) == ("away", True)
+    assert [tuple(r) for r in conversations] == [(1, "general"), (2, None)]
+
+
+async def test_conversations_and_messages_from_before_have_no_language_yet(
+    database_url: str,
+) -> None:
+    # The store before languages were stored: a conversation with one customer message.
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(command.downgrade, alembic_config(database_url), "0008").result()
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO contacts (id, created_at) VALUES (1, :now)"), {"now": utcnow()}
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO conversations (id, contact_id, channel, address, state, escalated, "
+                "queue_notice_sent, created_at, updated_at) VALUES "
+                "(1, 1, 'sms', '+1246', 'bot', false, false, :now, :now)"
+            ),
+            {"now": utcnow()},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO messages (id, conversation_id, channel, direction, sender_kind, "
+                "text, route_attempts, created_at) VALUES "
+                "(1, 1, 'sms', 'inbound', 'customer', 'hola', 0, :now)"
+            ),
+            {"now": utcnow()},
+        )
+    upgrade(database_url)
+    async with engine.begin() as connection:
+        before = (
+            await connection.execute(
+                text(
+                    "SELECT c.language, m.language, m.text FROM conversations c "
+                    "JOIN messages m ON m.conversation_id = c.id"
+                )
+            )
+        ).one()
+        # Undecided, and never detected: the next message decides.
+        assert tuple(before) == (None, None, "hola")
+        await connection.execute(text("UPDATE conversations SET language = 'pap' WHERE id = 1"))
+        await connection.execute(text("UPDATE messages SET language = 'und' WHERE id = 1"))
+        after = (
+            await connection.execute(
+                text(
+                    "SELECT c.language, m.language FROM conversations c "
+                    "JOIN messages m ON m.conversation_id = c.id"
+                )
+            )
+        ).one()
+    assert tuple(after) == ("pap", "und")
+    # And back down: the columns go, the rows stay.
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(command.downgrade, alembic_config(database_url), "0008").result()
+    async with engine.connect() as connection:
+        kept = (await connection.execute(text("SELECT text FROM messages"))).scalar_one()
+    await engine.dispose()
+    assert kept == "hola"
+
+
+async def test_logged_interactions_and_contact_emails_come_and_go_with_their_migration(
+    database_url: str,
+) -> None:
+    # A customer from before, kept through the upgrade; the downgrade leaves them as they were.
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(command.downgrade, alembic_config(database_url), "0013").result()
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO contacts (id, phone, created_at) VALUES (1, '+1246', :now)"),
+            {"now": utcnow()},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO conversations (id, contact_id, channel, address, state, escalated, "
+                "queue_notice_sent, created_at, updated_at) VALUES "
+                "(1, 1, 'sms', '+1246', 'bot', false, false, :now, :now)"
+            ),
+            {"now": utcnow()},
+        )
+    upgrade(database_url)
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE contacts SET email = 'k@example.com' WHERE id = 1"))
+        await connection.execute(
+            text(
+                "INSERT INTO reps (id, username, display_name, role, password_hash, active, "
+                "failed_logins, created_at) VALUES (1, 'ann', 'Ann', 'rep', 'x', true, 0, :now)"
+            ),
+            {"now": utcnow()},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO logged_interactions (contact_id, channel, direction, occurred_at, "
+                "nature_of_inquiry, actions_taken, follow_up_required, rep_id, created_at) "
+                "VALUES (1, 'phone', 'inbound', :now, 'track_order', 'told them', false, 1, :now)"
+            ),
+            {"now": utcnow()},
+        )
+    # One email, one customer.
+    with pytest.raises(Exception, match=r"(?i)unique"):
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO contacts (id, email, created_at) VALUES (2, 'k@example.com', :now)"
+                ),
+                {"now": utcnow()},
+            )
+    async with engine.begin() as connection:
+        await connection.execute(text("DELETE FROM logged_interactions"))
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(command.downgrade, alembic_config(database_url), "0013").result()
+    async with engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT id, phone FROM contacts"))).all()
+    await engine.dispose()
+    assert [tuple(r) for r in rows] == [(1, "+1246")]
+    upgrade(database_url)  # and back up, for whoever uses the store next

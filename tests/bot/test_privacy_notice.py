@@ -59,7 +59,7 @@ async def test_one_phone_gets_the_notice_once_on_sms_and_once_on_whatsapp(
         texts = [m["Body"].split("\n")[0] for m in await harness.api.wait_for(PHONE, 3)]
         assert texts == [NOTICE, ANSWER, ANSWER]
         for n in range(2):
-            response = await harness.twilio.message(whatsapp(PHONE, f"hola {n}"))
+            response = await harness.twilio.message(whatsapp(PHONE, f"hello again {n}"))
             assert response.status_code == 200
         on_whatsapp = [
             m["Body"].split("\n")[0] for m in await harness.api.wait_for(f"whatsapp:{PHONE}", 3)

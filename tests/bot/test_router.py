@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import func, select
 
+from bot import system_texts
 from bot.messages import Attachment, Channel, InboundMessage, Reply, SenderKind
-from bot.router import ATTACHMENT_NOTICE
 from bot.store.models import (
     AuditEvent,
     Conversation,
@@ -21,9 +21,12 @@ from bot.store.models import (
     Priority,
     TurnStatus,
 )
+from bot.system_texts import TextKey
 from tests.conftest import make_settings
 from tests.support.gateway import LiveGateway, running_gateway
 from tests.support.rasa_standin import RasaStandIn, running_rasa_standin
+
+ATTACHMENT_NOTICE = system_texts.text(TextKey.ATTACHMENT_NOTICE, "en")
 
 
 @dataclass

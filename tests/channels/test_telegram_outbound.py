@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from bot import system_texts
 from bot.messages import Button, Reply, SenderKind
 from bot.store.models import Delivery, DeliveryStatus, Message
+from bot.system_texts import TextKey
 from channels.telegram.buttons import KEY_PREFIX, callback_data, payload_key
 from channels.telegram.client import TelegramClient
-from channels.telegram.intake import EXPIRED_BUTTON_TEXT
-from channels.telegram.outbound import BUTTONS_ONLY_TEXT, TelegramSender, split_text
+from channels.telegram.outbound import TelegramSender, split_text
 from tests.support.net import eventually
 from tests.support.rasa_standin import RasaStandIn, running_rasa_standin
 from tests.support.telegram_standin import CUSTOMER, TelegramHarness, running_telegram_gateway
@@ -116,7 +117,10 @@ def test_render_puts_the_keyboard_on_the_last_part() -> None:
         {"text": "Tell me more", "callback_data": payload_key(LONG_PAYLOAD)},
     ]
     assert sender.render(Reply("", SenderKind.BOT, buttons=buttons[:1])) == [
-        {"text": BUTTONS_ONLY_TEXT, "buttons": [{"text": "Yes", "callback_data": "/affirm"}]}
+        {
+            "text": system_texts.text(TextKey.TELEGRAM_CHOOSE, "en"),
+            "buttons": [{"text": "Yes", "callback_data": "/affirm"}],
+        }
     ]
     assert sender.render(Reply("", SenderKind.BOT)) == []
 
@@ -175,7 +179,7 @@ async def test_a_press_on_a_button_that_cannot_be_found_is_answered_and_not_stor
     assert (await live.post(press)).json() == {"status": "ignored"}
     await eventually(lambda: live.telegram.calls_to("answerCallbackQuery"))
     [answer] = live.telegram.calls_to("answerCallbackQuery")
-    assert answer.params["text"] == EXPIRED_BUTTON_TEXT
+    assert answer.params["text"] == system_texts.text(TextKey.TELEGRAM_EXPIRED_BUTTON, "en")
     assert await live.rows(Message) == [] and rasa.received == []
 
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.router import ATTACHMENT_NOTICE
+from bot import system_texts
 from bot.store import migrate
 from bot.store.models import Conversation, Message, TurnStatus
+from bot.system_texts import TextKey
 from channels.telegram.intake import greeting_text
 from tests.support.net import eventually
 from tests.support.rasa_standin import RasaStandIn, running_rasa_standin
@@ -27,6 +28,8 @@ from tests.support.telegram_standin import (
     TelegramHarness,
     running_telegram_gateway,
 )
+
+ATTACHMENT_NOTICE = system_texts.text(TextKey.ATTACHMENT_NOTICE, "en")
 
 ANSWER = "Open My Orders to track it."  # what the Rasa stand-in says to everything
 

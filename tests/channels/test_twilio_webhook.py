@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from bot import system_texts
 from bot.messages import Reply, SenderKind
-from bot.router import ATTACHMENT_NOTICE
 from bot.store.models import (
     Contact,
     Conversation,
@@ -20,6 +20,7 @@ from bot.store.models import (
     Message,
     TurnStatus,
 )
+from bot.system_texts import TextKey
 from tests.conftest import make_settings
 from tests.support.gateway import running_gateway
 from tests.support.net import eventually
@@ -35,6 +36,8 @@ from tests.support.twilio_standin import (
     sms,
     whatsapp,
 )
+
+ATTACHMENT_NOTICE = system_texts.text(TextKey.ATTACHMENT_NOTICE, "en")
 
 CUSTOMER = "+12465550123"
 TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'

@@ -34,6 +34,7 @@ class Desk:
         return self.gateway.services
 
     async def rep(self, username: str, role: Role = Role.REP, **kwargs: Any) -> Rep:
+        """A person (kwargs: teams, languages, presence, limits: `factories.make_rep`)."""
         async with self.services.session_factory() as session:
             return await make_rep(session, username, role, **kwargs)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,17 @@ from bot.handoff_reasons import HandoffReason
 from bot.lifecycle import Actor
 from bot.messages import Channel, Direction, SenderKind
 from bot.policy import ResponseTargets
-from bot.store.models import Contact, Conversation, Message, Rep, Role, utcnow
+from bot.store.models import (
+    Contact,
+    Conversation,
+    Message,
+    Presence,
+    Rep,
+    RepLanguage,
+    RepTeam,
+    Role,
+    utcnow,
+)
 from handoff.passwords import hash_password
 
 PASSWORD = "correct horse battery"
@@ -31,16 +42,35 @@ async def password_hash() -> str:
 
 
 async def make_rep(
-    session: AsyncSession, username: str, role: Role = Role.REP, *, active: bool = True
+    session: AsyncSession,
+    username: str,
+    role: Role = Role.REP,
+    *,
+    active: bool = True,
+    teams: Sequence[str] = (),
+    languages: Sequence[str] = (),
+    presence: Presence | None = None,
+    max_chat: int | None = None,
+    max_messaging: int | None = None,
 ) -> Rep:
+    """A person; with `presence` given, at work as of now (seen now)."""
     rep = Rep(
         username=username,
         display_name=username.replace("-", " ").title(),
         role=role,
         password_hash=await password_hash(),
         active=active,
+        max_chat=max_chat,
+        max_messaging=max_messaging,
     )
+    if presence is not None:
+        rep.presence = presence
+        rep.away_auto = False
+        rep.presence_changed_at = rep.last_seen_at = utcnow()
     session.add(rep)
+    await session.flush()
+    session.add_all(RepTeam(rep_id=rep.id, team=team) for team in teams)
+    session.add_all(RepLanguage(rep_id=rep.id, language=language) for language in languages)
     await session.commit()
     return rep
 
@@ -57,14 +87,22 @@ async def make_queued(
     now: datetime | None = None,
     context: dict[str, Any] | None = None,
     targets: ResponseTargets | None = None,
+    team: str | None = None,
+    language: str | None = None,
+    nature_of_inquiry: str = "order_status",
 ) -> Conversation:
-    """A conversation the bot handed to the queue, with one customer message."""
+    """A conversation the bot handed to the queue, with one customer message (in `language`,
+    the conversation's too)."""
     now = now or utcnow()
     contact = Contact(display_name=display_name)
     session.add(contact)
     await session.flush()
     conversation = Conversation(
-        contact_id=contact.id, channel=channel, address=address, nature_of_inquiry="order_status"
+        contact_id=contact.id,
+        channel=channel,
+        address=address,
+        nature_of_inquiry=nature_of_inquiry,
+        language=language,
     )
     session.add(conversation)
     await session.flush()
@@ -77,6 +115,7 @@ async def make_queued(
             text=customer_text,
             intent="contact_human_agent",
             intent_confidence=0.91,
+            language=language,
             created_at=now - timedelta(seconds=1),
         )
     )
@@ -98,5 +137,6 @@ async def make_queued(
         promise_hours=24,
         targets=targets or ResponseTargets.defaults(),
     )
+    conversation.team = team
     await session.commit()
     return conversation

@@ -9,6 +9,7 @@ Range 1-3 March 2026 (UTC). Five conversations inside it, one before it:
 - C4 telegram, 3 March 09:00: payment_dispute, urgent (1 h); never answered; "get_refund" did
   not help.
 - C5 webchat, 3 March 12:00: customer_request, normal; ann answers after 30 h; rated 4.
+- Languages: C1 and C3 English, C2 Spanish, C4 Haitian Creole, C5 undecided, C6 French.
 - C6 webchat, February: outside the range (a handoff and a rating the reports must not count).
 """
 
@@ -60,7 +61,7 @@ async def seed_known(sessions: async_sessionmaker[AsyncSession]) -> Known:
     async with sessions() as session, session.begin():
         seed = _Seed(session, reps)
         ids["C1"] = await seed.conversation(
-            "C1", Channel.WEBCHAT, [at(1, 9), at(1, 9, 5), at(2, 15)]
+            "C1", Channel.WEBCHAT, [at(1, 9), at(1, 9, 5), at(2, 15)], language="en"
         )
         session.add(
             FaqFeedback(
@@ -71,7 +72,7 @@ async def seed_known(sessions: async_sessionmaker[AsyncSession]) -> Known:
             )
         )
         ids["C2"] = await seed.conversation(
-            "C2", Channel.SMS, [at(1, 10)], state=ConversationState.RESOLVED
+            "C2", Channel.SMS, [at(1, 10)], state=ConversationState.RESOLVED, language="es"
         )
         await seed.handoff(
             ids["C2"],
@@ -85,7 +86,7 @@ async def seed_known(sessions: async_sessionmaker[AsyncSession]) -> Known:
             score=5,
         )
         ids["C3"] = await seed.conversation(
-            "C3", Channel.WHATSAPP, [at(2, 8)], state=ConversationState.RESOLVED
+            "C3", Channel.WHATSAPP, [at(2, 8)], state=ConversationState.RESOLVED, language="en"
         )
         await seed.handoff(
             ids["C3"],
@@ -99,7 +100,7 @@ async def seed_known(sessions: async_sessionmaker[AsyncSession]) -> Known:
             score=2,
         )
         ids["C4"] = await seed.conversation(
-            "C4", Channel.TELEGRAM, [at(3, 9)], state=ConversationState.QUEUED
+            "C4", Channel.TELEGRAM, [at(3, 9)], state=ConversationState.QUEUED, language="ht"
         )
         await seed.handoff(ids["C4"], at(3, 9), "payment_dispute", Priority.URGENT)
         session.add(
@@ -124,7 +125,11 @@ async def seed_known(sessions: async_sessionmaker[AsyncSession]) -> Known:
             score=4,
         )
         ids["C6"] = await seed.conversation(
-            "C6", Channel.WEBCHAT, [at(27, 10, month=2)], state=ConversationState.RESOLVED
+            "C6",
+            Channel.WEBCHAT,
+            [at(27, 10, month=2)],
+            state=ConversationState.RESOLVED,
+            language="fr",
         )
         await seed.handoff(
             ids["C6"],
@@ -150,6 +155,7 @@ class _Seed:
         channel: Channel,
         customer_writes: list[datetime],
         state: ConversationState = ConversationState.BOT,
+        language: str | None = None,
     ) -> int:
         contact = Contact(display_name=f"Customer {name}", phone=None)
         self.session.add(contact)
@@ -160,6 +166,7 @@ class _Seed:
             address=f"address-{name}",
             state=state,
             nature_of_inquiry="order_status",
+            language=language,
             created_at=customer_writes[0],
             updated_at=customer_writes[-1],
             last_message_at=customer_writes[-1] + timedelta(seconds=1),

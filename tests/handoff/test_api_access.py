@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from bot.store.models import CannedResponse, Handoff, Role, WrapUp, utcnow
+from bot.store.models import (
+    CannedResponse,
+    Conversation,
+    ConversationState,
+    Handoff,
+    Role,
+    WrapUp,
+    utcnow,
+)
 from tests.handoff.conftest import Desk, app_routes
 
 
@@ -39,6 +47,13 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/api/auth/logout"): Access(),
     ("GET", "/api/me"): Access(),
     ("GET", "/api/me/conversations"): Access(),
+    ("GET", "/api/me/presence"): Access(),
+    ("PUT", "/api/me/presence"): Access(call=Call(json={"presence": "busy"})),
+    ("GET", "/api/reps"): Access(rep_refused=Call()),
+    ("PUT", "/api/reps/{username}/routing"): Access(
+        call=Call(json={"languages": ["en", "fr"]}), admin_only=True
+    ),
+    ("GET", "/api/teams"): Access(),
     ("GET", "/api/queue"): Access(rep_refused=Call(params={"tier": 2})),
     ("POST", "/api/queue/next"): Access(rep_refused=Call(params={"tier": 2})),
     ("GET", CONVERSATION): Access(),
@@ -72,6 +87,23 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/api/follow-ups"): Access(),
     # Only the follow-up's owner (bob) or a supervisor marks it done.
     ("POST", "/api/follow-ups/{wrap_up_id}/done"): Access(rep_refused=Call()),
+    # Carrying it out too: its owner (bob) or a supervisor.
+    ("POST", "/api/follow-ups/{wrap_up_id}/reopen"): Access(rep_refused=Call()),
+    # Every rep logs calls and emails and looks customers up.
+    ("GET", "/api/contacts"): Access(call=Call(params={"q": "customer"})),
+    ("GET", "/api/contacts/{contact_id}/history"): Access(),
+    ("POST", "/api/interactions"): Access(
+        call=Call(
+            json={
+                "channel": "phone",
+                "direction": "inbound",
+                "name": "Keisha",
+                "nature_of_inquiry": "track_order",
+                "actions_taken": "told them",
+            }
+        )
+    ),
+    ("GET", "/api/interactions/topics"): Access(),
     ("GET", "/api/reports"): Access(rep_refused=Call()),
     ("GET", "/api/export"): Access(rep_refused=Call()),
     ("GET", "/api/contacts/{contact_id}/data"): Access(admin_only=True),
@@ -102,6 +134,7 @@ class World:
             wrap_up_id=self.wrap_up_id,
             folder="webchat",
             name="A" * 32 + ".jpg",
+            username="ann",
         )
 
 
@@ -128,6 +161,10 @@ async def world(desk: Desk) -> AsyncIterator[World]:
             follow_up_owner_id=bob.id,
         )
         session.add(wrap_up)
+        # Resolved, as a conversation with a follow-up is: it can be reopened to carry it out.
+        follow_up = await session.get(Conversation, follow_up_conversation)
+        assert follow_up is not None
+        follow_up.state = ConversationState.RESOLVED
         await session.commit()
     yield World(
         desk,

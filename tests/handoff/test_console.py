@@ -107,7 +107,7 @@ async def test_every_console_form_is_refused_without_its_csrf_token(desk: Desk) 
     )
     assert len(posts) >= 10
     for template in posts:
-        path = template.format(conversation_id=cid, canned_id=1)
+        path = template.format(conversation_id=cid, canned_id=1, username="sue", wrap_up_id=1)
         for data in ({}, {"csrf_token": "forged"}):
             response = await desk.http.post(path, data={**data, "text": "x", "title": "y"})
             assert response.status_code == 403, (path, data, response.status_code)

@@ -49,6 +49,7 @@ async def test_a_record_holds_the_interaction(known: tuple[Known, Any]) -> None:
     assert {k: c2[k] for k in FIELDS if k not in ("created_at", "last_message_at")} == {
         "conversation_id": ids["C2"],
         "channel": "sms",
+        "language": "es",
         "customer_name": "Customer C2",
         "customer_address": "address-C2",
         "customer_phone": None,
@@ -70,6 +71,11 @@ async def test_a_record_holds_the_interaction(known: tuple[Known, Any]) -> None:
         "follow_up_owner": "ann",
         "follow_up_done_at": None,
         "rating": 5,
+        "kind": "conversation",
+        "interaction_id": None,
+        "direction": None,
+        "customer_email": None,
+        "follow_up_note": None,
     }
     c1 = by_id[ids["C1"]]
     assert (c1["handoffs"], c1["rep"], c1["rating"], c1["nature_of_inquiry"]) == (

@@ -76,7 +76,7 @@ async def test_a_reps_pdf_reaches_whatsapp_as_media(sqlite_url: str) -> None:
             assert sent.status_code == 201, sent.text
             assert sent.json()["delivery_status"] == "sent"
             _, media = await h.api.wait_for(WHATSAPP_CUSTOMER, 2)
-            assert media["Body"] == "Your receipt"
+            assert media["Body"] == "Ann (Caricom Connects): Your receipt"  # REP_REPLY_FORMAT
             link = media["MediaUrl"]
             # Twilio fetches the file from the link: no sign-in, the signature is the permission.
             async with httpx.AsyncClient() as twilio:
@@ -112,7 +112,8 @@ async def test_a_reps_pdf_reaches_telegram_as_a_document(sqlite_url: str) -> Non
             assert document["chat"]["id"] == CUSTOMER["id"]
             assert document["document_bytes"] == PDF
             assert document["document"]["file_name"] == "receipt.pdf"
-            assert document["caption"] == "receipt.pdf"  # no text given: the file's name
+            # No text given: the file's name, as REP_REPLY_FORMAT frames a person's words.
+            assert document["caption"] == "Ann (Caricom Connects): receipt.pdf"
         finally:
             await client.aclose()
 

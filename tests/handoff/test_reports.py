@@ -49,6 +49,20 @@ async def test_figures_for_all_channels(known: tuple[Known, object]) -> None:
     ]
     # C1-C5 wrote in the range; C2-C5 were handed off.
     assert f["containment"] == {"conversations": 5, "handed_off": 4, "contained": 1, "rate": 0.2}
+    # C1 (contained) and C3 English, C2 Spanish, C4 Haitian Creole, C5 undecided; C6 (French)
+    # is outside the range.
+    assert f["by_language"] == [
+        {"language": "en", "conversations": 2, "handed_off": 1, "contained": 1, "rate": 0.5},
+        {"language": "es", "conversations": 1, "handed_off": 1, "contained": 0, "rate": 0.0},
+        {"language": "ht", "conversations": 1, "handed_off": 1, "contained": 0, "rate": 0.0},
+        {
+            "language": "undecided",
+            "conversations": 1,
+            "handed_off": 1,
+            "contained": 0,
+            "rate": 0.0,
+        },
+    ]
     assert f["handoff_reasons"] == [
         {"label": "customer_request", "count": 2},
         {"label": "complaint", "count": 1},
@@ -119,6 +133,10 @@ async def test_figures_for_one_channel(known: tuple[Known, object]) -> None:
         ("2026-03-03", 1),
     ]
     assert f["containment"] == {"conversations": 2, "handed_off": 1, "contained": 1, "rate": 0.5}
+    assert [(x["language"], x["contained"], x["handed_off"]) for x in f["by_language"]] == [  # type: ignore[attr-defined, index]
+        ("en", 1, 0),
+        ("undecided", 0, 1),
+    ]
     assert f["handoff_reasons"] == [{"label": "customer_request", "count": 1}]
     first = f["first_response"]
     assert (first["handoffs"], first["answered"], first["within_target"]) == (1, 1, 0)  # type: ignore[index]
@@ -184,17 +202,20 @@ async def test_the_console_page_draws_every_chart_for_supervisors_only(desk: Des
     for chart in (
         "per-day",
         "containment",
+        "languages",
         "reasons",
         "first-response",
         "windows",
         "ratings",
         "faq",
         "follow-ups",
+        "logged",
     ):
         assert f'data-testid="chart-{chart}"' in html, chart
-    assert html.count("<svg") == 8
+    assert html.count("<svg") == 9
     assert "style=" not in html  # the CSP forbids inline styles
     assert "20% of 5 conversations needed no person." in html
+    assert "ht (Haitian Creole)" in html and "2, 50% contained" in html
     assert "2 of 3 answered within 24 h (67%); average 11.8 h." in html
 
 

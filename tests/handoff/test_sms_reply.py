@@ -54,7 +54,8 @@ async def test_a_rep_reply_reaches_the_sms_customer_with_its_delivery_status(
             )
             assert sent.status_code == 201 and sent.json()["delivery_status"] == "sent"
             _, reply = await h.api.wait_for(CUSTOMER, 2)
-            assert reply["Body"] == "Hi, this is Ann from support."
+            # SMS shows no sender: the rep's name says a person wrote it; the log keeps the text.
+            assert reply["Body"] == "Ann (Caricom Connects): Hi, this is Ann from support."
             assert reply["From"] == "+12465550100"
 
             [delivery] = await h.all(Delivery, message_id=sent.json()["message_id"])
@@ -66,6 +67,7 @@ async def test_a_rep_reply_reaches_the_sms_customer_with_its_delivery_status(
         [rep_message] = [m for m in detail["transcript"] if m["sender_kind"] == "rep"]
         assert rep_message["delivery_status"] == DeliveryStatus.DELIVERED
         assert rep_message["rep"]["username"] == "ann"
+        assert rep_message["text"] == "Hi, this is Ann from support."
 
         # The rating question arrives as numbered options, and "4" is the rating.
         assert (await client.post(f"{base}/resolve", json=WRAP_UP, headers=rep)).status_code == 200

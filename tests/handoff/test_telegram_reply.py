@@ -32,7 +32,8 @@ async def test_a_rep_reply_and_the_rating_on_telegram(sqlite_url: str) -> None:
             assert (await api.post(f"{base}/claim", headers=rep)).status_code == 200
             sent = await api.post(f"{base}/replies", json={"text": "Hello from Ann"}, headers=rep)
             assert sent.json()["delivery_status"] == "sent"
-            assert h.telegram.sent_to(chat)[-1]["text"] == "Hello from Ann"
+            # Telegram shows no sender: the rep's name says a person wrote it.
+            assert h.telegram.sent_to(chat)[-1]["text"] == "Ann (Caricom Connects): Hello from Ann"
 
             assert (await api.post(f"{base}/resolve", json=WRAP_UP, headers=rep)).status_code == 200
             question = await eventually(lambda: _last_with_keyboard(h.telegram.sent_to(chat)))
