@@ -18,9 +18,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.files.intake import NotAccepted, TooLarge, accepted, file_name, read_at_most
-from bot.files.store import new_key, valid_key
-from bot.messages import Attachment
+from bot.files.intake import TooLarge, file_name, read_at_most
+from bot.files.store import valid_key
 from bot.store.models import Conversation, Rep, SessionKind, utcnow
 from handoff import replies
 from handoff.console.session import SESSION_COOKIE
@@ -28,13 +27,14 @@ from handoff.deps import ConversationDep, CurrentRep, DeskDep, RowId, SessionDep
 from handoff.desk import RepDesk
 from handoff.errors import Invalid, NotAuthenticated, NotFound
 from handoff.reading import record_read, require_read
+from handoff.rep_files import send_rep_file
 from handoff.retention import files_of
 from handoff.schemas import ReplyPublic
 from handoff.tokens import rep_for_token
 
 router = APIRouter(prefix="/api/conversations/{conversation_id}/files", tags=["files"])
 # The gateway's body limit for a rep's file is MAX_UPLOAD_BYTES, not the API's (gateway/app.py).
-REP_FILES_PATH = re.compile(r"^/api/conversations/\d+/files$")
+REP_FILES_PATH = re.compile(r"^/(api|console)/conversations/\d+/files?$")
 REP_LINK = "rep-file"  # what links made here are for (bot/files/links.py)
 
 
@@ -142,26 +142,16 @@ async def send_file(
         data = await read_at_most(request, desk.max_upload_bytes)
     except TooLarge as error:
         raise Invalid(f"Files up to {desk.max_upload_bytes:,} bytes can be sent.") from error
-    try:
-        data, kind = await accepted(data)
-    except NotAccepted as refused:
-        raise Invalid(str(refused)) from refused
-    name = file_name(request.headers.get("x-file-name")) or f"attachment.{kind.extension}"
-    key = new_key("replies", kind.extension)
-    await desk.files.put(key, data, kind.content_type)
-    attachment = Attachment(kind.kind, content_type=kind.content_type, description=name, file=key)
-    try:
-        message_id = await replies.send_rep_reply(
-            session=session,
-            replies=desk.replies,
-            conversation_id=conversation.id,
-            rep=rep,
-            text=text or name,
-            attachment=attachment,
-        )
-    except Exception:
-        await desk.files.delete(key)  # no message refers to it
-        raise
+    message_id = await send_rep_file(
+        session=session,
+        replies_service=desk.replies,
+        files=desk.files,
+        conversation_id=conversation.id,
+        rep=rep,
+        data=data,
+        name=file_name(request.headers.get("x-file-name")),
+        text=text,
+    )
     return ReplyPublic(
         message_id=message_id,
         delivery_status=await replies.delivery_status(session=session, message_id=message_id),

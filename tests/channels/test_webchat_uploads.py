@@ -18,8 +18,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.router import ATTACHMENT_NOTICE
+from bot import system_texts
 from bot.store.models import Conversation, Message, Role, utcnow
+from bot.system_texts import TextKey
 from handoff.customer_data import erase_contact
 from handoff.retention import purge_inactive
 from tests.conftest import make_settings
@@ -133,7 +134,7 @@ async def test_a_photo_reaches_the_rep_without_its_location_and_the_bot_says_so(
     assert response.headers["access-control-allow-origin"] == "*"
     # The assistant reads text only, and says so, as on the other channels.
     [notice] = await scene.customer.receive()
-    assert notice["text"] == ATTACHMENT_NOTICE
+    assert notice["text"] == system_texts.text(TextKey.ATTACHMENT_NOTICE, "en")
 
     [attachment] = await scene.attachments()
     assert attachment["kind"] == "image" and attachment["content_type"] == "image/jpeg"

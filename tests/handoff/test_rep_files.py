@@ -9,6 +9,7 @@ import httpx
 
 from bot.store.models import Conversation, ConversationState
 from tests.handoff.factories import PASSWORD, make_rep
+from tests.handoff.test_console import _csrf, sign_in
 from tests.handoff.test_replies_and_feedback import (
     HANDOFF_TURN,
     HandedOver,
@@ -158,3 +159,30 @@ async def _queued(h: TwilioHarness) -> Conversation | None:
 async def _telegram_queued(h: object) -> Conversation | None:
     found = await h.rows(Conversation)  # type: ignore[attr-defined]
     return next((c for c in found if c.state == ConversationState.QUEUED), None)
+
+
+async def test_a_rep_sends_a_file_from_the_console(
+    handed_over: HandedOver,  # noqa: F811 (the fixture imported above)
+) -> None:
+    h = handed_over
+    await h.post("claim")
+    await sign_in(h.desk, "ann")
+    page = await h.desk.http.get(f"/console/conversations/{h.conversation_id}")
+    assert 'data-testid="file-form"' in page.text
+    sent = await h.desk.http.post(
+        f"/console/conversations/{h.conversation_id}/file",
+        data={"csrf_token": _csrf(page.text), "text": "Your label"},
+        files={"file": ("label.pdf", PDF, "application/pdf")},
+    )
+    assert sent.status_code == 303
+    [received] = await h.customer.receive()
+    assert received["text"].startswith("Your label\n")
+    assert received["metadata"]["attachment"]["name"] == "label.pdf"
+    # Anything else is refused with a notice, and nothing is sent.
+    refused = await h.desk.http.post(
+        f"/console/conversations/{h.conversation_id}/file",
+        data={"csrf_token": _csrf(page.text)},
+        files={"file": ("run.pdf", b"#!/bin/sh\n", "application/pdf")},
+    )
+    assert refused.status_code == 303
+    assert h.customer.inbox.empty()
