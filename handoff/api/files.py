@@ -74,8 +74,8 @@ async def _readable_file(
     return key
 
 
-@router.get("/{folder}/{name}", status_code=303, response_class=RedirectResponse)
 async def open_file(
+    request: Request,
     conversation_id: RowId,
     folder: str,
     name: str,
@@ -88,12 +88,13 @@ async def open_file(
         session, desk, conversation_id=conversation_id, key=f"{folder}/{name}", rep=rep
     )
     query = desk.file_links.query(REP_LINK, key, seconds=desk.file_link_seconds)
+    # Under the path it was asked on: the console's cookie is sent for /console/ only.
+    area = "console" if request.url.path.startswith("/console/") else "api"
     return RedirectResponse(
-        f"/api/conversations/{conversation_id}/files/{key}/content?{query}", status_code=303
+        f"/{area}/conversations/{conversation_id}/files/{key}/content?{query}", status_code=303
     )
 
 
-@router.get("/{folder}/{name}/content")
 async def file_content(
     conversation_id: RowId,
     folder: str,
@@ -124,6 +125,15 @@ async def file_content(
             "Content-Disposition": f'inline; filename="{key.rsplit("/", 1)[1]}"',
         },
     )
+
+
+# The same two routes in the console, where the session cookie is sent (its path is /console).
+console_router = APIRouter(
+    prefix="/console/conversations/{conversation_id}/files", include_in_schema=False
+)
+for _router in (router, console_router):
+    _router.get("/{folder}/{name}", status_code=303, response_class=RedirectResponse)(open_file)
+    _router.get("/{folder}/{name}/content")(file_content)
 
 
 @router.post("", status_code=201)
