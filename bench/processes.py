@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench.net import free_port, wait_for_http
+from bench.rasa_stack import RasaStack
 from bot.assistant_model import PROJECT_ROOT
 from bot.store import migrate
-from tests.support.net import free_port, wait_for_http
-from tests.support.rasa_stack import RasaStack
 
 
 @contextmanager

@@ -32,7 +32,9 @@ from typing import Any
 import httpx
 import yaml  # type: ignore[import-untyped]
 
+from bench.net import free_port
 from bench.proc_stats import machine_cpu, tree_resident_mib
+from bench.rasa_stack import RasaStack
 from bench.stats import Summary
 from bench.turns import QUESTIONS
 from bot.assistant_model import (
@@ -42,8 +44,6 @@ from bot.assistant_model import (
     rasa_environment,
     rasa_executable,
 )
-from tests.support.net import free_port, wait_for_http
-from tests.support.rasa_stack import STARTUP_SECONDS, RasaStack
 
 ENCODER = "nlu.sentence_featurizer.SentenceEmbeddingFeaturizer"
 TOPIC_CLASSIFIER = "nlu.topic_classifier.TopicClassifier"
@@ -212,28 +212,13 @@ def _remove_stale_baselines(models_dir: Path, *, keep: Path) -> None:
 
 @dataclass
 class ModelStack(RasaStack):
-    """RasaStack serving a chosen model, with the HTTP API on (for POST /model/parse).
+    """RasaStack with the HTTP API on (for POST /model/parse), serving one model at a time.
 
-    RasaStack always serves `ensure_model()` and leaves the API off, as production does; the
-    API is on here only so NLU can be timed on its own. The action server stays up while the
-    Rasa server is swapped from one model to the other.
+    Production leaves the API off; it is on here only so NLU can be timed on its own. The
+    action server stays up while the Rasa server is swapped from one model to the other.
     """
 
-    model: Path = field(kw_only=True)
-
-    def start_rasa(self) -> None:
-        self._spawn(
-            "rasa",
-            [
-                str(rasa_executable()), "run", "--model", str(self.model), "--enable-api",
-                "--port", str(self.rasa_port),
-                "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-                "--endpoints", str(self.workdir / "endpoints.yml"),
-            ],
-        )  # fmt: skip
-        if not wait_for_http(f"{self.rasa_url}/webhooks/gateway/", timeout=STARTUP_SECONDS):
-            self.stop()
-            raise RuntimeError(f"Rasa did not start; logs:\n{self.logs()}")
+    enable_api: bool = True
 
     def serve(self, model: Path) -> None:
         """Stop the Rasa server, then start one on `model` (never two at once)."""

@@ -242,7 +242,9 @@ async def _conversation_for(session: AsyncSession, inbound: InboundMessage) -> C
     if inbound.phone:
         contact = await session.scalar(select(Contact).where(Contact.phone == inbound.phone))
     if contact is None:
-        contact = Contact(display_name=inbound.display_name, phone=inbound.phone)
+        # A name is free text too: people have put card numbers in their profile names.
+        name = mask_sensitive(inbound.display_name) if inbound.display_name else None
+        contact = Contact(display_name=name, phone=inbound.phone)
         session.add(contact)
         await session.flush()
     conversation = Conversation(

@@ -27,6 +27,7 @@ import math
 import re
 import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -68,6 +69,48 @@ class Detection:
 
 def words_of(text: str) -> list[str]:
     return _WORD.findall(text.lower())
+
+
+# Chat words customers of every language use as they are: alone, they tell no language (the
+# profiles would take "okay" for Haitian Creole, "no" for Spanish, "ja" for Haitian Creole,
+# and a new conversation would be answered in it).
+SHARED_CHAT_WORDS = frozenset(
+    {
+        "ok",
+        "okay",
+        "okey",
+        "oki",
+        "k",
+        "kk",
+        "yes",
+        "yeah",
+        "yep",
+        "yup",
+        "no",
+        "nope",
+        "nah",
+        "hi",
+        "hey",
+        "hello",
+        "hallo",
+        "bye",
+        "lol",
+        "cool",
+        "thanks",
+        "thx",
+        "ty",
+        "si",
+        "ja",
+        "np",
+        "pls",
+        "plz",
+        "wow",
+        "hmm",
+        "ah",
+        "oh",
+        "",
+    }
+)
 
 
 def _ngrams(text: str) -> Counter[str]:
@@ -130,6 +173,7 @@ class _Profiles:
         vocabulary = set().union(*(set(v["ngrams"]) for v in languages.values()))
         size = len(vocabulary) + 1
         self.languages = list(languages)
+        self.known = vocabulary
         self.unseen: dict[str, float] = {}
         self.logp: dict[str, dict[str, float]] = {}
         for name, profile in languages.items():
@@ -141,7 +185,10 @@ class _Profiles:
             }
 
     def posterior(self, text: str) -> dict[str, float]:
-        grams = _ngrams(text)
+        """Empty when no n-gram of `text` is in any profile (another script: Devanagari, Han,
+        Arabic): those say nothing between our languages, and counted as unseen they would
+        favour the language with the least text (Papiamento) ever more surely."""
+        grams = Counter({g: c for g, c in _ngrams(text).items() if g in self.known})
         total = sum(grams.values())
         if not total:
             return {}
@@ -193,10 +240,16 @@ def _lid176_guess(text: str) -> tuple[str, float]:
 
 def detect(text: str) -> Detection | None:
     """The language of `text`, or None when there are no words to go on ("1", "👍", "#4821")."""
-    count = len(words_of(text))
-    if count == 0:
+    words = words_of(text)
+    if not words or all(word in SHARED_CHAT_WORDS for word in words):
         return None
+    count = len(words)
     posterior = _profiles().posterior(text)
+    if not posterior:
+        # Nothing our profiles know: only lid.176 can tell (sure or not, it is no language
+        # we answer in, so the conversation's rules keep it from deciding one we do).
+        other, other_confidence = _lid176_guess(text)
+        return Detection(other, other_confidence, count)
     language, confidence = max(posterior.items(), key=lambda item: item[1])
     if confidence < OTHER_LANGUAGE_FLOOR and count >= 3:
         # Our profiles know only our six languages and force anything else into one of them,
@@ -213,13 +266,19 @@ def detect(text: str) -> Detection | None:
 DETECTED_CHARS = 300
 
 
+# One thread, not the default pool: detections finish in the order they were asked for, so
+# a customer's quick messages reach the store in the order they came (a pool would let a
+# later, shorter one overtake), and detection never takes more than one core.
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="language-id")
+
+
 async def detect_in_worker(text: str) -> Detection | None:
-    """`detect` on the start of `text`, off the event loop (a thread): it is CPU work of a
-    millisecond or a few, which would add up to stalls of every other customer's turn."""
+    """`detect` on the start of `text`, off the event loop (in its own thread): it is CPU work
+    of a millisecond or a few, which would add up to stalls of every other customer's turn."""
     text = text[:DETECTED_CHARS]
     if not words_of(text):
         return None  # "1", "👍": nothing to detect, no thread hop
-    return await asyncio.to_thread(detect, text)
+    return await asyncio.get_running_loop().run_in_executor(_WORKER, detect, text)
 
 
 def load() -> None:

@@ -159,6 +159,7 @@ class Outbox:
                 lease_until=lease,
                 next_attempt_at=next_attempt_at,
                 attempts=1 if status == DeliveryStatus.SENT else 0,
+                accepted_at=now if status == DeliveryStatus.SENT else None,
                 created_at=now,
                 updated_at=now,
             )

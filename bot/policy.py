@@ -84,10 +84,22 @@ def notice_languages(language: str | None) -> tuple[str, ...]:
     return UNSUPPORTED_LANGUAGE_NOTICE
 
 
-def promise_text(reason: HandoffReason, hours: int, language: str | None = None) -> str:
+# Added to the queue's texts while the team is closed; {back_at} is when it opens again, as
+# bot.response_clock.describe_opening writes it ("Monday 4 January at 08:00 (Jamaica time)").
+# English only for now: to move into the system texts' catalogue with its translations.
+TEAM_CLOSED_TEXT = "Our team is away just now; a person will be back on {back_at}."
+
+
+def _with_closed_notice(text: str, back_at: str | None) -> str:
+    return f"{text} {TEAM_CLOSED_TEXT.format(back_at=back_at)}" if back_at else text
+
+
+def promise_text(
+    reason: HandoffReason, hours: int, language: str | None = None, *, back_at: str | None = None
+) -> str:
     """What the customer is told when their conversation goes to the queue, in the
     conversation's language (English when undecided; English and French when the gateway
-    does not answer in it)."""
+    does not answer in it); `back_at`: when the team, closed now, opens again."""
     key = (
         TextKey.HANDOFF_PROMISE_ASSISTANT_UNAVAILABLE
         if reason == HandoffReason.ASSISTANT_UNAVAILABLE
@@ -98,10 +110,15 @@ def promise_text(reason: HandoffReason, hours: int, language: str | None = None)
         if reason == HandoffReason.UNSUPPORTED_LANGUAGE
         else notice_languages(language)
     )
-    return system_texts.in_languages(key, languages, hours=hours)
+    return _with_closed_notice(system_texts.in_languages(key, languages, hours=hours), back_at)
 
 
-def queue_notice_text(hours: int, language: str | None = None) -> str:
+def queue_notice_text(
+    hours: int, language: str | None = None, *, back_at: str | None = None
+) -> str:
     """The one acknowledgement for messages written while waiting in the queue (in the
-    languages of `notice_languages`)."""
-    return system_texts.in_languages(TextKey.QUEUE_NOTICE, notice_languages(language), hours=hours)
+    languages of `notice_languages`); `back_at`: when the team, closed now, opens again."""
+    return _with_closed_notice(
+        system_texts.in_languages(TextKey.QUEUE_NOTICE, notice_languages(language), hours=hours),
+        back_at,
+    )

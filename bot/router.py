@@ -44,8 +44,11 @@ from bot.privacy_notice import privacy_notice
 from bot.rasa_client import AssistantUnavailable, RasaClient, Turn
 from bot.rate_limit import RateLimiter
 from bot.replies import ReplyService
+from bot.response_clock import ResponseClock, describe_opening
+from bot.response_windows import open_next_window
 from bot.settings import setting_default
 from bot.store.models import (
+    DEFAULT_TEAM,
     Conversation,
     ConversationState,
     Delivery,
@@ -92,6 +95,7 @@ class ConversationRouter:
         replies: ReplyService,
         promise_hours: int,
         targets: ResponseTargets,
+        clock: ResponseClock | None = None,
         events: Events | None = None,
         metrics: Metrics | None = None,
         turn_lease: timedelta | None = None,
@@ -110,6 +114,8 @@ class ConversationRouter:
         self._replies = replies
         self._promise_hours = promise_hours
         self._targets = targets
+        # Business hours: due times, next-response windows, "back on Monday at 08:00".
+        self._clock = clock or ResponseClock(first_response=targets)
         self._choose_team = choose_team  # the queue's routing table; None: no teams
         self._events = events or Events()  # consoles following the queue and conversations
         self._metrics = metrics or Metrics()
@@ -532,8 +538,16 @@ class ConversationRouter:
                 and not conversation.queue_notice_sent
             ):
                 conversation.queue_notice_sent = True
-                notice = queue_notice_text(self._promise_hours, conversation.language)
+                back_at = self._clock.back_at(conversation.team or DEFAULT_TEAM, now)
+                notice = queue_notice_text(
+                    self._promise_hours,
+                    conversation.language,
+                    back_at=describe_opening(back_at) if back_at else None,
+                )
                 replies.append(Reply(text=notice, sender_kind=SenderKind.SYSTEM))
+            if conversation.assigned_rep_id is not None:
+                # A person owns it: the customer now waits for that person's next reply.
+                await open_next_window(session, conversation, message, self._clock, now)
             # The owner sees the customer's message at once.
             return _Finish(replies=replies)
 
@@ -561,6 +575,7 @@ class ConversationRouter:
             promise_hours=self._promise_hours,
             targets=self._targets,
             choose_team=self._choose_team,
+            clock=self._clock,
         )
 
     # Finishing a turn: the one way every routed message ends ---------------------------------

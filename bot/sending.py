@@ -114,6 +114,7 @@ def apply_outcome(delivery: Delivery, outcome: Outcome, now: datetime) -> None:
             delivery.attempts += 1
             delivery.in_doubt = False
             delivery.status = DeliveryStatus.SENT
+            delivery.accepted_at = delivery.accepted_at or now
             delivery.provider_message_id = provider_id
             delivery.next_attempt_at = None
             delivery.last_error = None

@@ -45,8 +45,12 @@ _SECRETS = (
     "RASA_CHANNEL_TOKEN",
     "DATABASE_URL",
     "FILE_LINK_SECRET",
+    "ALERT_WEBHOOK_SECRET",
+    "SMTP_URL",
 )
 _PLACEHOLDER_WORDS = {"changeme", "change-me", "change_me", "secret", "test", "password", "xxx"}
+# The alert webhook's signing key: long enough that a signature cannot be forged by guessing.
+ALERT_SECRET_MIN_CHARS = 32
 # What Telegram allows in a webhook secret; 32 characters or more so it cannot be guessed.
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{32,256}")
 
@@ -158,6 +162,28 @@ class Settings(BaseSettings):
     # Share of the window after which an unanswered handoff counts as at risk.
     SLA_AT_RISK_FRACTION: float = Field(default=0.75, gt=0, lt=1)
     SLA_MONITOR_INTERVAL_SECONDS: float = Field(default=30.0, gt=0)
+    # Business-hour targets after the first response (README: Business hours, clocks and
+    # alerts): a reply to each customer message written while a person owns the conversation,
+    # and the resolution of the handoff, counted from its request. The SLA_HOURS_* targets
+    # above count business hours too.
+    SLA_NEXT_RESPONSE_HOURS: float = Field(default=4.0, gt=0)
+    SLA_RESOLUTION_HOURS: float = Field(default=40.0, gt=0)
+    # Each team's time zone, weekly hours and public holidays (YAML, edited by the support team);
+    # empty: every hour counts (a team that never closes).
+    BUSINESS_HOURS_FILE: str = "business_hours.yml"
+    # Supervisor alerts (at risk, breached, overdue follow-up): a JSON POST signed with
+    # HMAC-SHA256 of the body (X-Caricom-Signature: sha256=<hex>) and/or an email. Unset: the
+    # console alone shows them.
+    ALERT_WEBHOOK_URL: str | None = None
+    ALERT_WEBHOOK_SECRET: str | None = None
+    # smtp://user:password@host:port (port 25 by default) or smtps:// (TLS from the start,
+    # port 465); SMTP_STARTTLS=true upgrades a smtp:// connection before logging in.
+    SMTP_URL: str | None = None
+    SMTP_STARTTLS: bool = False
+    ALERT_EMAIL_FROM: str | None = None
+    # Comma-separated supervisor addresses.
+    ALERT_EMAIL_TO: str = ""
+    ALERT_SEND_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
     # Conversations inactive this many days are purged (daily, by the monitor); none: kept.
     RETENTION_DAYS: int | None = Field(default=None, gt=0)
     # Sent once to each customer on their first message on each channel, before any answer;
@@ -206,10 +232,51 @@ class Settings(BaseSettings):
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("ALERT_WEBHOOK_URL")
+    @classmethod
+    def _webhook_url_is_http(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.fullmatch(r"https?://[^/\s:]+(:\d+)?(/\S*)?", value):
+            raise ValueError("ALERT_WEBHOOK_URL must be an http:// or https:// URL")
+        return value
+
+    @field_validator("SMTP_URL")
+    @classmethod
+    def _smtp_url_is_smtp(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.fullmatch(r"smtps?://([^@/\s]+@)?[^@/\s:]+(:\d+)?/?", value):
+            raise ValueError("SMTP_URL must look like smtp://user:password@host:port")
+        return value
+
+    @model_validator(mode="after")
+    def _alerts_are_complete(self) -> Settings:
+        if self.ALERT_WEBHOOK_URL and not self.ALERT_WEBHOOK_SECRET:
+            raise ValueError("ALERT_WEBHOOK_URL is set: set ALERT_WEBHOOK_SECRET to sign alerts")
+        if self.SMTP_URL and not (self.ALERT_EMAIL_FROM and self.alert_email_recipients):
+            raise ValueError("SMTP_URL is set: set ALERT_EMAIL_FROM and ALERT_EMAIL_TO")
+        for address in [self.ALERT_EMAIL_FROM or "", *self.alert_email_recipients]:
+            if address and not re.fullmatch(r"[^@\s,]+@[^@\s,]+", address):
+                raise ValueError(f"not an email address: {address!r}")
+        return self
+
+    @property
+    def alert_email_recipients(self) -> list[str]:
+        return [a.strip() for a in self.ALERT_EMAIL_TO.split(",") if a.strip()]
+
     @model_validator(mode="after")
     def _refuse_unsafe_production_values(self) -> Settings:
         if self.ENVIRONMENT != "production":
             return self
+        webhook_secret = self.ALERT_WEBHOOK_SECRET
+        if webhook_secret and len(webhook_secret) < ALERT_SECRET_MIN_CHARS:
+            raise ValueError(
+                f"ALERT_WEBHOOK_SECRET must be {ALERT_SECRET_MIN_CHARS} characters or more in "
+                "production"
+            )
+        if self.ALERT_WEBHOOK_URL and not self.ALERT_WEBHOOK_URL.startswith("https://"):
+            raise ValueError("ALERT_WEBHOOK_URL must use https:// in production")
         for name in _SECRETS:
             value: str = getattr(self, name)
             if value and _looks_like_placeholder(value):

@@ -23,6 +23,7 @@ rasa==3.6.21 (the version pinned in requirements/rasa.lock); they are inlined on
 tracker at hand afterwards.
 """
 
+import functools
 import hmac
 import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
@@ -41,6 +42,9 @@ _INTERNAL_SLOTS = {"session_started_metadata", "requested_slot"}
 LANGUAGE_SLOT = "language"
 TOKEN_VARIABLE = "RASA_CHANNEL_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
 
+# A route's work once the caller is let in: the request, the loaded agent, the route's params.
+_AgentHandler = Callable[..., Awaitable[HTTPResponse]]
+
 
 class GatewayInput(InputChannel):
     """Input channel for the gateway: one JSON request per customer turn."""
@@ -53,13 +57,23 @@ class GatewayInput(InputChannel):
         gateway_webhook = Blueprint("gateway_webhook", __name__)
         token = os.environ.get(TOKEN_VARIABLE, "")
 
-        def refused(request: Request) -> Optional[HTTPResponse]:
-            if not token:
-                return None
-            given = request.headers.get("Authorization", "")
-            if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                return None
-            return response.json({"error": "a valid bearer token is required"}, status=401)
+        def guarded(handler: _AgentHandler) -> Callable[..., Awaitable[HTTPResponse]]:
+            """Runs `handler` with the loaded agent for a caller holding the token: 401 without
+            it (when one is set), 503 while the model is still loading."""
+
+            @functools.wraps(handler)
+            async def checked(request: Request, **params: Any) -> HTTPResponse:
+                if token and not hmac.compare_digest(
+                    request.headers.get("Authorization", "").encode(),
+                    f"Bearer {token}".encode(),
+                ):
+                    return response.json({"error": "a valid bearer token is required"}, status=401)
+                agent = _agent(request)
+                if agent is None:
+                    return response.json({"error": "model not loaded"}, status=503)
+                return await handler(request, agent, **params)
+
+            return checked
 
         @gateway_webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -69,10 +83,8 @@ class GatewayInput(InputChannel):
             )
 
         @gateway_webhook.route("/webhook", methods=["POST"])
-        async def receive(request: Request) -> HTTPResponse:
-            denied = refused(request)
-            if denied is not None:
-                return denied
+        @guarded
+        async def receive(request: Request, agent: Any) -> HTTPResponse:
             body = request.json
             if not isinstance(body, dict):
                 return response.json({"error": "expected a JSON object"}, status=400)
@@ -83,31 +95,18 @@ class GatewayInput(InputChannel):
                     {"error": "'sender' (non-empty string) and 'message' (string) are required"},
                     status=400,
                 )
-            agent = _agent(request)
-            if agent is None:
-                return response.json({"error": "model not loaded"}, status=503)
             return response.json(await _run_turn(agent, sender, text, metadata, self.name()))
 
         @gateway_webhook.route("/trackers/<sender>", methods=["GET"])
-        async def read_tracker(request: Request, sender: Text) -> HTTPResponse:
-            denied = refused(request)
-            if denied is not None:
-                return denied
-            agent = _agent(request)
-            if agent is None:
-                return response.json({"error": "model not loaded"}, status=503)
+        @guarded
+        async def read_tracker(request: Request, agent: Any, sender: Text) -> HTTPResponse:
             tracker = await agent.tracker_store.retrieve_full_tracker(sender)
             events = tracker.current_state(EventVerbosity.ALL)["events"] if tracker else []
             return response.json({"sender": sender, "events": events})
 
         @gateway_webhook.route("/trackers/<sender>", methods=["DELETE"])
-        async def erase_tracker(request: Request, sender: Text) -> HTTPResponse:
-            denied = refused(request)
-            if denied is not None:
-                return denied
-            agent = _agent(request)
-            if agent is None:
-                return response.json({"error": "model not loaded"}, status=503)
+        @guarded
+        async def erase_tracker(request: Request, agent: Any, sender: Text) -> HTTPResponse:
             try:
                 erased = _erase(agent.tracker_store, sender)
             except NotImplementedError as error:

@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         )
         if services.monitor is not None:
             services.spawn(services.monitor.run(), name="sla-monitor")
+        if services.alert_outbox is not None and services.alert_outbox.senders:
+            services.spawn(services.alert_outbox.run(), name="alert-outbox")
         if services.assigner is not None:
             services.spawn(services.assigner.run(), name="auto-assign")
         logger.info("gateway.started rasa_url=%s", settings.RASA_URL)

@@ -34,6 +34,8 @@ from bot.settings import Settings
 from bot.store.db import create_engine, create_session_factory
 from channels.contract import ChannelAdapter, ChannelDeps
 from channels.registry import build_channels
+from gateway.clocks import alerting, response_clock
+from handoff.alerts.outbox import AlertOutbox
 from handoff.auto_assign import AutoAssigner
 from handoff.capacity import Capacity
 from handoff.desk import RepDesk
@@ -62,6 +64,7 @@ class Services:
     rate_limiter: RateLimiter
     targets: ResponseTargets
     monitor: SlaMonitor | None = None  # the SLA clock; started by the app's lifespan
+    alert_outbox: AlertOutbox | None = None  # supervisor alerts by webhook and email
     # Offers waiting conversations to available reps; started by the app's lifespan.
     assigner: AutoAssigner | None = None
     metrics: Metrics = field(default_factory=Metrics)
@@ -114,6 +117,8 @@ def response_targets(settings: Settings) -> ResponseTargets:
 
 
 def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
+    # First: a broken business hours file stops the start with the team and field named.
+    clock = response_clock(settings, response_targets(settings))
     # Read and checked now: a slip in the support team's edit of locales/system_texts.yml
     # stops the start, naming the text, rather than a customer's turn later.
     system_texts.catalogue()
@@ -150,6 +155,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         replies=replies,
         promise_hours=settings.RESPONSE_PROMISE_HOURS,
         targets=targets,
+        clock=clock,
         events=events,
         metrics=metrics,
         turn_lease=timedelta(seconds=settings.TURN_LEASE_SECONDS),
@@ -206,11 +212,13 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         rasa=rasa,
         live=live,
         promise_hours=settings.RESPONSE_PROMISE_HOURS,
+        response_clock=clock,
         secure_cookies=settings.PUBLIC_BASE_URL.startswith("https://"),
         routing=table,
         capacity=capacity,
         whatsapp_template=bool(settings.TWILIO_WHATSAPP_TEMPLATE_SID),
     )
+    alerts, alert_outbox = alerting(settings, session_factory)
     monitor = SlaMonitor(
         session_factory,
         live=desk.live,
@@ -220,6 +228,9 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         retention_days=settings.RETENTION_DAYS,
         erase_tracker=rasa.erase_tracker,
         files=files,
+        response_clock=clock,
+        alerts=alerts,
+        alert_outbox=alert_outbox,
         presence=PresenceRules(
             away_after=timedelta(minutes=settings.PRESENCE_AWAY_AFTER_MINUTES),
             grace=timedelta(minutes=settings.AWAY_GRACE_MINUTES),
@@ -248,6 +259,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         targets=targets,
         metrics=metrics,
         monitor=monitor,
+        alert_outbox=alert_outbox,
         assigner=assigner,
         background=background,
     )

@@ -24,32 +24,19 @@ from bot.store.models import (
     AuditEvent,
     Contact,
     Conversation,
-    ConversationRead,
-    FaqFeedback,
-    Handoff,
     LoggedInteraction,
-    Message,
-    Note,
-    Rating,
-    WrapUp,
     rasa_sender_id,
 )
 from handoff.errors import ChannelUnavailable, Conflict, NotFound
 from handoff.export import _value
-from handoff.retention import delete_conversations, delete_files, files_of
+from handoff.retention import (
+    CONVERSATION_RECORDS,
+    delete_conversations,
+    delete_files,
+    files_of,
+)
 
 logger = logging.getLogger(__name__)
-
-_HELD = (
-    ("messages", Message),
-    ("notes", Note),
-    ("wrap_ups", WrapUp),
-    ("handoffs", Handoff),
-    ("ratings", Rating),
-    ("faq_feedback", FaqFeedback),
-    ("audit_events", AuditEvent),
-    ("reads", ConversationRead),
-)
 
 
 async def find_contact(session: AsyncSession, reference: str) -> Contact:
@@ -105,7 +92,7 @@ async def export_contact(
         held: dict[str, Any] = {
             "conversation": {**_row(conversation), "address": conversation.shown_address}
         }
-        for name, model in _HELD:
+        for name, model in CONVERSATION_RECORDS:
             rows = await session.scalars(
                 select(model).where(model.conversation_id == conversation.id).order_by(model.id)
             )

@@ -17,6 +17,7 @@ from bot.files.store import FileStore
 from bot.outbox import DeliveryChange, Outbox
 from bot.rasa_client import RasaClient
 from bot.replies import ReplyService
+from bot.response_clock import ResponseClock
 from handoff.capacity import Capacity
 from handoff.live import InProcessHub, LiveHub, delivery_changed, message_added, queue_changed
 from handoff.routing import RoutingTable
@@ -43,6 +44,8 @@ class RepDesk:
     capacity: Capacity  # default limits of open conversations per rep
     # TWILIO_WHATSAPP_TEMPLATE_SID is set: a reply outside WhatsApp's window goes as the template
     whatsapp_template: bool = False
+    # The clocks' targets, named in reports; None: the settings' defaults.
+    response_clock: ResponseClock | None = None
 
     @classmethod
     def start(
@@ -61,6 +64,7 @@ class RepDesk:
         max_upload_bytes: int,
         whatsapp_template: bool = False,
         live: LiveHub | None = None,
+        response_clock: ResponseClock | None = None,
         routing: RoutingTable | None = None,
         capacity: Capacity | None = None,
     ) -> RepDesk:
@@ -78,6 +82,7 @@ class RepDesk:
             file_links=file_links,
             file_link_seconds=file_link_seconds,
             max_upload_bytes=max_upload_bytes,
+            response_clock=response_clock,
             routing=routing or RoutingTable.load(),
             capacity=capacity or Capacity(),
             whatsapp_template=whatsapp_template,

@@ -16,8 +16,9 @@ from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.privacy import mask_sensitive
-from bot.store.models import Contact, Conversation, Rep, Role, WrapUp, utcnow
+from bot.store.models import AlertKind, Contact, Conversation, Rep, Role, WrapUp, utcnow
 from bot.text import clean_customer_text
+from handoff.alerts.raising import AlertRaiser, follow_up_subject
 from handoff.errors import Conflict, Invalid, NotAllowed, NotFound
 from handoff.live import LiveEvent, LiveHub
 from handoff.schemas import MAX_TEXT_CHARS, RepBrief
@@ -186,9 +187,13 @@ async def mark_done(
 
 
 async def flag_overdue(
-    session_factory: async_sessionmaker[AsyncSession], *, now: datetime
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    now: datetime,
+    alerts: AlertRaiser | None = None,
 ) -> list[WrapUp]:
-    """Flag open follow-ups past their due date that are not flagged yet; return them."""
+    """Flag open follow-ups past their due date that are not flagged yet; return them. With
+    `alerts`, each flag raises its alert in the same transaction (once, like the flag)."""
     today = now.date()
     async with session_factory() as session, session.begin():
         due = list(
@@ -212,6 +217,21 @@ async def flag_overdue(
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 flagged.append(wrap)
+                if alerts is not None:
+                    await alerts.raise_alert(
+                        session,
+                        kind=AlertKind.FOLLOW_UP_OVERDUE,
+                        subject=follow_up_subject(wrap.id),
+                        conversation_id=wrap.conversation_id,
+                        details={
+                            "wrap_up_id": wrap.id,
+                            "follow_up_due": wrap.follow_up_due.isoformat()
+                            if wrap.follow_up_due
+                            else None,
+                            "owner_id": wrap.follow_up_owner_id,
+                        },
+                        now=now,
+                    )
     for wrap in flagged:
         logger.info("follow_up.overdue wrap_up_id=%s owner_id=%s", wrap.id, wrap.follow_up_owner_id)
     return flagged

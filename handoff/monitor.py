@@ -2,10 +2,12 @@
 
 Every `interval` seconds, in exactly one gateway instance (a job lease in the store, see
 `handoff.leases`), it:
-- gives every open handoff its record and response window, marks the unanswered ones at risk
-  (75 % of the window gone) and breached (window gone), escalating breached ones to the
-  supervisors' tier (`handoff.sla`);
+- gives every open handoff its record and response windows in business time, stops the windows
+  a reply accepted by the channel answered, marks the open ones at risk (75 % of the window
+  gone) and breached (window gone), escalating breached ones to the supervisors' tier
+  (`handoff.sla`);
 - flags follow-ups past their due date (`handoff.follow_ups`);
+- raises a supervisor alert with each mark and flag, once (`handoff.alerts`);
 - sets away the reps whose console has been closed too long, and puts back in the queue the
   unanswered conversations of reps away past the grace period (`handoff.presence`);
 - once a day, when RETENTION_DAYS is set, purges conversations inactive for longer.
@@ -29,8 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.files.store import FileStore
 from bot.loop_failures import LoopFailures
 from bot.policy import ResponseTargets
+from bot.response_clock import ResponseClock
 from bot.settings import setting_default
 from bot.store.models import Presence, utcnow
+from handoff.alerts.outbox import AlertOutbox
+from handoff.alerts.raising import AlertRaiser
 from handoff.follow_ups import flag_overdue, follow_up_event
 from handoff.leases import give_up_lease, take_lease
 from handoff.live import LiveEvent, LiveHub, queue_changed
@@ -50,7 +55,11 @@ def _holder_id() -> str:
 
 
 def sla_event(mark: SlaMark) -> LiveEvent:
-    return LiveEvent("sla", mark.conversation_id, {"mark": mark.kind, "escalated": mark.escalated})
+    return LiveEvent(
+        "sla",
+        mark.conversation_id,
+        {"mark": mark.kind, "escalated": mark.escalated, "window": str(mark.window)},
+    )
 
 
 @dataclass
@@ -80,10 +89,19 @@ class SlaMonitor:
     presence: PresenceRules | None = field(default_factory=PresenceRules)
     clock: Callable[[], datetime] = utcnow
     holder: str = field(default_factory=_holder_id)
+    # Business hours and the next-response and resolution targets; None: every hour counts,
+    # with `targets` and `at_risk_fraction` (bot/response_clock.py).
+    response_clock: ResponseClock | None = None
+    # Supervisor alerts raised with the marks and flags; the alert outbox is woken to send them.
+    alerts: AlertRaiser | None = None
+    alert_outbox: AlertOutbox | None = None
 
     @property
     def _policy(self) -> SlaPolicy:
-        return SlaPolicy(self.targets, self.at_risk_fraction)
+        clock = self.response_clock or ResponseClock(
+            first_response=self.targets, at_risk_fraction=self.at_risk_fraction
+        )
+        return SlaPolicy(clock)
 
     @property
     def lease_ttl(self) -> timedelta:
@@ -99,9 +117,13 @@ class SlaMonitor:
         ):
             return TickReport(ran=False)
         report = TickReport(ran=True)
-        report.marks = await check_open_handoffs(self.session_factory, now=now, policy=self._policy)
+        report.marks = await check_open_handoffs(
+            self.session_factory, now=now, policy=self._policy, alerts=self.alerts
+        )
         await complete_closed_windows(self.session_factory, policy=self._policy)
-        flagged = await flag_overdue(self.session_factory, now=now)
+        flagged = await flag_overdue(self.session_factory, now=now, alerts=self.alerts)
+        if self.alert_outbox is not None and (report.marks or flagged):
+            self.alert_outbox.wake()
         report.overdue_follow_ups = len(flagged)
         if self.presence is not None:
             report.set_away = await set_idle_reps_away(

@@ -21,7 +21,8 @@ from bot.store.db import create_engine, create_session_factory
 from bot.store.migrate import SchemaNotCurrent, ensure_schema_current
 from bot.store.models import utcnow
 from handoff.customer_data import erase_contact, export_contact, find_contact
-from handoff.errors import HandoffError
+from handoff.dates import check_range
+from handoff.errors import HandoffError, Invalid
 from handoff.export import ExportFormat, write_export
 from handoff.retention import purge_inactive
 
@@ -42,6 +43,11 @@ def export_to(
         chosen = ExportFormat(export_format.lower())
     except ValueError:
         typer.echo("--format must be csv or jsonl.", err=True)
+        raise typer.Exit(2) from None
+    try:  # the API's rule: a day past 9999-12-30 has no next day, and crashed the export
+        check_range(start.date() if start else None, end.date() if end else None)
+    except Invalid as error:
+        typer.echo(f"{error.message} (--start/--end)", err=True)
         raise typer.Exit(2) from None
     configure_logging(settings.LOG_LEVEL)
 

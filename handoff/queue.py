@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.languages import UNDETERMINED
 from bot.lifecycle import transition
+from bot.response_windows import handoff_record
 from bot.store.models import (
     Contact,
     Conversation,
@@ -159,23 +160,7 @@ async def current_handoff(
     session: AsyncSession, conversation: Conversation, now: datetime
 ) -> Handoff:
     """The record of the conversation's current handoff (caller holds the conversation's lock)."""
-    if conversation.handoff_requested_at is None:
-        conversation.handoff_requested_at = now
-    record = await session.scalar(
-        select(Handoff).where(
-            Handoff.conversation_id == conversation.id,
-            Handoff.requested_at == conversation.handoff_requested_at,
-        )
-    )
-    if record is None:
-        record = Handoff(
-            conversation_id=conversation.id,
-            requested_at=conversation.handoff_requested_at,
-            reason=conversation.escalation_reason,
-            priority=conversation.priority,
-        )
-        session.add(record)
-    return record
+    return await handoff_record(session, conversation, now)
 
 
 async def assign(

@@ -6,12 +6,18 @@ they handled before (claimed, answered, noted, wrapped up). Tier 2 and everythin
 conversations, other reps' work) is for supervisors, and admins above them. Every read by a
 person is recorded (who, when, through what) in its own transaction, so a refused or failed
 request afterwards does not lose it; admins see the record at `GET /api/reads`.
+
+A read is a person opening the conversation, not each refresh of it: the console's live
+updates fetch the page's changing parts again and again while it stays open, and recording each
+would bury the reads that matter. So a refresh is recorded only when the same person has no
+read of that conversation recorded within `REFRESH_COVERED_BY_READ` (a page left open all
+day, or parts fetched without the page, still leave a trace).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,6 +38,9 @@ from handoff.errors import NotAllowed
 from handoff.permissions import rep_actor
 
 logger = logging.getLogger(__name__)
+
+# How long a recorded read covers the live refreshes of the page it opened.
+REFRESH_COVERED_BY_READ = timedelta(hours=1)
 
 
 async def handled(session: AsyncSession, *, conversation_id: int, rep: Rep) -> bool:
@@ -91,6 +100,37 @@ async def record_read(
                 conversation_id=conversation_id, rep_id=rep.id, via=via, created_at=now or utcnow()
             )
         )
+
+
+async def record_refresh(
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    conversation_id: int,
+    rep: Rep,
+    via: str,
+    now: datetime | None = None,
+) -> bool:
+    """Record a refresh of an open conversation as a read, unless a read of it by `rep` is
+    recorded within `REFRESH_COVERED_BY_READ`; whether one was recorded."""
+    now = now or utcnow()
+    async with session_factory() as session, session.begin():
+        covered = await session.scalar(
+            select(
+                exists().where(
+                    ConversationRead.conversation_id == conversation_id,
+                    ConversationRead.rep_id == rep.id,
+                    ConversationRead.created_at >= now - REFRESH_COVERED_BY_READ,
+                )
+            )
+        )
+        if covered:
+            return False
+        session.add(
+            ConversationRead(
+                conversation_id=conversation_id, rep_id=rep.id, via=via, created_at=now
+            )
+        )
+    return True
 
 
 async def reads(

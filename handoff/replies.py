@@ -16,6 +16,7 @@ from bot.store.models import (
     Conversation,
     ConversationState,
     Delivery,
+    DeliveryStatus,
     Note,
     Rep,
     utcnow,
@@ -52,8 +53,9 @@ async def send_rep_reply(
     """Send `text` (and `attachment`, a file in the file store) to the customer on their
     channel as `rep`; return the logged message's id.
 
-    The owner check, the message with its outbox rows and, for the first reply of a handoff,
-    its first response time are one transaction; the reply is sent after the commit.
+    The owner check, the message with its outbox rows and, for the first reply of a handoff
+    that went out at once, its first response time are one transaction; the reply is sent
+    after the commit.
     """
     body = _text(text, "reply")
     now = now or utcnow()
@@ -77,7 +79,10 @@ async def send_rep_reply(
                 f"Replies cannot be sent on {conversation.channel} from this gateway."
             ) from error
         record = await current_handoff(session, conversation, now)
-        if record.first_response_at is None:
+        # A reply counts once the channel accepted it: here when it went out live (a web chat
+        # customer online); otherwise the SLA monitor records it when the outbox has sent it.
+        accepted = any(d.status == DeliveryStatus.SENT for d in deliveries)
+        if record.first_response_at is None and accepted:
             record.first_response_at = now
             record.first_response_rep_id = rep.id
     await replies.send_claimed(deliveries)

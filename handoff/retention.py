@@ -34,6 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.files.store import FileStore, valid_key
 from bot.lifecycle import HUMAN_STATES
 from bot.store.models import (
+    Alert,
+    AlertDelivery,
     AuditEvent,
     Contact,
     Conversation,
@@ -45,6 +47,7 @@ from bot.store.models import (
     Message,
     Note,
     Rating,
+    ResponseWindow,
     WrapUp,
     rasa_sender_id,
 )
@@ -55,12 +58,15 @@ logger = logging.getLogger(__name__)
 TrackerEraser = Callable[[str], Awaitable[None]]
 
 BATCH_SIZE = 500
-# Children first: each table's rows go before the rows they reference.
-_CHILDREN: tuple[tuple[str, Any], ...] = (
+# Everything held about a conversation, by the name reports and exports give it. Children
+# first: each table's rows go before the rows they reference. A customer's data export
+# (handoff/customer_data.py) reads the same list, so what is erased is what is shown.
+CONVERSATION_RECORDS: tuple[tuple[str, Any], ...] = (
     ("ratings", Rating),
     ("faq_feedback", FaqFeedback),
     ("notes", Note),
     ("wrap_ups", WrapUp),
+    ("response_windows", ResponseWindow),
     ("handoffs", Handoff),
     ("deliveries", Delivery),
     ("messages", Message),
@@ -82,7 +88,12 @@ class PurgeReport:
 
 
 def _report_order() -> list[str]:
-    return ["conversations", *(name for name, _ in _CHILDREN), "logged_interactions", "contacts"]
+    return [
+        "conversations",
+        *(name for name, _ in CONVERSATION_RECORDS),
+        "logged_interactions",
+        "contacts",
+    ]
 
 
 def _expired(cutoff: datetime) -> Any:
@@ -141,7 +152,7 @@ async def _count(session_factory: async_sessionmaker[AsyncSession], report: Purg
         report.counts["conversations"] = int(
             await session.scalar(conversations.where(_expired(report.cutoff))) or 0
         )
-        for name, model in _CHILDREN:
+        for name, model in CONVERSATION_RECORDS:
             report.counts[name] = int(
                 await session.scalar(
                     select(func.count())
@@ -283,7 +294,20 @@ async def delete_conversations(
         return
     ids = [r[0] for r in rows]
     contact_ids = {r[1] for r in rows}
-    for name, model in _CHILDREN:
+    # Supervisor alerts about these conversations, with their outbox rows (sent or not).
+    alerts = select(Alert.id).where(Alert.conversation_id.in_(ids))
+    await session.execute(
+        delete(AlertDelivery)
+        .where(AlertDelivery.alert_id.in_(alerts))
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(
+        delete(Alert)
+        .where(Alert.conversation_id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    counts["alerts"] += result.rowcount  # type: ignore[attr-defined]
+    for name, model in CONVERSATION_RECORDS:
         result = await session.execute(
             delete(model)
             .where(model.conversation_id.in_(ids))

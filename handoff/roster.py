@@ -30,6 +30,7 @@ from handoff.routing import RoutingTable, RoutingTableError
 from handoff.schemas import RepRoutingPublic, TeamPublic
 
 LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,49}")
 MAX_CAPACITY = 100
 # What a new account serves until an admin says otherwise.
 NEW_REP_LANGUAGES = ("en",)
@@ -80,7 +81,7 @@ def clean_languages(languages: Sequence[str]) -> list[str]:
         code = language.strip().lower()
         if not LANGUAGE_CODE.fullmatch(code):
             raise Invalid(
-                f"{language!r} is not a language code (two or three letters: en, fr, ht)."
+                f"{language[:20]!r} is not a language code (two or three letters: en, fr, ht)."
             )
         if code not in cleaned:
             cleaned.append(code)
@@ -88,7 +89,13 @@ def clean_languages(languages: Sequence[str]) -> list[str]:
 
 
 async def rep_named(session: AsyncSession, username: str) -> Rep:
-    rep = await session.scalar(select(Rep).where(Rep.username == username.strip().lower()))
+    name = username.strip().lower()
+    # What no username can be (too long, NUL, spaces) is not looked up: no rep has it.
+    rep = (
+        await session.scalar(select(Rep).where(Rep.username == name))
+        if USERNAME.fullmatch(name)
+        else None
+    )
     if rep is None:
         raise NotFound(f"There is no user named {username!r}.")
     return rep

@@ -63,7 +63,7 @@ class RoutingTable:
         """`key` when it names a team of the table; else an error listing the teams."""
         if key not in self.teams:
             raise RoutingTableError(
-                f"There is no team {key!r}; the teams are {', '.join(self.teams)}."
+                f"There is no team {key[:60]!r}; the teams are {', '.join(self.teams)}."
             )
         return key
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from bench.rasa_stack import RasaStack
 from bot.settings import Settings
 from bot.store import migrate
-from tests.support.rasa_stack import RasaStack
 
 # Runs in the Rasa environment (see tests/assistant/test_actions.py), not under pytest.
 collect_ignore = ["rasa_env"]
@@ -34,6 +34,8 @@ def make_settings(
         "LOG_LEVEL": "WARNING",
         # Tests count the replies they get: the privacy notice only where a test asks for it.
         "PRIVACY_NOTICE": "",
+        # Clocks that do not depend on the hour a test runs at: business hours where asked.
+        "BUSINESS_HOURS_FILE": "",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

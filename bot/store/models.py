@@ -49,6 +49,10 @@ class AwareDateTime(TypeDecorator[datetime]):
         return value
 
 
+# The team a handoff belongs to while nothing routes it to another (business_hours.yml).
+DEFAULT_TEAM = "general"
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, datetime: AwareDateTime}
 
@@ -98,9 +102,9 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"  # permanent: not retried
 
 
-def _enum(e: type[enum.Enum]) -> Enum:
+def _enum(e: type[enum.Enum], length: int = 20) -> Enum:
     # Store values as strings (no native enum types): adding a member needs no migration.
-    return Enum(e, native_enum=False, length=20, values_callable=lambda m: [x.value for x in m])
+    return Enum(e, native_enum=False, length=length, values_callable=lambda m: [x.value for x in m])
 
 
 class Contact(Base):
@@ -256,6 +260,9 @@ class Delivery(Base):
     # A send was cut off before its outcome was known: the vendor may already have it
     # (bot/outbox.py looks before sending again).
     in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the channel accepted it (status `sent`): a rep's reply counts for the response
+    # clocks from then, not from when it was written.
+    accepted_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -403,6 +410,44 @@ class Handoff(Base):
     at_risk_after: Mapped[datetime | None] = mapped_column()
     at_risk_at: Mapped[datetime | None] = mapped_column()
     breached_at: Mapped[datetime | None] = mapped_column()
+    # The team whose business hours the clocks count (DEFAULT_TEAM until routing names one),
+    # and when the handoff should be resolved by (business time from the request).
+    team: Mapped[str] = mapped_column(String(50), default=DEFAULT_TEAM, server_default=DEFAULT_TEAM)
+    resolution_due_at: Mapped[datetime | None] = mapped_column()
+    # Business time from request to resolution, kept once resolved so reports need no calendar.
+    resolution_business_seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class ResponseKind(enum.StrEnum):
+    FIRST = "first"  # from the handoff request to the first reply that reached the channel
+    NEXT = "next"  # from a customer message, while a person owns the conversation, to the reply
+
+
+class ResponseWindow(Base):
+    """One response clock of a handoff: opened by the request or a customer message, stopped
+    by the first rep reply the channel accepted after it; due and at risk in business time."""
+
+    __tablename__ = "response_windows"
+    __table_args__ = (
+        # A message opens at most one window (the first window has no message).
+        UniqueConstraint("handoff_id", "kind", "opened_at", name="uq_response_window_opening"),
+        Index("ix_response_window_open", "answered_at", "conversation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    kind: Mapped[ResponseKind] = mapped_column(_enum(ResponseKind))
+    opened_at: Mapped[datetime] = mapped_column()
+    opened_by_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    due_at: Mapped[datetime] = mapped_column()
+    at_risk_after: Mapped[datetime] = mapped_column()
+    answered_at: Mapped[datetime | None] = mapped_column()
+    answered_by_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    # Business seconds from opening to the answer, kept so reports need no calendar.
+    business_seconds: Mapped[float | None] = mapped_column(Float)
+    at_risk_at: Mapped[datetime | None] = mapped_column()
+    breached_at: Mapped[datetime | None] = mapped_column()
 
 
 class WrapUp(Base):
@@ -537,3 +582,55 @@ class JobLease(Base):
     holder: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column()
     last_run_at: Mapped[datetime | None] = mapped_column()
+
+
+class AlertKind(enum.StrEnum):
+    """What supervisors are told about, each at most once per subject."""
+
+    AT_RISK = "at_risk"  # a response window of a handoff is mostly gone, unanswered
+    BREACHED = "breached"  # a response window of a handoff is gone, unanswered
+    FOLLOW_UP_OVERDUE = "follow_up_overdue"  # a wrap-up's follow-up is past its due date
+    LANGUAGE_UNSERVED = "language_unserved"  # nobody available speaks the customer's language
+
+
+class AlertTarget(enum.StrEnum):
+    WEBHOOK = "webhook"
+    EMAIL = "email"
+
+
+class Alert(Base):
+    """An alert for supervisors; (kind, subject) is unique, so raising it twice is a no-op."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("kind", "subject", name="uq_alert_kind_subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[AlertKind] = mapped_column(_enum(AlertKind, length=30))
+    # What it is about: "handoff:12", "follow_up:7" (the wrap-up's id).
+    subject: Mapped[str] = mapped_column(String(60))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertDelivery(Base):
+    """An alert's outbox row per target (webhook, email): retried until sent or given up."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "target", name="uq_alert_delivery_target"),
+        Index("ix_alert_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    target: Mapped[AlertTarget] = mapped_column(_enum(AlertTarget))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        _enum(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

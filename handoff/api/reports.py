@@ -33,7 +33,9 @@ async def reports(
     channel, or `phone` or `email` for the calls and emails reps logged)."""
     now = utcnow()
     r = report_range(start, end, channel.parsed() if channel else None, today=now.date())
-    return await compute_reports(session, r, promise_hours=desk.promise_hours, now=now)
+    return await compute_reports(
+        session, r, promise_hours=desk.promise_hours, now=now, clock=desk.response_clock
+    )
 
 
 @router.get(

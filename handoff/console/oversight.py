@@ -116,7 +116,9 @@ async def reports_page(
     known = {c.value for c in ReportChannel}
     chosen = ReportChannel(channel).parsed() if channel in known else None
     r = report_range(start, end, chosen, today=now.date())
-    figures = await compute_reports(session, r, promise_hours=desk.promise_hours, now=now)
+    figures = await compute_reports(
+        session, r, promise_hours=desk.promise_hours, now=now, clock=desk.response_clock
+    )
     return page(
         request,
         "reports.html",

@@ -19,7 +19,7 @@ from handoff.errors import NotFound
 from handoff.follow_ups import FollowUpStatus, list_follow_ups
 from handoff.packet import conversation_detail, queue_items
 from handoff.queue import assigned_to, waiting
-from handoff.reading import record_read, require_read
+from handoff.reading import record_read, record_refresh, require_read
 from handoff.reopen import REOPENABLE
 from handoff.schemas import ConversationPublic
 
@@ -78,16 +78,21 @@ async def _active_reps(session: AsyncSession) -> list[Rep]:
 
 
 async def _read(
-    session: AsyncSession, desk: DeskDep, conversation_id: int, user: ConsoleUser
+    session: AsyncSession,
+    desk: DeskDep,
+    conversation_id: int,
+    user: ConsoleUser,
+    *,
+    refresh: bool = False,
 ) -> None:
-    """404 without the conversation, 403 unless this person may read it; the read recorded."""
+    """404 without the conversation, 403 unless this person may read it; the read recorded
+    (a live `refresh` of an open page only when no recent read of theirs covers it)."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         raise NotFound(f"There is no conversation {conversation_id}.")
     await require_read(session, conversation=conversation, rep=user.rep)
-    await record_read(
-        desk.session_factory, conversation_id=conversation_id, rep=user.rep, via="console"
-    )
+    record = record_refresh if refresh else record_read
+    await record(desk.session_factory, conversation_id=conversation_id, rep=user.rep, via="console")
 
 
 @router.get("/conversations/{conversation_id}")
@@ -148,7 +153,7 @@ async def conversation_fragment(
     desk: DeskDep,
 ) -> JSONResponse:
     """The parts of the conversation page that change while it is open, rendered (escaped)."""
-    await _read(session, desk, conversation_id, user)
+    await _read(session, desk, conversation_id, user, refresh=True)
     detail = await conversation_detail(
         session=session,
         conversation_id=conversation_id,

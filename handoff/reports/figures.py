@@ -6,7 +6,11 @@ Definitions (also in the README):
   handoff requested in the range; by language, the same per conversation language as it
   stands now ("undecided" while nothing told it);
 - handoffs (reasons, first response, windows) are those requested in the range; the first
-  response is the first rep reply after the handoff;
+  response is the first rep reply after the handoff that the channel accepted;
+- the clocks (first response, next responses, resolution) are those of handoffs requested in
+  the range, in business time, each against its due time: met, missed (answered or resolved
+  late, or past due without), open (not yet due), closed (a next-response window the
+  resolution ended before it was due, with no reply: not counted either way);
 - ratings and FAQ feedback are those given in the range; follow-ups are the ones open now;
 - logged calls and emails are those that happened in the range (channels `phone`, `email`).
 """
@@ -14,6 +18,7 @@ Definitions (also in the README):
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVarTuple
 
@@ -22,15 +27,19 @@ from sqlalchemy import ColumnElement, Select, case, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Channel, Direction, SenderKind
+from bot.response_clock import ResponseClock
 from bot.store.models import (
     Conversation,
     FaqFeedback,
     Handoff,
     InteractionChannel,
     Message,
+    Priority,
     Rating,
     RatingStatus,
     Rep,
+    ResponseKind,
+    ResponseWindow,
     WrapUp,
 )
 from handoff.dates import check_range
@@ -136,6 +145,20 @@ class Windows(BaseModel):
     rate: float | None  # in_window of those settled (all but waiting)
 
 
+class ClockFigures(BaseModel):
+    """One clock (first response, next response, resolution) against its target."""
+
+    clock: str  # first_response | next_response | resolution
+    target: str  # as people read it: "4 business hours"
+    count: int
+    met: int
+    missed: int
+    open: int  # not answered or resolved, not yet due
+    closed: int  # next-response windows the resolution ended in time, unanswered
+    met_rate: float | None  # met of those settled (met + missed)
+    average_business_seconds: float | None  # of the answered or resolved
+
+
 class RatingFigures(BaseModel):
     rep_id: int | None  # None: everyone
     rep: str
@@ -168,6 +191,7 @@ class Reports(BaseModel):
     handoff_reasons: list[Count]
     first_response: FirstResponse
     windows: Windows
+    clocks: list[ClockFigures]  # first response, next response, resolution
     ratings: list[RatingFigures]  # overall first, then per rep
     faq: list[FaqFigures]
     faq_total: FaqFigures
@@ -185,7 +209,11 @@ def _on_channel(column: Any, r: ReportRange) -> ColumnElement[bool]:
 
 
 def _handoffs(r: ReportRange, *columns: Any) -> Select[Any]:
-    query = select(*columns).where(Handoff.requested_at >= r.since, Handoff.requested_at < r.until)
+    query = (
+        select(*columns)
+        .select_from(Handoff)
+        .where(Handoff.requested_at >= r.since, Handoff.requested_at < r.until)
+    )
     if r.channel is not None:
         query = query.join(Conversation, Conversation.id == Handoff.conversation_id).where(
             _on_channel(Conversation.channel, r)
@@ -214,7 +242,12 @@ def _by_conversation_channel(query: Select[*_Ts], model: Any, r: ReportRange) ->
 
 
 async def compute_reports(
-    session: AsyncSession, r: ReportRange, *, promise_hours: int, now: datetime
+    session: AsyncSession,
+    r: ReportRange,
+    *,
+    promise_hours: int,
+    now: datetime,
+    clock: ResponseClock | None = None,
 ) -> Reports:
     faq = await _faq(session, r)
     return Reports(
@@ -228,6 +261,7 @@ async def compute_reports(
         handoff_reasons=await _reasons(session, r),
         first_response=await _first_response(session, r, promise_hours),
         windows=await _windows(session, r, now),
+        clocks=await _clocks(session, r, now, clock or ResponseClock()),
         ratings=await _ratings(session, r),
         faq=faq,
         faq_total=FaqFigures(
@@ -464,3 +498,92 @@ async def _rep_names(session: AsyncSession, ids: set[int]) -> dict[int | None, s
         return {}
     rows = await session.execute(select(Rep.id, Rep.display_name).where(Rep.id.in_(ids)))
     return {rep_id: name for rep_id, name in rows}
+
+
+def _hours(value: float) -> str:
+    return f"{value:g} business hour{'' if value == 1 else 's'}"
+
+
+def _targets(clock: ResponseClock) -> dict[str, str]:
+    first = "/".join(
+        f"{clock.first_response.for_priority(p).total_seconds() / 3600:g}" for p in Priority
+    )
+    return {
+        "first_response": f"{first} business hours (urgent/high/normal/low)",
+        "next_response": _hours(clock.next_response.total_seconds() / 3600),
+        "resolution": _hours(clock.resolution.total_seconds() / 3600),
+    }
+
+
+async def _clocks(
+    session: AsyncSession, r: ReportRange, now: datetime, clock: ResponseClock
+) -> list[ClockFigures]:
+    targets = _targets(clock)
+    out = []
+    for kind in (ResponseKind.FIRST, ResponseKind.NEXT):
+        answered = ResponseWindow.answered_at
+        status = case(
+            (answered.is_not(None) & (answered <= ResponseWindow.due_at), "met"),
+            (answered.is_not(None), "missed"),
+            (
+                Handoff.resolved_at.is_not(None) & (Handoff.resolved_at < ResponseWindow.due_at),
+                "closed",
+            ),
+            (ResponseWindow.due_at <= now, "missed"),
+            else_="open",
+        ).label("status")
+        query = (
+            _handoffs(r, status, *_timed(ResponseWindow.business_seconds))
+            .join(ResponseWindow, ResponseWindow.handoff_id == Handoff.id)
+            .where(ResponseWindow.kind == kind)
+            .group_by(status)
+        )
+        rows = {s: _Tally(*row) for s, *row in await session.execute(query)}
+        name = f"{kind}_response"
+        out.append(_clock_figures(name, targets[name], rows))
+    resolved = Handoff.resolved_at
+    status = case(
+        (resolved.is_not(None) & (resolved <= Handoff.resolution_due_at), "met"),
+        (resolved.is_not(None) & Handoff.resolution_due_at.is_not(None), "missed"),
+        (Handoff.resolution_due_at <= now, "missed"),
+        else_="open",
+    ).label("status")
+    rows = {
+        s: _Tally(*row)
+        for s, *row in await session.execute(
+            _handoffs(r, status, *_timed(Handoff.resolution_business_seconds)).group_by(status)
+        )
+    }
+    out.append(_clock_figures("resolution", targets["resolution"], rows))
+    return out
+
+
+@dataclass(frozen=True)
+class _Tally:
+    count: int
+    timed: int  # of them, answered or resolved (with a business time)
+    seconds: float | None  # their business time, summed
+
+
+def _timed(column: Any) -> tuple[Any, ...]:
+    return func.count(), func.count(column), func.sum(column)
+
+
+def _clock_figures(name: str, target: str, rows: dict[str, _Tally]) -> ClockFigures:
+    def n(status: str) -> int:
+        return int(rows[status].count) if status in rows else 0
+
+    timed = sum(int(t.timed) for t in rows.values())
+    seconds = sum(float(t.seconds or 0) for t in rows.values())
+    met, missed = n("met"), n("missed")
+    return ClockFigures(
+        clock=name,
+        target=target,
+        count=sum(int(t.count) for t in rows.values()),
+        met=met,
+        missed=missed,
+        open=n("open"),
+        closed=n("closed"),
+        met_rate=_share(met, met + missed),
+        average_business_seconds=round(seconds / timed, 1) if timed else None,
+    )

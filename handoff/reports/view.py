@@ -115,6 +115,7 @@ def charts(r: Reports) -> list[Chart]:
             f"{_pct(w.rate)} of settled handoffs were answered within their priority's window.",
         )
     )
+    out.append(_clocks(r))
     out.append(_ratings(r))
     out.append(_faq(r))
     out.append(_follow_ups(r))
@@ -237,4 +238,34 @@ def _follow_ups(r: Reports) -> Chart:
         "Open follow-ups",
         bars(rows, title="Open follow-ups by owner", testid="chart-follow-ups"),
         (("on time", "s-good"), ("overdue", "s-bad")),
+    )
+
+
+_CLOCK_NAMES = {
+    "first_response": "first response",
+    "next_response": "next responses",
+    "resolution": "resolution",
+}
+
+
+def _clocks(r: Reports) -> Chart:
+    rows = [
+        Row(
+            _CLOCK_NAMES.get(c.clock, c.clock),
+            [
+                Part("met", c.met, "s-good"),
+                Part("missed", c.missed, "s-bad"),
+                Part("not yet due", c.open, "s-muted"),
+            ],
+            f"{_pct(c.met_rate)} met, avg {_duration(c.average_business_seconds)}",
+        )
+        for c in r.clocks
+    ]
+    targets = "; ".join(f"{_CLOCK_NAMES.get(c.clock, c.clock)} {c.target}" for c in r.clocks)
+    return Chart(
+        "clocks",
+        "Every reply on the clock, in business hours",
+        bars(rows, title="First, next and resolution against their targets", testid="chart-clocks"),
+        (("met", "s-good"), ("missed", "s-bad"), ("not yet due", "s-muted")),
+        f"Targets: {targets}.",
     )

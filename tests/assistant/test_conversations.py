@@ -11,11 +11,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from bench.rasa_stack import RasaStack
 from bot.faq_feedback import SELF_SERVICE_INTENTS
 from bot.store.models import Conversation, ConversationState, Message, Priority
 from tests.conftest import make_settings
 from tests.support.gateway import LiveGateway, running_gateway
-from tests.support.rasa_stack import RasaStack
 from tests.support.webchat_customer import WebChatCustomer
 
 pytestmark = pytest.mark.rasa

@@ -14,13 +14,13 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from bench.rasa_stack import RasaStack
 from bot.handoff_reasons import HandoffReason
 from bot.policy import promise_text
 from bot.store.models import Conversation, ConversationState, Message
 from tests.conftest import make_settings
 from tests.handoff.factories import PASSWORD, make_rep
 from tests.support.gateway import LiveGateway, running_gateway
-from tests.support.rasa_stack import RasaStack
 from tests.support.twilio_standin import (
     TwilioStandIn,
     TwilioWebhookSender,
@@ -112,9 +112,9 @@ async def test_a_haitian_creole_sms_customer_who_asks_for_a_person_is_queued_tag
     assert response.status_code == 200
     [notice] = await live.sms_api.wait_for(phone, timeout=30)
 
-    # The queue notice. Until the gateway's texts have their translations it is the English
-    # one; once they do, this becomes the Haitian Creole text.
-    assert notice["Body"] == promise_text(HandoffReason.CUSTOMER_REQUEST, 24)
+    # The queue notice, in Haitian Creole (the gateway's texts, bot/system_texts.py).
+    assert notice["Body"] == promise_text(HandoffReason.CUSTOMER_REQUEST, 24, "ht")
+    assert notice["Body"] != promise_text(HandoffReason.CUSTOMER_REQUEST, 24, "en")
 
     [conversation] = await live.all(Conversation)
     assert conversation.state == ConversationState.QUEUED

@@ -68,9 +68,31 @@ def test_the_examples_customers_gave(text: str, language: str) -> None:
     assert detected is not None and detected.language == language
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("मेरा ऑर्डर कहाँ है", "hi"),
+        ("أين طلبي من فضلك", "ar"),
+        ("我的订单在哪里", "zh"),
+    ],
+)
+def test_other_scripts_are_not_read_as_one_of_our_languages(text: str, language: str) -> None:
+    # Nothing in them is in our profiles: lid.176 tells, and never Papiamento by default.
+    detected = detect(text)
+    assert detected is not None and detected.language == language
+
+
 def test_no_words_no_language() -> None:
     assert detect("1") is None
     assert detect("#48211 ?") is None
+
+
+@pytest.mark.parametrize("text", ["okay", "ok!", "no", "ja", "Yes", "ok thanks"])
+def test_chat_words_every_language_uses_tell_no_language(text: str) -> None:
+    # Alone, the profiles would take "okay" and "ja" for Haitian Creole and "no" for Spanish,
+    # and a new conversation would be answered in it.
+    assert detect(text) is None
+    assert decided_language(None, detect(text)) is None
 
 
 def detection(language: str, confidence: float = 0.99, words: int = 5) -> Detection:

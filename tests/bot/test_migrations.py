@@ -232,3 +232,60 @@ async def test_logged_interactions_and_contact_emails_come_and_go_with_their_mig
     await engine.dispose()
     assert [tuple(r) for r in rows] == [(1, "+1246")]
     upgrade(database_url)  # and back up, for whoever uses the store next
+
+
+async def test_clocks_revision_keeps_sent_replies_accepted_and_handoffs_in_the_default_team(
+    database_url: str,
+) -> None:
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(command.downgrade, alembic_config(database_url), "0011").result()
+    engine = create_engine(database_url)
+    now = utcnow()
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO contacts (id, created_at) VALUES (1, :now)"), {"now": now}
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO conversations (id, contact_id, channel, address, state, escalated, "
+                "queue_notice_sent, created_at, updated_at) VALUES "
+                "(1, 1, 'sms', '+1876', 'assigned', true, false, :now, :now)"
+            ),
+            {"now": now},
+        )
+        await connection.execute(
+            text("INSERT INTO handoffs (id, conversation_id, requested_at) VALUES (1, 1, :now)"),
+            {"now": now},
+        )
+        for message_id, status in ((1, "sent"), (2, "pending")):
+            await connection.execute(
+                text(
+                    "INSERT INTO messages (id, conversation_id, channel, direction, sender_kind, "
+                    "text, route_attempts, created_at) VALUES "
+                    "(:id, 1, 'sms', 'outbound', 'rep', 'hi', 0, :now)"
+                ),
+                {"id": message_id, "now": now},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO deliveries (id, message_id, conversation_id, channel, address, "
+                    "body, status, attempts, in_doubt, created_at, updated_at) VALUES "
+                    "(:id, :id, 1, 'sms', '+1876', '{}', :status, 1, false, :now, :now)"
+                ),
+                {"id": message_id, "status": status, "now": now},
+            )
+    upgrade(database_url)
+    async with engine.connect() as connection:
+        accepted = (
+            await connection.execute(
+                text("SELECT status, accepted_at IS NOT NULL FROM deliveries ORDER BY id")
+            )
+        ).all()
+        team = await connection.scalar(text("SELECT team FROM handoffs WHERE id = 1"))
+        windows = await connection.scalar(text("SELECT count(*) FROM response_windows"))
+    await engine.dispose()
+    assert [(status, bool(known)) for status, known in accepted] == [
+        ("sent", True),
+        ("pending", False),
+    ]
+    assert team == "general" and windows == 0

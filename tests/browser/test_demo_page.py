@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, expect
 
+from bench.rasa_stack import RasaStack
 from tests.conftest import make_settings
 from tests.support.gateway import LiveGateway, running_gateway
-from tests.support.rasa_stack import RasaStack
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 

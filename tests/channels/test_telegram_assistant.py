@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
+from bench.rasa_stack import RasaStack
 from bot.store.models import Conversation, ConversationState, Message
 from tests.support.net import eventually
-from tests.support.rasa_stack import RasaStack
 from tests.support.telegram_standin import CUSTOMER, TelegramHarness, running_telegram_gateway
 
 pytestmark = pytest.mark.rasa

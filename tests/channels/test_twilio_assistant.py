@@ -13,10 +13,10 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from bench.rasa_stack import RasaStack
 from bot.store.models import Contact, Conversation, Message
 from tests.conftest import make_settings
 from tests.support.gateway import LiveGateway, running_gateway
-from tests.support.rasa_stack import RasaStack
 from tests.support.twilio_standin import (
     TwilioStandIn,
     TwilioWebhookSender,

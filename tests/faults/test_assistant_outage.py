@@ -15,10 +15,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bench.rasa_stack import RasaStack
 from bot.store.models import Conversation, ConversationState, Message, TurnStatus
 from tests.conftest import make_settings
 from tests.support.gateway import LiveGateway, running_gateway
-from tests.support.rasa_stack import RasaStack
 from tests.support.webchat_customer import WebChatCustomer
 
 UNAVAILABLE_REASON = "assistant_unavailable"

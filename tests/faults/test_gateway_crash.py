@@ -26,13 +26,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bench.rasa_stack import RasaStack
 from bot.messages import Channel, Direction
 from bot.store.db import create_engine, create_session_factory
 from bot.store.models import Delivery, DeliveryStatus, Message, TurnStatus
 from tests.scale.conftest import TEST_REDIS_URL
 from tests.support.gateway_process import GatewayProcess
 from tests.support.net import eventually
-from tests.support.rasa_stack import RasaStack
 from tests.support.telegram_standin import (
     WEBHOOK_SECRET,
     TelegramStandIn,

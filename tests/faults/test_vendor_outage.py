@@ -15,12 +15,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bench.rasa_stack import RasaStack
 from bot.messages import Channel, Reply, SenderKind
 from bot.store.models import Conversation, Delivery, DeliveryStatus
 from tests.conftest import make_settings
 from tests.support.gateway import LiveGateway, running_gateway
 from tests.support.net import eventually
-from tests.support.rasa_stack import RasaStack
 from tests.support.telegram_standin import (
     WEBHOOK_SECRET,
     Updates,

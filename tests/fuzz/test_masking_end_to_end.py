@@ -1,15 +1,18 @@
 """Card numbers never get past intake (issue 11, finding 1), end to end and property-based.
 
 Generated valid card numbers, written as people write them in generated surroundings, arrive
-through the web chat (Socket.IO) and by SMS (a signed Twilio webhook) at a live gateway, and a
-person pastes one into a note. Whatever the example, the card's digits are nowhere after: not
-in the store, not in the text the gateway sends to Rasa (a stand-in records it), not in the
-log lines, and not in either export (the report export and a customer's data on request).
+through the web chat (Socket.IO) and by SMS (a signed Twilio webhook) at a live gateway, or as
+the name a customer goes by (a Telegram first and last name, a WhatsApp profile name, which
+become the contact's name), and a person pastes one into a note. Whatever the example, the
+card's digits are nowhere after: not in the store, not in the text the gateway sends to Rasa (a
+stand-in records it), not in the log lines, and not in either export (the report export and a
+customer's data on request).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 from collections.abc import Iterator
@@ -29,10 +32,14 @@ from handoff.tokens import issue_token
 from tests.fuzz.conftest import ThreadedGateway, gateway_in_thread
 from tests.handoff.factories import make_rep
 from tests.support.card_text import card_survives, messages_with_a_card
-from tests.support.twilio_standin import TwilioWebhookSender, sms
+from tests.support.telegram_standin import WEBHOOK_SECRET, Updates
+from tests.support.twilio_standin import TwilioWebhookSender, sms, whatsapp
 from tests.support.webchat_customer import WebChatCustomer
 
 PHONE = "+12465550177"
+TELEGRAM_WEBHOOK = "/channels/telegram/webhook"
+# Where a card can arrive: a message's text, or the name a new customer goes by.
+CHANNELS = ["webchat", "sms", "telegram_name", "whatsapp_name"]
 END_TO_END = settings(
     max_examples=40,
     deadline=None,
@@ -60,6 +67,9 @@ class World:
     logs: _Lines
     # Packages whose every line is kept; libraries log at the level production runs at.
     levels: dict[str, int] = field(default_factory=dict)
+    telegram_updates: Updates = field(default_factory=Updates)
+    # A new customer for each name tried: a contact's name is taken when it is first seen.
+    new_customers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +113,7 @@ async def _held(world: World) -> list[str]:
     async with services.session_factory() as session:
         texts = list(await session.scalars(select(Message.text)))
         texts += list(await session.scalars(select(Note.text)))
+        texts += [n for n in await session.scalars(select(Contact.display_name)) if n]
         for contact in await session.scalars(select(Contact)):
             held = await export_contact(session, contact, rasa=None)
             texts.append(json.dumps(held, default=str, ensure_ascii=False))
@@ -114,15 +125,35 @@ async def _held(world: World) -> list[str]:
 
 
 async def _send(world: World, channel: str, message: str) -> int:
-    """Send `message` on `channel` and wait until its turn is answered; its conversation id."""
+    """Send `message` on `channel` (for a `…_name` channel: as a new customer's name, with a
+    plain text) and wait until its turn is answered; its conversation id."""
     rasa = world.threaded.rasa
     before = len(rasa.received)
     if channel == "webchat":
         assert await world.customer.say(message)
-    else:
+    elif channel == "sms":
         response = await world.twilio.message(sms(PHONE, message))
         assert response.status_code == 200, response.text
-    for _ in range(400):  # SMS turns run after Twilio is answered
+    elif channel == "whatsapp_name":
+        phone = f"+1246556{next(world.new_customers):04d}"
+        response = await world.twilio.message(whatsapp(phone, "hello", profile_name=message))
+        assert response.status_code == 200, response.text
+    else:
+        # Telegram's full name is the first and last names: the card may span them.
+        first, _, last = message.partition(" ")
+        person = {"id": 7_000_000 + next(world.new_customers), "is_bot": False,
+                  "first_name": first or "x", "last_name": last}  # fmt: skip
+        chat = {"id": person["id"], "type": "private", "first_name": person["first_name"]}
+        update = world.telegram_updates.message("hello", chat=chat)
+        update["message"]["from"] = person
+        async with httpx.AsyncClient(base_url=world.threaded.url, timeout=30) as http:
+            response = await http.post(
+                TELEGRAM_WEBHOOK,
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
+            )
+        assert response.status_code == 200, response.text
+    for _ in range(400):  # these turns run after the webhook is answered
         if len(rasa.received) > before:
             break
         await asyncio.sleep(0.025)
@@ -131,7 +162,7 @@ async def _send(world: World, channel: str, message: str) -> int:
 
 
 @END_TO_END
-@given(case=messages_with_a_card(), channel=st.sampled_from(["webchat", "sms"]))
+@given(case=messages_with_a_card(), channel=st.sampled_from(CHANNELS))
 def test_a_card_never_survives_intake_anywhere(
     world: World, case: tuple[str, str], channel: str
 ) -> None:
@@ -167,4 +198,10 @@ def test_the_checks_can_see_a_card(world: World) -> None:
     assert "CC-482913" in world.threaded.rasa.received[-1]["message"]
     held = world.threaded.run(_held(world))
     assert sum("CC-482913" in text for text in held) >= 3  # message, note, data export
+    for channel in ("telegram_name", "whatsapp_name"):
+        world.threaded.run(_send(world, channel, f"Keisha Baptiste-{channel}"))
+    held = world.threaded.run(_held(world))
+    for channel in ("telegram_name", "whatsapp_name"):
+        # contact, data export, both exports
+        assert sum(f"Keisha Baptiste-{channel}" in text for text in held) >= 4, channel
     assert world.logs.lines, "no log line was captured"

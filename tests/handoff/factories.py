@@ -14,9 +14,12 @@ from bot.handoff_reasons import HandoffReason
 from bot.lifecycle import Actor
 from bot.messages import Channel, Direction, SenderKind
 from bot.policy import ResponseTargets
+from bot.response_clock import ResponseClock
 from bot.store.models import (
     Contact,
     Conversation,
+    Delivery,
+    DeliveryStatus,
     Message,
     Presence,
     Rep,
@@ -90,6 +93,7 @@ async def make_queued(
     team: str | None = None,
     language: str | None = None,
     nature_of_inquiry: str = "order_status",
+    clock: ResponseClock | None = None,
 ) -> Conversation:
     """A conversation the bot handed to the queue, with one customer message (in `language`,
     the conversation's too)."""
@@ -136,7 +140,68 @@ async def make_queued(
         now=now,
         promise_hours=24,
         targets=targets or ResponseTargets.defaults(),
+        clock=clock,
     )
     conversation.team = team
     await session.commit()
     return conversation
+
+
+async def add_rep_reply(
+    session: AsyncSession,
+    conversation_id: int,
+    rep: Rep,
+    *,
+    written_at: datetime,
+    status: DeliveryStatus = DeliveryStatus.SENT,
+    accepted_at: datetime | None = None,
+    text: str = "Hello, I am looking into it.",
+) -> Message:
+    """A rep's reply and its outbox row as the outbox leaves them (`accepted_at` when the
+    channel took it), without sending anything."""
+    conversation = await session.get(Conversation, conversation_id)
+    assert conversation is not None
+    message = Message(
+        conversation_id=conversation_id,
+        channel=conversation.channel,
+        direction=Direction.OUTBOUND,
+        sender_kind=SenderKind.REP,
+        rep_id=rep.id,
+        text=text,
+        created_at=written_at,
+    )
+    session.add(message)
+    await session.flush()
+    session.add(
+        Delivery(
+            message_id=message.id,
+            conversation_id=conversation_id,
+            channel=conversation.channel,
+            address=conversation.address,
+            body={"text": text},
+            status=status,
+            accepted_at=accepted_at,
+            created_at=written_at,
+            updated_at=accepted_at or written_at,
+        )
+    )
+    await session.commit()
+    return message
+
+
+async def add_customer_message(
+    session: AsyncSession, conversation_id: int, *, at: datetime, text: str = "Any news?"
+) -> Message:
+    conversation = await session.get(Conversation, conversation_id)
+    assert conversation is not None
+    message = Message(
+        conversation_id=conversation_id,
+        channel=conversation.channel,
+        direction=Direction.INBOUND,
+        sender_kind=SenderKind.CUSTOMER,
+        text=text,
+        created_at=at,
+    )
+    session.add(message)
+    await session.commit()
+    return message

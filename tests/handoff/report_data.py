@@ -11,11 +11,18 @@ Range 1-3 March 2026 (UTC). Five conversations inside it, one before it:
 - C5 webchat, 3 March 12:00: customer_request, normal; ann answers after 30 h; rated 4.
 - Languages: C1 and C3 English, C2 Spanish, C4 Haitian Creole, C5 undecided, C6 French.
 - C6 webchat, February: outside the range (a handoff and a rating the reports must not count).
+
+The clocks (every hour counting here; tests/bot/test_business_hours.py checks business time):
+each handoff has its first-response window as above and a 40-hour resolution target.
+Next responses: C2's customer writes at 10:45 after ann's reply, answered 11:15 (4 h target:
+met, 30 min); C3's at 13:30, answered 18:00 (missed, 4.5 h); C5's at 4 March 18:02, resolved
+at 18:05 with no reply (closed, counted neither way). Resolution: C2, C3 and C5 met (35 min,
+5 h 5 min, 30 h 5 min), C4 unresolved past its due time at NOW (missed).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,6 +39,8 @@ from bot.store.models import (
     Rating,
     RatingStatus,
     Rep,
+    ResponseKind,
+    ResponseWindow,
     Role,
     WrapUp,
 )
@@ -124,6 +133,9 @@ async def seed_known(sessions: async_sessionmaker[AsyncSession]) -> Known:
             resolved=True,
             score=4,
         )
+        await seed.next_window(ids["C2"], at(1, 10, 45), answered=at(1, 11, 15))
+        await seed.next_window(ids["C3"], at(2, 13, 30), answered=at(2, 18))
+        await seed.next_window(ids["C5"], at(4, 18, 2), answered=None)
         ids["C6"] = await seed.conversation(
             "C6",
             Channel.WEBCHAT,
@@ -148,6 +160,25 @@ async def seed_known(sessions: async_sessionmaker[AsyncSession]) -> Known:
 class _Seed:
     session: AsyncSession
     reps: dict[str, Rep]
+    _records: dict[int, Handoff] = field(default_factory=dict)
+
+    async def next_window(
+        self, conversation_id: int, opened: datetime, *, answered: datetime | None
+    ) -> None:
+        """A next-response window of the conversation's handoff, with the 4-hour target."""
+        record = self._records[conversation_id]
+        self.session.add(
+            ResponseWindow(
+                handoff_id=record.id,
+                conversation_id=conversation_id,
+                kind=ResponseKind.NEXT,
+                opened_at=opened,
+                due_at=opened + timedelta(hours=4),
+                at_risk_after=opened + timedelta(hours=3),
+                answered_at=answered,
+                business_seconds=(answered - opened).total_seconds() if answered else None,
+            )
+        )
 
     async def conversation(
         self,
@@ -206,6 +237,7 @@ class _Seed:
         window = {Priority.URGENT: 1, Priority.HIGH: 4, Priority.NORMAL: 24}[priority]
         rep = self.reps[answered_by] if answered_by else None
         answered = requested + after if after else None
+        resolved_at = (answered + timedelta(minutes=5)) if resolved and answered else None
         record = Handoff(
             conversation_id=conversation_id,
             requested_at=requested,
@@ -213,11 +245,28 @@ class _Seed:
             priority=priority,
             first_response_at=answered,
             first_response_rep_id=rep.id if rep else None,
-            resolved_at=(answered + timedelta(minutes=5)) if resolved and answered else None,
+            resolved_at=resolved_at,
             due_at=requested + timedelta(hours=window),
             at_risk_after=requested + timedelta(hours=window * 0.75),
+            resolution_due_at=requested + timedelta(hours=40),
+            resolution_business_seconds=(resolved_at - requested).total_seconds()
+            if resolved_at
+            else None,
         )
         self.session.add(record)
+        await self.session.flush()
+        self.session.add(
+            ResponseWindow(
+                handoff_id=record.id,
+                conversation_id=conversation_id,
+                kind=ResponseKind.FIRST,
+                opened_at=requested,
+                due_at=record.due_at,
+                at_risk_after=record.at_risk_after,
+                answered_at=answered,
+                business_seconds=after.total_seconds() if after else None,
+            )
+        )
         conversation = await self.session.get(Conversation, conversation_id)
         assert conversation is not None
         conversation.handoff_requested_at = requested
@@ -228,6 +277,7 @@ class _Seed:
         conversation.escalated = conversation.state == ConversationState.QUEUED
         conversation.tier = 1 if conversation.escalated else None
         await self.session.flush()
+        self._records[conversation_id] = record
         if not resolved or rep is None or answered is None:
             return
         wrap = WrapUp(

@@ -11,12 +11,12 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
+from bench.rasa_stack import RasaStack
 from bot.store.models import CannedResponse, Rating, RatingStatus
 from tests.conftest import make_settings
 from tests.handoff.factories import PASSWORD, make_rep
 from tests.support.gateway import LiveGateway, running_gateway
 from tests.support.net import eventually
-from tests.support.rasa_stack import RasaStack
 from tests.support.webchat_customer import WebChatCustomer
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]

@@ -14,13 +14,14 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from bench.rasa_stack import RasaStack
 from bot.rasa_client import READY_PATH, TURN_PATH
 from bot.store.models import AuditEvent, Contact, Conversation, Role, utcnow
-from handoff.retention import purge_inactive
+from handoff.customer_data import export_contact
+from handoff.retention import CONVERSATION_RECORDS, purge_inactive
 from tests.conftest import POSTGRES_ADMIN_URL, make_settings
 from tests.handoff.conftest import Desk
 from tests.support.gateway import running_gateway
-from tests.support.rasa_stack import RasaStack
 from tests.support.rasa_standin import running_rasa_standin
 from tests.support.webchat_customer import WebChatCustomer
 
@@ -88,6 +89,13 @@ async def test_the_gateway_channel_refuses_requests_without_the_token(
         assert (await client.delete("/webhooks/gateway/trackers/x")).status_code == 401
         right = {"Authorization": f"Bearer {TOKEN}"}
         assert (await client.post(TURN_PATH, json=turn, headers=right)).status_code == 200
+        # Past the one guard, each route does its own work.
+        bad = await client.post(TURN_PATH, json={"sender": "intruder-1"}, headers=right)
+        assert bad.status_code == 400, bad.text
+        read = await client.get("/webhooks/gateway/trackers/intruder-1", headers=right)
+        assert read.status_code == 200 and read.json()["events"], read.text
+        erased = await client.delete("/webhooks/gateway/trackers/intruder-1", headers=right)
+        assert erased.status_code == 200 and erased.json()["erased"] > 0, erased.text
 
 
 async def _customer_conversation(desk: Desk, text: str) -> Conversation:
@@ -167,3 +175,17 @@ async def test_retention_erases_the_tracker_too(desk_with_rasa: Desk, tmp_path: 
     )
     assert report.counts["conversations"] == 1
     assert not await rasa.tracker_events(conversation.rasa_sender_id)
+
+
+async def test_the_export_holds_every_record_erasure_removes(desk: Desk) -> None:
+    conversation_id = await desk.queued("waiting-2")
+    [conversation] = await desk.all(Conversation, id=conversation_id)
+    async with desk.services.session_factory() as session:
+        contact = await session.get(Contact, conversation.contact_id)
+        assert contact is not None
+        held = await export_contact(session, contact, rasa=None)
+    [record] = held["conversations"]
+    # One list says what hangs off a conversation: what an erasure removes, an export shows.
+    assert set(record) == {"conversation", *(name for name, _ in CONVERSATION_RECORDS)}
+    assert "deliveries" in record  # what was sent to the customer is theirs too
+    assert record["messages"]

@@ -200,6 +200,32 @@ async def test_the_cli_writes_the_file(known: tuple[Known, Any], tmp_path: Path)
 
 
 @pytest.mark.parametrize(
+    ("dates", "problem"),
+    [
+        (["--end", "9999-12-31"], "The end date must be between 2000-01-01 and 2100-12-31"),
+        (["--start", "1900-01-01"], "The start date must be between"),
+        (["--start", "2025-06-30", "--end", "2025-01-01"], "The start date is after the end"),
+        (["--start", "2024-01-01", "--end", "2025-06-30"], "at most 366 days"),
+    ],
+)
+def test_the_cli_refuses_the_dates_the_api_refuses(
+    sqlite_url: str, tmp_path: Path, dates: list[str], problem: str
+) -> None:
+    out = tmp_path / "records.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "export", "--out", str(out), *dates],
+        env={**os.environ, "DATABASE_URL": sqlite_url, "LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert problem in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize(
     ("value", "written"),
     [
         (

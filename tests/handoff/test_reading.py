@@ -8,9 +8,13 @@ admins see the record.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+
+from sqlalchemy import update
 
 from bot.messages import Channel, InboundMessage
-from bot.store.models import ConversationRead, Note, Role
+from bot.store.models import ConversationRead, Note, Role, utcnow
+from handoff.reading import REFRESH_COVERED_BY_READ
 from tests.handoff.conftest import Desk
 from tests.handoff.test_console import sign_in
 
@@ -115,3 +119,31 @@ async def test_every_read_is_recorded_and_admins_see_who_read_what(desk: Desk) -
     assert [r["conversation_id"] for r in by_ann.json()] == [waiting]
     for headers in (ann, sue):
         assert (await desk.http.get("/api/reads", headers=headers)).status_code == 403
+
+
+async def test_a_page_view_is_one_read_however_often_it_refreshes(desk: Desk) -> None:
+    sue_rep = await desk.rep("sue", Role.SUPERVISOR)
+    waiting = await desk.queued("+12465550131", channel=Channel.SMS)
+    await sign_in(desk, "sue")
+    page = f"/console/conversations/{waiting}"
+    assert (await desk.http.get(page)).status_code == 200
+    for _ in range(5):  # the live updates while the page stays open
+        assert (await desk.http.get(page + "/fragment")).status_code == 200
+    assert len(await desk.all(ConversationRead)) == 1
+    assert (await desk.http.get(page)).status_code == 200  # opened again: a read again
+    assert len(await desk.all(ConversationRead)) == 2
+
+    # A page left open past what a read covers (or parts fetched without the page) leaves
+    # a trace, once.
+    async with desk.services.session_factory() as session:
+        await session.execute(
+            update(ConversationRead).values(
+                created_at=utcnow() - REFRESH_COVERED_BY_READ - timedelta(minutes=1)
+            )
+        )
+        await session.commit()
+    for _ in range(3):
+        assert (await desk.http.get(page + "/fragment")).status_code == 200
+    recorded = await desk.all(ConversationRead)
+    assert len(recorded) == 3
+    assert all((r.rep_id, r.via) == (sue_rep.id, "console") for r in recorded)

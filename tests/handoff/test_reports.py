@@ -86,6 +86,42 @@ async def test_figures_for_all_channels(known: tuple[Known, object]) -> None:
     }
     # C2 in its 24 h; C3 late for its 4 h, C5 for its 24 h; C4 past its 1 h with no reply.
     assert f["windows"] == {"in_window": 1, "late": 2, "no_reply": 1, "waiting": 0, "rate": 0.25}
+    # Every reply on the clock (report_data.py): first, next and resolution against targets.
+    assert f["clocks"] == [
+        {
+            "clock": "first_response",
+            "target": "1/4/24/24 business hours (urgent/high/normal/low)",
+            "count": 4,
+            "met": 1,
+            "missed": 3,
+            "open": 0,
+            "closed": 0,
+            "met_rate": 0.25,
+            "average_business_seconds": 42600.0,
+        },
+        {
+            "clock": "next_response",
+            "target": "4 business hours",
+            "count": 3,
+            "met": 1,
+            "missed": 1,
+            "open": 0,
+            "closed": 1,  # C5's: the resolution came first, unanswered
+            "met_rate": 0.5,
+            "average_business_seconds": 9000.0,  # (1,800 + 16,200) / 2
+        },
+        {
+            "clock": "resolution",
+            "target": "40 business hours",
+            "count": 4,
+            "met": 3,
+            "missed": 1,
+            "open": 0,
+            "closed": 0,
+            "met_rate": 0.75,
+            "average_business_seconds": 42900.0,  # (2,100 + 18,300 + 108,300) / 3
+        },
+    ]
     # C5's rating came on 4 March, C6's in February: only C2 (ann, 5) and C3 (bob, 2) count.
     none = {str(s): 0 for s in range(1, 6)}
     assert f["ratings"] == [
@@ -141,6 +177,13 @@ async def test_figures_for_one_channel(known: tuple[Known, object]) -> None:
     first = f["first_response"]
     assert (first["handoffs"], first["answered"], first["within_target"]) == (1, 1, 0)  # type: ignore[index]
     assert f["windows"] == {"in_window": 0, "late": 1, "no_reply": 0, "waiting": 0, "rate": 0.0}
+    clocks = {c["clock"]: c for c in f["clocks"]}  # type: ignore[attr-defined]
+    assert (clocks["first_response"]["missed"], clocks["first_response"]["met"]) == (1, 0)
+    assert (clocks["next_response"]["closed"], clocks["next_response"]["met_rate"]) == (1, None)
+    assert (clocks["resolution"]["met"], clocks["resolution"]["average_business_seconds"]) == (
+        1,
+        108300.0,
+    )
     assert [r["count"] for r in f["ratings"]] == [0]  # type: ignore[attr-defined, index]
     assert f["faq_total"] == {"intent": "all", "helpful": 1, "not_helpful": 0}
     assert f["follow_ups"] == [{"owner_id": None, "owner": "Everyone", "open": 0, "overdue": 0}]
@@ -206,13 +249,14 @@ async def test_the_console_page_draws_every_chart_for_supervisors_only(desk: Des
         "reasons",
         "first-response",
         "windows",
+        "clocks",
         "ratings",
         "faq",
         "follow-ups",
         "logged",
     ):
         assert f'data-testid="chart-{chart}"' in html, chart
-    assert html.count("<svg") == 9
+    assert html.count("<svg") == 11
     assert "style=" not in html  # the CSP forbids inline styles
     assert "20% of 5 conversations needed no person." in html
     assert "ht (Haitian Creole)" in html and "2, 50% contained" in html

@@ -50,8 +50,13 @@ async def test_the_reports_page_renders_its_charts(desk: Desk, browser: Browser)
             f"{desk.gateway.url}/console/reports?start=2026-03-01&end=2026-03-03&channel="
         )
         charts = page.locator("svg.chart")
-        await expect(charts).to_have_count(8)
-        for testid in ("chart-per-day", "chart-containment", "chart-first-response"):
+        await expect(charts).to_have_count(11)
+        for testid in (
+            "chart-per-day",
+            "chart-containment",
+            "chart-first-response",
+            "chart-clocks",
+        ):
             chart = page.get_by_test_id(testid)
             await expect(chart).to_be_visible()
             box = await chart.bounding_box()
@@ -62,6 +67,10 @@ async def test_the_reports_page_renders_its_charts(desk: Desk, browser: Browser)
         fill = await pieces.first.evaluate("r => getComputedStyle(r).fill")
         assert fill not in ("", "none", "rgb(0, 0, 0)"), fill
         await expect(page.get_by_test_id("report-containment")).to_contain_text("20% of 5")
+        await expect(page.get_by_test_id("report-clocks")).to_contain_text(
+            "Targets: first response 1/4/24/24 business hours (urgent/high/normal/low); next "
+            "responses 4 business hours; resolution 40 business hours."
+        )
         await page.get_by_test_id("report-channel").select_option("webchat")
         await page.get_by_role("button", name="Show").click()
         await expect(page.get_by_test_id("report-containment")).to_contain_text("50% of 2")

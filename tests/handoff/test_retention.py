@@ -96,6 +96,8 @@ async def test_a_purge_removes_old_conversations_in_batches_and_is_audited(
         "wrap_ups": 3,  # C2, C3, C6
         "ratings": 3,
         "handoffs": 3,
+        "response_windows": 5,  # C2's and C3's first and next, C6's first
+        "alerts": 0,
         "faq_feedback": 1,  # C1's; C4's is kept with C4
         "audit_events": 1,
         "reads": 1,  # who read a conversation goes with it

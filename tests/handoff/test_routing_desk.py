@@ -158,3 +158,20 @@ async def test_a_payments_question_in_french_goes_to_an_available_french_payment
     queue = await desk.http.get("/api/me/conversations", headers=await desk.auth("french"))
     [item] = queue.json()
     assert (item["id"], item["team"], item["language"]) == (conversation.id, "payments", "fr")
+
+
+async def test_the_queue_shows_team_and_language_and_flags_one_nobody_speaks(desk: Desk) -> None:
+    await desk.rep("sue", Role.SUPERVISOR, teams=["general"], languages=["en", "fr"])
+    await desk.queued("c1", team="payments", language="fr")
+    flagged = await desk.queued("c2", team="general", language="pap")
+    await sign_in(desk, "sue")
+    page = await desk.http.get("/console/queue")
+    rows = page.text.split('data-testid="queue-row"')[1:]
+    assert len(rows) == 2
+    first, second = sorted(rows, key=lambda row: f'data-conversation-id="{flagged}"' in row)
+    assert ">payments<" in first and 'data-language="fr"' in first
+    assert 'data-testid="language-unserved"' not in first
+    assert 'data-language="pap"' in second and 'data-testid="language-unserved"' in second
+    listed = await desk.http.get("/api/queue", headers=await desk.auth("sue"))
+    flags = {item["id"]: item["language_unserved"] for item in listed.json()}
+    assert flags[flagged] is True and list(flags.values()).count(True) == 1

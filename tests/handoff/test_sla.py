@@ -25,10 +25,10 @@ from bot.store.models import (
 )
 from handoff.live import InProcessHub, LiveEvent
 from handoff.monitor import SLA_JOB, SlaMonitor
-from handoff.queue import claim, current_handoff, lock_conversation
+from handoff.queue import claim
 from handoff.sla import check_open_handoffs
 from tests.handoff.conftest import running_desk
-from tests.handoff.factories import make_queued, make_rep
+from tests.handoff.factories import add_rep_reply, make_queued, make_rep
 
 T0 = datetime.fromisoformat("2026-03-02T09:00:00+00:00")
 
@@ -163,11 +163,15 @@ async def test_an_answered_handoff_is_never_marked(store: Store) -> None:
     async with store.sessions() as session:
         ann = await make_rep(session, "ann")
         await claim(session=session, conversation_id=conversation_id, rep=ann, now=T0)
-    async with store.sessions() as session, session.begin():
-        # What a rep's reply records (handoff/replies.py), an hour in.
-        conversation = await lock_conversation(session, conversation_id)
-        record = await current_handoff(session, conversation, T0)
-        record.first_response_at = T0 + timedelta(hours=1)
+    async with store.sessions() as session:
+        # A reply written an hour in, that the channel accepted a minute later.
+        await add_rep_reply(
+            session,
+            conversation_id,
+            ann,
+            written_at=T0 + timedelta(hours=1),
+            accepted_at=T0 + timedelta(hours=1, minutes=1),
+        )
     monitor = store.monitor()
     for hours in (0, 18, 30):
         store.clock.at(hours=hours)

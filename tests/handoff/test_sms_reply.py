@@ -9,8 +9,19 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.store.models import Conversation, ConversationState, Delivery, DeliveryStatus
+from bot.store.models import (
+    Conversation,
+    ConversationState,
+    Delivery,
+    DeliveryStatus,
+    Handoff,
+    Message,
+    ResponseKind,
+    ResponseWindow,
+    utcnow,
+)
 from handoff.live import LiveEvent
+from handoff.sla import check_open_handoffs
 from tests.handoff.factories import PASSWORD, make_rep
 from tests.handoff.test_replies_and_feedback import HANDOFF_TURN, WRAP_UP
 from tests.support.net import eventually
@@ -89,3 +100,53 @@ async def _next_delivery_event(events: object, status: str) -> LiveEvent:
                 return event
 
     return await asyncio.wait_for(look(), 15)
+
+
+async def test_a_reply_stops_the_clock_only_once_twilio_accepted_it(sqlite_url: str) -> None:
+    async with running_twilio_gateway(
+        sqlite_url, rasa=RasaStandIn(reply=HANDOFF_TURN), SLA_MONITOR_INTERVAL_SECONDS=0.2
+    ) as h:
+        await h.twilio.message(sms(CUSTOMER, "I need a person"))
+        await h.api.wait_for(CUSTOMER)
+        conversation = await eventually(lambda: h.one(Conversation, address=CUSTOMER))
+        [window] = await eventually(lambda: h.all(ResponseWindow, conversation_id=conversation.id))
+        assert window.kind == ResponseKind.FIRST and window.answered_at is None
+
+        client, rep = await _api(h)
+        try:
+            base = f"/api/conversations/{conversation.id}"
+            assert (await client.post(f"{base}/claim", headers=rep)).status_code == 200
+            h.api.down = True  # Twilio answers 503: the reply waits in the outbox
+            sent = await client.post(
+                f"{base}/replies", json={"text": "Hi, this is Ann."}, headers=rep
+            )
+            assert sent.status_code == 201 and sent.json()["delivery_status"] == "pending"
+            # The monitor has looked at least once since: the clock still runs.
+            await check_open_handoffs(h.gateway.services.session_factory, now=utcnow())
+            [window] = await h.all(ResponseWindow, conversation_id=conversation.id)
+            assert window.answered_at is None
+
+            h.api.down = False  # Twilio is back; the outbox retries
+            [delivery] = await eventually(
+                lambda: h.all(
+                    Delivery, message_id=sent.json()["message_id"], status=DeliveryStatus.SENT
+                ),
+                timeout=60,
+            )
+            assert delivery.accepted_at is not None
+            [message] = await h.all(Message, id=sent.json()["message_id"])
+            assert delivery.accepted_at > message.created_at
+
+            async def answered() -> ResponseWindow | None:
+                [w] = await h.all(ResponseWindow, conversation_id=conversation.id)
+                return w if w.answered_at is not None else None
+
+            window = await eventually(answered, timeout=30)
+            assert window.answered_at == delivery.accepted_at
+            assert window.answered_by_message_id == message.id
+            # The handoff's first response time, in reports and exports, is the same moment.
+            [record] = await h.all(Handoff, conversation_id=conversation.id)
+            assert record.first_response_at == delivery.accepted_at
+            assert record.first_response_rep_id == message.rep_id
+        finally:
+            await client.aclose()

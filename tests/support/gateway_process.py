@@ -48,7 +48,13 @@ class GatewayProcess:
     def start(self) -> GatewayProcess:
         """Start (or start again, on the same port) and wait until `/readyz` answers 200."""
         # No privacy notice unless a test asks for one: tests count the replies they get.
-        env = {**os.environ, "LOG_LEVEL": "WARNING", "PRIVACY_NOTICE": "", **self.env}
+        env = {
+            **os.environ,
+            "LOG_LEVEL": "WARNING",
+            "PRIVACY_NOTICE": "",
+            "BUSINESS_HOURS_FILE": "",
+            **self.env,
+        }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [

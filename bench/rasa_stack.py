@@ -1,4 +1,8 @@
-"""The real Rasa server and action server, started with the project's trained model."""
+"""The real Rasa server and action server, as tests and benchmarks start them.
+
+Both serve the project's trained model (or a chosen one, `model`), bound to loopback, with the
+HTTP API off as in production (`enable_api` turns it on, for a benchmark timing NLU alone).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.net import free_port, wait_for_http
 from bot.assistant_model import PROJECT_ROOT, ensure_model, rasa_environment, rasa_executable
-from tests.support.net import free_port, wait_for_http
 
 STARTUP_SECONDS = 180
 
@@ -24,6 +28,10 @@ class RasaStack:
     environment: dict[str, str] = field(default_factory=dict)
     # The tracker_store section of endpoints.yml; None: SQLite in `workdir`.
     tracker_store: str | None = None
+    # The model served; None: the project's trained one (`ensure_model`).
+    model: Path | None = None
+    # Rasa's HTTP API (POST /model/parse, …), off as in production.
+    enable_api: bool = False
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -55,11 +63,12 @@ class RasaStack:
 
     def start_rasa(self) -> None:
         """Start the Rasa server (again, after `kill_rasa`) and wait until it answers."""
-        model = ensure_model(quiet=True)
+        model = self.model or ensure_model(quiet=True)
         self._spawn(
             "rasa",
             [
                 str(rasa_executable()), "run", "--model", str(model),
+                *(["--enable-api"] if self.enable_api else []),
                 "--port", str(self.rasa_port), "--interface", "127.0.0.1",
                 "--credentials", str(PROJECT_ROOT / "credentials.yml"),
                 "--endpoints", str(self.workdir / "endpoints.yml"),

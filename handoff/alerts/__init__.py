@@ -1,0 +1,1 @@
+"""Supervisor alerts: raised once per (kind, subject) in the store, sent by webhook and email."""
