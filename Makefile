@@ -12,6 +12,9 @@ PYTHON ?= python3
 # Rasa 3.6 needs Python 3.10: taken from RASA_PYTHON, else `python3.10` on PATH.
 RASA_PYTHON ?= $(shell command -v python3.10 2>/dev/null)
 CHROMIUM_PATH ?= /usr/bin/chromium
+# rasa-webchat, Rasa's community widget, which the browser tests embed (pinned by its lock file).
+WEBCHAT_CLIENT := tests/browser/rasa_webchat
+WEBCHAT_CLIENT_STAMP := $(WEBCHAT_CLIENT)/node_modules/.installed
 
 APP_VENV := .venv
 RASA_VENV := .venv-rasa
@@ -22,7 +25,7 @@ CLI := $(APP_VENV)/bin/python -m gateway.cli
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run run-scaled test eval bench loadtest lint setup model db-upgrade check-chromium clean
+.PHONY: run run-scaled test eval bench loadtest lint setup model db-upgrade check-chromium check-npm clean
 
 # make run-scaled: the local PostgreSQL and Redis (override on the command line).
 SCALED_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/caricom
@@ -96,7 +99,22 @@ check-chromium:
 	  echo "Elsewhere, install Chromium and run: make test CHROMIUM_PATH=/path/to/chromium"; \
 	  exit 1; fi
 
-test: setup model check-chromium
+check-npm:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "Browser tests embed rasa-webchat from npm, and npm (Node.js) is missing."; \
+	  echo "On Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y nodejs npm"; \
+	  echo "Elsewhere, install Node.js 18 or newer (it comes with npm) from https://nodejs.org"; \
+	  exit 1; fi
+
+# Installed from the lock file once (again when it changes); scripts off: only the built
+# bundle is used, nothing needs building.
+$(WEBCHAT_CLIENT_STAMP): $(WEBCHAT_CLIENT)/package.json $(WEBCHAT_CLIENT)/package-lock.json
+	@$(MAKE) --no-print-directory check-npm
+	@echo "==> Installing rasa-webchat for the browser tests into $(WEBCHAT_CLIENT)/node_modules"
+	cd $(WEBCHAT_CLIENT) && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+test: setup model check-chromium $(WEBCHAT_CLIENT_STAMP)
 	CHROMIUM_PATH=$(CHROMIUM_PATH) $(APP_VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # Classifies the held-out evaluation sets with the current model; EVAL_ARGS=--strict fails
@@ -117,4 +135,4 @@ lint: $(APP_STAMP)
 	$(APP_VENV)/bin/mypy
 
 clean:
-	rm -rf $(APP_VENV) $(RASA_VENV) models var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(APP_VENV) $(RASA_VENV) models var .pytest_cache .mypy_cache .ruff_cache $(WEBCHAT_CLIENT)/node_modules

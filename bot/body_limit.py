@@ -8,6 +8,7 @@ JSON `detail` saying what the limit is.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,15 +18,21 @@ _DRAIN_FACTOR = 16
 
 
 class BodySizeLimit:
-    """ASGI middleware: the first matching `(path prefix, max bytes)` applies to a request."""
+    """ASGI middleware: the first matching `(path prefix or pattern, max bytes)` applies to a
+    request."""
 
-    def __init__(self, app: ASGIApp, *, limits: Sequence[tuple[str, int]]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limits: Sequence[tuple[str | re.Pattern[str], int]]
+    ) -> None:
         self.app = app
         self.limits = tuple(limits)
 
     def _limit_for(self, path: str) -> int | None:
         for prefix, limit in self.limits:
-            if path.startswith(prefix):
+            if isinstance(prefix, re.Pattern):
+                if prefix.match(path):
+                    return limit
+            elif path.startswith(prefix):
                 return limit
         return None
 

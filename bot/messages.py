@@ -44,6 +44,9 @@ class Attachment:
     url: str | None = None
     content_type: str | None = None
     description: str | None = None
+    # Its key in the gateway's file store (bot/files/store.py) when the gateway keeps the file
+    # (web chat uploads, reps' attachments); retention and erasure delete it with the message.
+    file: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +56,7 @@ class Attachment:
                 ("url", self.url),
                 ("content_type", self.content_type),
                 ("description", self.description),
+                ("file", self.file),
             )
             if v
         }
@@ -89,6 +93,8 @@ class Reply:
     sender_kind: SenderKind
     buttons: tuple[Button, ...] = ()
     rep_id: int | None = None
+    # A file a rep attached (kept in the gateway's file store: `Attachment.file`).
+    attachment: Attachment | None = None
     # The conversation's language: the words a channel adds when it renders the reply
     # ("Reply 1 for …" on SMS) are in it. Set by the reply service (bot/replies.py).
     language: str | None = None
@@ -96,7 +102,10 @@ class Reply:
     rep_name: str | None = None
 
     def payload(self) -> dict[str, Any]:
-        """The JSON stored with the message (buttons), empty when plain text."""
-        if not self.buttons:
-            return {}
-        return {"buttons": [{"title": b.title, "payload": b.payload} for b in self.buttons]}
+        """The JSON stored with the message (buttons, an attachment), empty when plain text."""
+        payload: dict[str, Any] = {}
+        if self.buttons:
+            payload["buttons"] = [{"title": b.title, "payload": b.payload} for b in self.buttons]
+        if self.attachment is not None:
+            payload["attachments"] = [self.attachment.as_dict()]
+        return payload

@@ -44,6 +44,7 @@ _SECRETS = (
     "METRICS_TOKEN",
     "RASA_CHANNEL_TOKEN",
     "DATABASE_URL",
+    "FILE_LINK_SECRET",
     "ALERT_WEBHOOK_SECRET",
     "SMTP_URL",
 )
@@ -132,6 +133,25 @@ class Settings(BaseSettings):
     # Largest request body the vendor webhooks and the rep API accept (bytes); larger: 413.
     MAX_WEBHOOK_BODY_BYTES: int = Field(default=64 * 1024, gt=0)
     MAX_API_BODY_BYTES: int = Field(default=1024 * 1024, gt=0)
+    # Files customers send on web chat (and reps attach to replies): the largest accepted,
+    # counted while it streams in; uploads per sender, a sustained rate a minute and a burst.
+    MAX_UPLOAD_BYTES: int = Field(default=10 * 1024 * 1024, gt=0)
+    UPLOAD_RATE_PER_MINUTE: float = Field(default=6.0, gt=0)
+    UPLOAD_BURST: int = Field(default=5, ge=1)
+    # Where files are kept: empty for the folder var/files, file:///path for another folder,
+    # s3://bucket/prefix for an S3-compatible store (credentials from the usual AWS_*
+    # variables; STORAGE_ENDPOINT_URL for a store that is not AWS).
+    STORAGE_URL: str = ""
+    STORAGE_ENDPOINT_URL: str = ""
+    STORAGE_REGION: str = "us-east-1"
+    # Signs the expiring links files are served through; the same on every instance. Empty
+    # outside production: a random key per process (links then work only on the instance
+    # that made them).
+    FILE_LINK_SECRET: str = ""
+    # How long a rep's link to a customer's file lives, and a link to a rep's file sent to a
+    # customer (the vendor fetches it within minutes; a web chat customer may open it later).
+    FILE_LINK_SECONDS: int = Field(default=300, gt=0)
+    MEDIA_LINK_SECONDS: int = Field(default=7 * 24 * 3600, gt=0)
     # The company's promise to customers on every channel.
     RESPONSE_PROMISE_HOURS: int = Field(default=24, gt=0)
     # Internal response targets by priority (bot/policy.py), in hours.

@@ -18,6 +18,8 @@ import socketio
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.files.links import MediaLinks
+from bot.files.store import FileStore
 from bot.inbox import Inbox
 from bot.outbox import Outbox
 from bot.sending import ChannelSender
@@ -35,6 +37,8 @@ class ChannelDeps:
     outbox: Outbox  # delivery news (a vendor's status callbacks)
     session_factory: async_sessionmaker[AsyncSession]  # the channel's own lookups
     sio: socketio.AsyncServer  # the gateway's Socket.IO server (live connections)
+    files: FileStore  # where customers' uploads and reps' attachments are kept
+    media_links: MediaLinks  # public expiring links to reps' files (Twilio media, web chat)
 
 
 class ChannelAdapter(Protocol):

@@ -1,13 +1,19 @@
 """Web chat over Socket.IO, speaking the event protocol of Rasa's socketio channel.
 
 Client → server: `session_request {session_id}`, `user_uttered {message, session_id}`.
-Server → client: `session_confirm`, `bot_uttered {text, quick_replies?, sender}`, and `error
-{message}` for input we refuse. The session id is a secret the server issues (see
-channels/webchat_sessions.py): a presented one the server did not issue is answered with a new
-one in `session_confirm`, and it is never logged. Every socket of a session joins a room named
-by the session id (Rasa's "session persistence"), so a customer who reloads the page continues
-the same conversation and gets later messages, a rep's reply included. Replies written while
-no socket of the session is connected wait in the outbox until one reconnects. With several
+Server → client: `session_confirm`, `bot_uttered` and `error {message}` for input we refuse.
+`bot_uttered` has exactly the keys Rasa's socketio channel gives that kind of message (`{text}`,
+`{text, quick_replies}`, `{attachment}`) plus `metadata`: Rasa's widgets pick a message's kind by
+its keys and pass `metadata` through, so who wrote it (`metadata.sender`: bot, rep or system) and
+anything else of ours travels there. A `user_uttered` without a message (a widget's unset init
+payload) is ignored silently, as Rasa's own channel does.
+
+The session id is a secret the server issues (see channels/webchat_sessions.py): a presented one
+the server did not issue is answered with a new one in `session_confirm`, and it is never logged.
+Every socket of a session joins a room named by the session id (Rasa's "session persistence"),
+so a customer who reloads the page continues the same conversation and gets later messages, a
+rep's reply included. Replies written while no socket of the session is connected wait in the
+outbox until one reconnects. With several
 gateway instances (Redis), presence is shared through `RedisPresence` and emits through
 Socket.IO's Redis manager, so any instance can reach a customer connected to another.
 
@@ -26,13 +32,17 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
 import socketio
+from fastapi import APIRouter
 from redis.exceptions import RedisError
 
 from bot import system_texts
+from bot.files.links import MediaLinks
+from bot.files.store import FileStore
 from bot.inbox import Inbox, Taken
 from bot.languages import from_hint, is_supported
 from bot.messages import Channel, InboundMessage, Reply
@@ -44,6 +54,8 @@ from bot.text import clean_customer_text
 from channels.contract import BackgroundLoop, ChannelDeps
 from channels.webchat_presence import RedisPresence
 from channels.webchat_sessions import WebChatSessions
+from channels.webchat_shapes import rasa_shaped, with_metadata
+from channels.webchat_uploads import upload_routes
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +92,25 @@ def from_settings(settings: Settings, deps: ChannelDeps) -> WebChatChannel:
         ),
         max_sessions_per_socket=settings.WEBCHAT_MAX_SESSIONS_PER_SOCKET,
         presence=presence,
+        uploads=Uploads(
+            files=deps.files,
+            limiter=rate_limiter_from_settings(
+                settings, per_minute=settings.UPLOAD_RATE_PER_MINUTE, burst=settings.UPLOAD_BURST
+            ),
+            max_bytes=settings.MAX_UPLOAD_BYTES,
+            media_links=deps.media_links,
+        ),
     )
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """What taking customers' files needs (channels/webchat_uploads.py)."""
+
+    files: FileStore
+    limiter: RateLimiter  # uploads per session (UPLOAD_RATE_PER_MINUTE, UPLOAD_BURST)
+    max_bytes: int  # MAX_UPLOAD_BYTES
+    media_links: MediaLinks | None = None  # links to reps' files sent to the customer
 
 
 # A BCP 47 tag as browsers give it (navigator.language: "es-419", "fr-HT", "nl"); anything
@@ -135,8 +165,10 @@ class WebChatChannel:
         address_limiter: RateLimiter | None = None,
         max_sessions_per_socket: int = 3,
         presence: RedisPresence | None = None,
+        uploads: Uploads | None = None,
     ) -> None:
         self._sio = sio
+        self._uploads = uploads  # None: no files taken (outbound only, or a test)
         self.sessions = sessions
         self.presence = presence  # None: this process's sockets are all there is
         self._joined: dict[str, set[str]] = {}  # sid → session ids it joined
@@ -158,8 +190,17 @@ class WebChatChannel:
     def senders(self) -> Sequence[ChannelSender]:
         return (self,)
 
-    def routes(self) -> None:
-        return None  # Socket.IO at /socket.io, served by the gateway's ASGI app
+    def routes(self) -> APIRouter | None:
+        # Socket.IO at /socket.io is served by the gateway's ASGI app; files come over HTTP.
+        if self._uploads is None or self._inbox is None:
+            return None
+        return upload_routes(
+            sessions=self.sessions,
+            inbox=self._inbox,
+            files=self._uploads.files,
+            limiter=self._uploads.limiter,
+            max_bytes=self._uploads.max_bytes,
+        )
 
     def loops(self) -> Sequence[BackgroundLoop]:
         if self.presence is None:
@@ -170,7 +211,8 @@ class WebChatChannel:
         if self.presence is not None:
             await self.presence.close()
         await self.sessions.close()
-        for limiter in (self._socket_limiter, self._address_limiter):
+        upload_limiter = self._uploads.limiter if self._uploads is not None else None
+        for limiter in (self._socket_limiter, self._address_limiter, upload_limiter):
             if limiter is not None:
                 await limiter.close()
 
@@ -226,6 +268,11 @@ class WebChatChannel:
 
     async def _user_uttered(self, sid: str, *args: Any) -> None:
         data = args[0] if args else None
+        if isinstance(data, dict) and data.get("message") in (None, ""):
+            # Rasa widgets send their init payload on connecting, and an unset one arrives as
+            # no message at all; Rasa's channel passes it on as nothing, so nothing is said.
+            logger.debug("webchat.empty_message_ignored sid=%s", sid)
+            return
         if not isinstance(data, dict) or not isinstance(data.get("message"), str):
             await self._error(sid, 'expected {"message": "<text>", "session_id": "<id>"}')
             return
@@ -356,18 +403,15 @@ class WebChatChannel:
     # Outbound ------------------------------------------------------------------------------
 
     def render(self, reply: Reply) -> list[dict[str, Any]]:
-        body: dict[str, Any] = {"text": reply.text, "sender": str(reply.sender_kind)}
-        if reply.buttons:
-            body["quick_replies"] = [
-                {"content_type": "text", "title": b.title, "payload": b.payload}
-                for b in reply.buttons
-            ]
-        return [body]
+        file = reply.attachment.file if reply.attachment is not None else None
+        links = self._uploads.media_links if self._uploads is not None else None
+        file_url = links.url(file) if file and links is not None else None
+        return [rasa_shaped(reply, file_url=file_url)]
 
     async def send(self, job: OutboundJob) -> Outcome:
         if not await self.reachable(job.address):
             return Offline()
-        await self._sio.emit("bot_uttered", job.body, room=job.address)
+        await self._sio.emit("bot_uttered", with_metadata(job.body), room=job.address)
         return Sent()
 
     async def reachable(self, address: str) -> bool:

@@ -22,10 +22,13 @@ from bot.loop_failures import LoopFailures
 from bot.settings import Settings, get_settings
 from bot.store.migrate import ensure_schema_current
 from channels.webchat import socket_buffer_bytes
+from channels.webchat_uploads import UPLOAD_PATH
 from gateway import health
+from gateway.media import media_router
 from gateway.services import Services, build_services
 from handoff import oversight_web
 from handoff import web as handoff_web
+from handoff.api.files import REP_FILES_PATH
 from handoff.live import RedisHub
 
 logger = logging.getLogger(__name__)
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     api.state.desk = services.desk  # what the human queue's routes use (handoff/deps.py)
     api.include_router(health.router)
     api.include_router(metrics.router)
+    api.include_router(media_router(services.desk.files, services.desk.file_links))
     # Every channel's webhook routes (under /channels/<name>/).
     for channel in services.channels:
         routes = channel.routes()
@@ -98,6 +102,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     api.add_middleware(
         BodySizeLimit,
         limits=(
+            (UPLOAD_PATH, settings.MAX_UPLOAD_BYTES),
+            (REP_FILES_PATH, settings.MAX_UPLOAD_BYTES),
             ("/channels/", settings.MAX_WEBHOOK_BODY_BYTES),
             ("/api/", settings.MAX_API_BODY_BYTES),
             ("/console/", settings.MAX_API_BODY_BYTES),

@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot import system_texts
 from bot.background import BackgroundTasks
 from bot.events import Events
+from bot.files.links import FileLinks, MediaLinks
+from bot.files.store import file_store_from_settings
 from bot.inbox import Inbox
 from bot.metrics import Metrics
 from bot.outbox import Outbox
@@ -171,9 +173,22 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         rate_limiter=rate_limiter,
         background=background,
     )
+    files = file_store_from_settings(settings)
+    file_links = FileLinks(settings.FILE_LINK_SECRET)
     channels = build_channels(
         settings,
-        ChannelDeps(inbox=inbox, outbox=outbox, session_factory=session_factory, sio=sio),
+        ChannelDeps(
+            inbox=inbox,
+            outbox=outbox,
+            session_factory=session_factory,
+            sio=sio,
+            files=files,
+            media_links=MediaLinks(
+                file_links,
+                base_url=settings.PUBLIC_BASE_URL,
+                seconds=settings.MEDIA_LINK_SECONDS,
+            ),
+        ),
     )
     for channel in channels:
         for sender in channel.senders():
@@ -187,6 +202,10 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
     )
     desk = RepDesk.start(
         session_factory=session_factory,
+        files=files,
+        file_links=file_links,
+        file_link_seconds=settings.FILE_LINK_SECONDS,
+        max_upload_bytes=settings.MAX_UPLOAD_BYTES,
         replies=replies,
         outbox=outbox,
         events=events,
@@ -208,6 +227,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         at_risk_fraction=settings.SLA_AT_RISK_FRACTION,
         retention_days=settings.RETENTION_DAYS,
         erase_tracker=rasa.erase_tracker,
+        files=files,
         response_clock=clock,
         alerts=alerts,
         alert_outbox=alert_outbox,

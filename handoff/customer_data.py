@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.files.store import FileStore
 from bot.lifecycle import HUMAN_STATES
 from bot.messages import Channel
 from bot.rasa_client import AssistantUnavailable, RasaClient
@@ -28,7 +29,12 @@ from bot.store.models import (
 )
 from handoff.errors import ChannelUnavailable, Conflict, NotFound
 from handoff.export import _value
-from handoff.retention import CONVERSATION_RECORDS, delete_conversations
+from handoff.retention import (
+    CONVERSATION_RECORDS,
+    delete_conversations,
+    delete_files,
+    files_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +115,10 @@ async def erase_contact(
     rasa: RasaClient | None,
     actor: str,
     now: datetime,
+    files: FileStore | None = None,
 ) -> Counter[str]:
-    """Erase `contact_id` and everything held about it, Rasa's trackers first; what went."""
+    """Erase `contact_id` and everything held about it, Rasa's trackers first and the files
+    it sent or was sent last; what went."""
     async with session_factory() as session:
         rows = (
             await session.execute(
@@ -143,6 +151,7 @@ async def erase_contact(
         ).all()
         if any(state in HUMAN_STATES for _, state in states):
             raise Conflict("A person took one of this customer's conversations: erase later.")
+        keys = await files_of(session, [c for c, _ in states])
         result = await session.execute(
             delete(LoggedInteraction)
             .where(LoggedInteraction.contact_id == contact_id)
@@ -164,6 +173,8 @@ async def erase_contact(
                 created_at=now,
             )
         )
+    if files is not None:
+        await delete_files(files, keys, counts)
     logger.info(
         "customer.erased contact_id=%s conversations=%s messages=%s actor=%s",
         contact_id,

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.events import ConversationEvent, Events, MessageAdded, QueueChanged
+from bot.files.links import FileLinks
+from bot.files.store import FileStore
 from bot.outbox import DeliveryChange, Outbox
 from bot.rasa_client import RasaClient
 from bot.replies import ReplyService
@@ -34,6 +36,10 @@ class RepDesk:
     rasa: RasaClient  # tracker export and erasure (handoff/customer_data.py)
     promise_hours: int  # RESPONSE_PROMISE_HOURS: reports' first-response target
     secure_cookies: bool  # the console's cookies need HTTPS (PUBLIC_BASE_URL is https)
+    files: FileStore  # customers' uploads and reps' attachments (bot/files/store.py)
+    file_links: FileLinks  # the expiring links reps open them through
+    file_link_seconds: int  # FILE_LINK_SECONDS: how long such a link lives
+    max_upload_bytes: int  # MAX_UPLOAD_BYTES: the largest file a rep may attach
     routing: RoutingTable  # teams, and which team serves a handoff (handoff/routing.yml)
     capacity: Capacity  # default limits of open conversations per rep
     # TWILIO_WHATSAPP_TEMPLATE_SID is set: a reply outside WhatsApp's window goes as the template
@@ -52,6 +58,10 @@ class RepDesk:
         rasa: RasaClient,
         promise_hours: int,
         secure_cookies: bool,
+        files: FileStore,
+        file_links: FileLinks,
+        file_link_seconds: int,
+        max_upload_bytes: int,
         whatsapp_template: bool = False,
         live: LiveHub | None = None,
         response_clock: ResponseClock | None = None,
@@ -68,6 +78,10 @@ class RepDesk:
             rasa=rasa,
             promise_hours=promise_hours,
             secure_cookies=secure_cookies,
+            files=files,
+            file_links=file_links,
+            file_link_seconds=file_link_seconds,
+            max_upload_bytes=max_upload_bytes,
             response_clock=response_clock,
             routing=routing or RoutingTable.load(),
             capacity=capacity or Capacity(),

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.files.store import FileStore
 from bot.loop_failures import LoopFailures
 from bot.policy import ResponseTargets
 from bot.response_clock import ResponseClock
@@ -83,6 +84,7 @@ class SlaMonitor:
     retention_days: int | None = None
     # Retention reaches Rasa's tracker store too (handoff/retention.py).
     erase_tracker: TrackerEraser | None = None
+    files: FileStore | None = None  # files of purged messages go too
     # Reps without a console go away; an away rep's unanswered conversations go back.
     presence: PresenceRules | None = field(default_factory=PresenceRules)
     clock: Callable[[], datetime] = utcnow
@@ -154,6 +156,7 @@ class SlaMonitor:
                 actor="system",
                 now=now,
                 erase_tracker=self.erase_tracker,
+                files=self.files,
             )
             report.purged_conversations = purge.counts["conversations"]
         return report

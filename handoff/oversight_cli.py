@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from bot.files.store import file_store_from_settings
 from bot.logs import configure_logging
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
@@ -94,6 +95,7 @@ def purge(settings: Settings, older_than_days: int | None, *, dry_run: bool) -> 
                     now=utcnow(),
                     dry_run=dry_run,
                     erase_tracker=rasa.erase_tracker,
+                    files=file_store_from_settings(settings),
                 )
             finally:
                 await rasa.close()

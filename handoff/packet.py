@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.files.store import valid_key
 from bot.messages import Channel
 from bot.policy import WHATSAPP_WINDOW, whatsapp_window_open
 from bot.store.models import (
@@ -128,6 +129,14 @@ def packet(conversation: Conversation) -> HandoffPacketPublic:
     )
 
 
+def _shown(attachment: dict[str, Any], conversation_id: int) -> dict[str, Any]:
+    """An attachment as reps see it: a file the gateway keeps opens through the rep API."""
+    key = attachment.get("file")
+    if not isinstance(key, str) or not valid_key(key):
+        return attachment
+    return {**attachment, "url": f"/api/conversations/{conversation_id}/files/{key}"}
+
+
 def _buttons(payload: dict[str, Any] | None) -> list[ButtonPublic]:
     found = (payload or {}).get("buttons") or []
     return [
@@ -243,7 +252,9 @@ async def conversation_detail(
                 rep=names.brief(m.rep_id),
                 text=m.text,
                 buttons=_buttons(m.payload),
-                attachments=list((m.payload or {}).get("attachments") or []),
+                attachments=[
+                    _shown(a, conversation.id) for a in (m.payload or {}).get("attachments") or []
+                ],
                 intent=m.intent,
                 intent_confidence=m.intent_confidence,
                 language=m.language,

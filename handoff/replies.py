@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import Reply, SenderKind
+from bot.messages import Attachment, Reply, SenderKind
 from bot.outbox import NoSender
 from bot.privacy import mask_sensitive
 from bot.replies import ReplyService
@@ -48,8 +48,10 @@ async def send_rep_reply(
     rep: Rep,
     text: str,
     now: datetime | None = None,
+    attachment: Attachment | None = None,
 ) -> int:
-    """Send `text` to the customer on their channel as `rep`; return the logged message's id.
+    """Send `text` (and `attachment`, a file in the file store) to the customer on their
+    channel as `rep`; return the logged message's id.
 
     The owner check, the message with its outbox rows and, for the first reply of a handoff
     that went out at once, its first response time are one transaction; the reply is sent
@@ -57,7 +59,13 @@ async def send_rep_reply(
     """
     body = _text(text, "reply")
     now = now or utcnow()
-    reply = Reply(text=body, sender_kind=SenderKind.REP, rep_id=rep.id, rep_name=rep.display_name)
+    reply = Reply(
+        text=body,
+        sender_kind=SenderKind.REP,
+        rep_id=rep.id,
+        rep_name=rep.display_name,
+        attachment=attachment,
+    )
     async with committing(session):
         conversation = await lock_conversation(session, conversation_id)
         require_owner(conversation, rep)

@@ -13,6 +13,10 @@ Rasa's tracker store holds every customer text too: given `erase_tracker`, each 
 trackers are erased first, and the batch's rows only once that worked (a Rasa that cannot be
 reached leaves them for the next run, rather than leave texts behind no one would find again).
 No transaction stays open across those calls.
+
+Files the gateway keeps for those messages (web chat uploads, reps' attachments) are deleted
+from the file store once their rows are gone (`delete_files`); one that cannot be deleted then
+is logged by key, to be removed by hand, and does not stop the purge.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.files.store import FileStore, valid_key
 from bot.lifecycle import HUMAN_STATES
 from bot.store.models import (
     Alert,
@@ -110,6 +115,7 @@ async def purge_inactive(
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
     erase_tracker: TrackerEraser | None = None,
+    files: FileStore | None = None,
 ) -> PurgeReport:
     """Purge conversations inactive for `older_than_days` days (or count them, `dry_run`),
     with their trackers in Rasa's tracker store when `erase_tracker` is given."""
@@ -119,7 +125,7 @@ async def purge_inactive(
     if dry_run:
         await _count(session_factory, report)
     else:
-        while await _purge_batch(session_factory, report, batch_size, erase_tracker):
+        while await _purge_batch(session_factory, report, batch_size, erase_tracker, files):
             pass
         while await _purge_logged_batch(session_factory, report, batch_size):
             pass
@@ -180,6 +186,7 @@ async def _purge_batch(
     report: PurgeReport,
     batch_size: int,
     erase_tracker: TrackerEraser | None,
+    files: FileStore | None = None,
 ) -> bool:
     """Purge one batch; False when nothing was left to purge."""
     async with session_factory() as session:
@@ -205,8 +212,41 @@ async def _purge_batch(
                 )
             )
         ).all()
+        keys = await files_of(session, [r[0] for r in rows])
         await delete_conversations(session, [(r[0], r[1]) for r in rows], report.counts)
+    if files is not None:
+        await delete_files(files, keys, report.counts)
     return True
+
+
+async def files_of(session: AsyncSession, conversation_ids: Sequence[int]) -> list[str]:
+    """The keys of the files the gateway keeps for these conversations' messages."""
+    if not conversation_ids:
+        return []
+    payloads = await session.scalars(
+        select(Message.payload).where(
+            Message.conversation_id.in_(conversation_ids), Message.payload.is_not(None)
+        )
+    )
+    keys = []
+    for payload in payloads:
+        for attachment in (payload or {}).get("attachments") or []:
+            key = attachment.get("file") if isinstance(attachment, dict) else None
+            if isinstance(key, str) and valid_key(key):
+                keys.append(key)
+    return keys
+
+
+async def delete_files(files: FileStore, keys: Sequence[str], counts: Counter[str]) -> None:
+    """Delete these files (their messages are gone); count them under "files"."""
+    for key in keys:
+        try:
+            await files.delete(key)
+        except Exception:
+            # The rows are gone already: say which file is left, so it can be removed by hand.
+            logger.exception("retention.file_delete_failed key=%s", key)
+            continue
+        counts["files"] += 1
 
 
 async def _purge_logged_batch(

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from handoff import api, console
+from handoff.api import files
 from handoff.console.render import page, redirect
 from handoff.console.session import LoginRequired
 from handoff.errors import HandoffError, NotAuthenticated, TooManyAttempts
@@ -20,6 +21,7 @@ def install(app: FastAPI) -> None:
     """Add the rep API (`/api/…`) and the console (`/console/…`) to the gateway."""
     app.include_router(api.router)
     app.include_router(console.router)
+    app.include_router(files.console_router)  # customers' files, opened from the console
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     app.add_exception_handler(HandoffError, _handoff_error)  # type: ignore[arg-type]
 

@@ -24,7 +24,12 @@ MAY_IMPORT: dict[str, set[str]] = {
 # Modules of channels/ every channel shares (the contract and the list of channels).
 CHANNEL_COMMONS = {"channels.contract", "channels.registry"}
 # Web chat is three modules beside each other rather than a package.
-CHANNEL_MODULES = {"webchat_presence": "webchat", "webchat_sessions": "webchat"}
+CHANNEL_MODULES = {
+    "webchat_presence": "webchat",
+    "webchat_sessions": "webchat",
+    "webchat_shapes": "webchat",
+    "webchat_uploads": "webchat",
+}
 
 
 def imported_modules(source: str, module: str) -> Iterator[str]:

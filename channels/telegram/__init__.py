@@ -33,6 +33,7 @@ def from_settings(settings: Settings, deps: ChannelDeps) -> TelegramChannel:
             api_base_url=settings.TELEGRAM_API_BASE_URL,
             inbox=deps.inbox,
             promise_hours=settings.RESPONSE_PROMISE_HOURS,
+            files=deps.files,
         )
         if settings.TELEGRAM_BOT_TOKEN
         else None

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter
 
+from bot.files.store import FileStore
 from bot.inbox import Inbox
 from bot.sending import ChannelSender
 from channels.contract import BackgroundLoop
@@ -18,9 +19,17 @@ from channels.telegram.webhook import webhook_router
 class TelegramBot:
     """Both halves of the Telegram channel, sharing one python-telegram-bot `Bot`."""
 
-    def __init__(self, *, token: str, api_base_url: str, inbox: Inbox, promise_hours: int) -> None:
+    def __init__(
+        self,
+        *,
+        token: str,
+        api_base_url: str,
+        inbox: Inbox,
+        promise_hours: int,
+        files: FileStore | None = None,
+    ) -> None:
         self.client = TelegramClient(token=token, api_base_url=api_base_url)
-        self.sender = TelegramSender(self.client)
+        self.sender = TelegramSender(self.client, files=files)
         self.intake = TelegramIntake(client=self.client, inbox=inbox, promise_hours=promise_hours)
 
     async def close(self) -> None:

@@ -8,7 +8,7 @@ import warnings
 from datetime import timedelta
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -20,6 +20,7 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import system_texts
+from bot.files.store import FileStore
 from bot.messages import Channel, Reply
 from bot.sending import Failed, OutboundJob, Outcome, RetryLater, Sent
 from bot.system_texts import TextKey
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 # Telegram's limit on a message's text, counted in UTF-16 code units (as its entity offsets).
 MAX_MESSAGE_UNITS = 4096
+# Telegram's limit on a document's caption.
+CAPTION_UNITS = 1024
 _SENTENCE_END = re.compile(r"[.!?…](?=\s)")
 
 
@@ -39,8 +42,9 @@ class TelegramSender:
 
     channel = Channel.TELEGRAM
 
-    def __init__(self, client: TelegramClient) -> None:
+    def __init__(self, client: TelegramClient, *, files: FileStore | None = None) -> None:
         self._client = client
+        self._files = files  # where reps' attachments are read from, to send as documents
 
     def render(self, reply: Reply) -> list[dict[str, Any]]:
         """One body per Telegram message: long texts split, the buttons on the last part."""
@@ -51,6 +55,13 @@ class TelegramSender:
             # Telegram refuses a message without text, and buttons need one to hang on.
             parts = [system_texts.text(TextKey.TELEGRAM_CHOOSE, reply.language)]
         bodies: list[dict[str, Any]] = [{"text": part} for part in parts]
+        attachment = reply.attachment
+        if attachment is not None and attachment.file and self._files is not None:
+            # Sent as a document, the text as its caption (Telegram's limit: 1024 characters).
+            bodies[0]["document"] = {
+                "file": attachment.file,
+                "name": attachment.description or attachment.file.rsplit("/", 1)[1],
+            }
         if reply.buttons:
             bodies[-1]["buttons"] = [
                 {"text": b.title or b.payload, "callback_data": callback_data(b.payload)}
@@ -63,6 +74,9 @@ class TelegramSender:
         if not isinstance(text, str) or not text:
             return Failed(error="delivery body has no text")
         markup = _keyboard(job.body.get("buttons"))
+        document = job.body.get("document")
+        if isinstance(document, dict) and self._files is not None:
+            return await self._send_document(job, document, text, markup)
         chat_id = job.address
         # A group that became a supergroup has a new id; Telegram says which, send there.
         for _ in range(2):
@@ -82,6 +96,32 @@ class TelegramSender:
                 return self._outcome(job, error)
             return Sent(provider_message_id=f"{message.chat_id}:{message.message_id}")
         return Failed(error="the chat moved more than once")
+
+    async def _send_document(
+        self,
+        job: OutboundJob,
+        document: dict[str, Any],
+        caption: str,
+        markup: InlineKeyboardMarkup | None,
+    ) -> Outcome:
+        """A rep's file as a Telegram document, read from the file store and uploaded."""
+        assert self._files is not None
+        try:
+            found = await self._files.get(str(document.get("file")))
+        except Exception as error:
+            return RetryLater(error=f"file store unavailable: {type(error).__name__}")
+        if found is None:
+            return Failed(error="the attached file is no longer kept")
+        try:
+            message = await self._client.bot.send_document(
+                chat_id=job.address,
+                document=InputFile(found.data, filename=str(document.get("name") or "file")),
+                caption=caption[:CAPTION_UNITS],
+                reply_markup=markup,
+            )
+        except TelegramError as error:
+            return self._outcome(job, error)
+        return Sent(provider_message_id=f"{message.chat_id}:{message.message_id}")
 
     def _outcome(self, job: OutboundJob, error: TelegramError) -> Outcome:
         described = f"{type(error).__name__}: {self._client.redact(error)}"

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.files.links import MediaLinks
 from bot.inbox import Inbox
 from bot.messages import Channel
 from bot.outbox import Outbox
@@ -42,6 +43,7 @@ def from_settings(settings: Settings, deps: ChannelDeps) -> TwilioChannel:
         session_factory=deps.session_factory,
         inbox=deps.inbox,
         outbox=deps.outbox,
+        media_links=deps.media_links,
     )
 
 
@@ -64,6 +66,7 @@ class TwilioChannel:
         session_factory: async_sessionmaker[AsyncSession],
         inbox: Inbox,
         outbox: Outbox,
+        media_links: MediaLinks | None = None,
     ) -> None:
         self._messages = TwilioMessages(
             account_sid=account_sid, auth_token=auth_token, api_base_url=api_base_url
@@ -77,6 +80,7 @@ class TwilioChannel:
                 sender=sms_from,
                 sender_setting="TWILIO_SMS_FROM",
                 status_callback=status_callback,
+                media_links=media_links,
             ),
             TwilioSender(
                 Channel.WHATSAPP,
@@ -86,6 +90,7 @@ class TwilioChannel:
                 sender_setting="TWILIO_WHATSAPP_FROM",
                 status_callback=status_callback,
                 template_sid=whatsapp_template_sid,
+                media_links=media_links,
             ),
         )
         self._webhooks = TwilioWebhooks(

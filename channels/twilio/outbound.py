@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.files.links import MediaLinks
 from bot.messages import Channel, Reply
 from bot.policy import whatsapp_window_open
 from bot.sending import Failed, OutboundJob, Outcome, RetryLater, Sent
@@ -57,6 +58,7 @@ class TwilioSender:
         sender_setting: str,
         status_callback: str,
         template_sid: str = "",
+        media_links: MediaLinks | None = None,
     ) -> None:
         self.channel = channel
         self._messages = messages
@@ -67,10 +69,16 @@ class TwilioSender:
         self._sender_setting = sender_setting
         self._status_callback = status_callback
         self._template_sid = template_sid
+        self._media_links = media_links  # None: attachments go out as their names only
 
     def render(self, reply: Reply) -> list[dict[str, Any]]:
         parts = render_text(reply.text, reply.buttons, language=reply.language)
-        return [{"text": part} for part in parts]
+        bodies: list[dict[str, Any]] = [{"text": part} for part in parts]
+        file = reply.attachment.file if reply.attachment is not None else None
+        if file and self._media_links is not None and bodies:
+            # MMS and WhatsApp media: Twilio fetches the file from this expiring link.
+            bodies[0]["media_url"] = self._media_links.url(file)
+        return bodies
 
     async def send(self, job: OutboundJob) -> Outcome:
         text = job.body.get("text")
@@ -110,6 +118,9 @@ class TwilioSender:
             params["content_variables"] = json.dumps({"1": template_variable(text)})
         else:
             params["body"] = text
+            media_url = job.body.get("media_url")
+            if isinstance(media_url, str) and media_url:
+                params["media_url"] = [media_url]
         return await self._create(job, params)
 
     async def _create(self, job: OutboundJob, params: dict[str, Any]) -> Outcome:

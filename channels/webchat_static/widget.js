@@ -43,6 +43,7 @@
   const CONFIRM_FALLBACK_MS = 4000;
   const BACKOFF_MAX_MS = 30000;
   const KEY_SESSION = 'ccw_session_id';
+  const ACCEPTED_FILES = 'image/jpeg,image/png,image/webp,image/heic,image/heif,.heic,.heif,application/pdf';
   const KEY_HISTORY = 'ccw_history';
   const SENDERS = ['customer', 'bot', 'rep', 'system'];
   const LABELS = { bot: 'Assistant', rep: 'Support team' };
@@ -230,7 +231,7 @@
   }
 
   // ------------------------------------------------------------------ DOM
-  let root, launcher, badge, panel, statusEl, statusText, list, typingRow, form, input, counter;
+  let root, launcher, badge, panel, statusEl, statusText, list, typingRow, form, input, counter, fileInput;
   const rows = new WeakMap(); // history item -> row element
   let isOpen = false;
   let unread = 0;
@@ -326,7 +327,28 @@
       'data-testid': 'ccw-send',
     });
     sendBtn.appendChild(icon(ICON_SEND, 'ccw-icon'));
-    form.append(label, input, counter, hint, sendBtn);
+    // A photo or a PDF, sent over HTTP with the session id (channels/webchat_uploads.py).
+    fileInput = el('input', 'ccw-sr-only', {
+      type: 'file',
+      accept: ACCEPTED_FILES,
+      tabindex: '-1',
+      'aria-hidden': 'true',
+      'data-testid': 'ccw-file',
+    });
+    const attachBtn = el('button', 'ccw-attach', {
+      type: 'button',
+      'aria-label': 'Attach a photo or PDF',
+      title: 'Attach a photo or PDF',
+      'data-testid': 'ccw-attach',
+    });
+    attachBtn.appendChild(icon(ICON_CLIP, 'ccw-icon'));
+    attachBtn.addEventListener('click', () => fileInput.click());
+    fileInput.addEventListener('change', () => {
+      const file = fileInput.files && fileInput.files[0];
+      fileInput.value = '';
+      if (file) sendFile(file);
+    });
+    form.append(label, fileInput, attachBtn, input, counter, hint, sendBtn);
 
     panel.append(header, list, form);
     root.append(panel, launcher);
@@ -573,6 +595,46 @@
     return true;
   }
 
+  function uploadUrl() {
+    const base = new URL(OPTIONS.server || window.location.href, window.location.href);
+    return `${base.origin}/channels/webchat/uploads`;
+  }
+
+  /** Send a photo or PDF; the server checks its kind and size and says what is wrong. */
+  async function sendFile(file) {
+    if (!ready || !validSessionId(sessionId)) {
+      addItem({ who: 'system', kind: 'error', text: 'Please wait until the chat is connected, then try again.' }, { forceScroll: true });
+      return;
+    }
+    const item = { who: 'customer', text: `📎 ${file.name || 'file'}` };
+    const row = addItem(item, { forceScroll: true });
+    if (row) row.setAttribute('data-upload', 'sending');
+    let problem = '';
+    try {
+      const response = await fetch(uploadUrl(), {
+        method: 'POST',
+        body: file,
+        headers: {
+          'Content-Type': file.type || 'application/octet-stream',
+          'X-Session-Id': sessionId,
+          'X-File-Name': encodeURIComponent(file.name || ''),
+        },
+      });
+      if (!response.ok) {
+        let body = {};
+        try {
+          body = await response.json();
+        } catch (_) { /* not JSON */ }
+        problem = str(body && body.detail) || 'Sorry, we could not send your file. Please try again.';
+      }
+    } catch (_) {
+      problem = 'Sorry, we could not send your file. Please check your connection and try again.';
+    }
+    if (row) row.setAttribute('data-upload', problem ? 'failed' : 'sent');
+    if (problem) addItem({ who: 'system', kind: 'error', text: problem }, { forceScroll: true });
+    else showTyping();
+  }
+
   function onButton(item, index, group, event) {
     if (item.used) return;
     const b = item.buttons[index];
@@ -618,7 +680,9 @@
     if (typeof data === 'string') data = { text: data };
     if (!data || typeof data !== 'object' || Array.isArray(data)) return;
 
-    const who = ['bot', 'rep', 'system'].includes(data.sender) ? data.sender : 'bot';
+    // Who wrote it travels under metadata, beside Rasa's own keys (channels/webchat_shapes.py).
+    const meta = data.metadata && typeof data.metadata === 'object' ? data.metadata : {};
+    const who = ['bot', 'rep', 'system'].includes(meta.sender) ? meta.sender : 'bot';
     const item = { who };
     const text = str(data.text);
     if (text.trim()) item.text = text;

@@ -9,6 +9,7 @@ from handoff.api import (
     canned,
     contacts,
     conversations,
+    files,
     interactions,
     me,
     queue,
@@ -17,5 +18,16 @@ from handoff.api import (
 )
 
 router = APIRouter()
-for resource in (auth, me, queue, conversations, canned, contacts, interactions, reads, reps):
+for resource in (
+    auth,
+    me,
+    queue,
+    conversations,
+    canned,
+    contacts,
+    interactions,
+    reads,
+    reps,
+    files,
+):
     router.include_router(resource.router)

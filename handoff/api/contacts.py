@@ -58,5 +58,6 @@ async def erase(
         rasa=desk.rasa,
         actor=rep_actor(admin),
         now=utcnow(),
+        files=desk.files,
     )
     return dict(counts)

@@ -8,11 +8,12 @@ from collections.abc import Awaitable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.files.intake import file_name
 from bot.store.models import Conversation, Rep
 from handoff import assignment, queue, replies, wrapup
 from handoff.console.render import redirect
@@ -21,6 +22,7 @@ from handoff.deps import DeskDep, RowId, SessionDep
 from handoff.errors import HandoffError
 from handoff.live import LiveHub
 from handoff.reading import require_read
+from handoff.rep_files import send_rep_file
 from handoff.schemas import FORM_TEXT_CAP, WrapUpCreate
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -99,6 +101,38 @@ async def reply(
             text=text,
         ),
         back=_page(conversation_id),
+    )
+
+
+@router.post("/conversations/{conversation_id}/file")
+async def send_file(
+    conversation_id: ConversationId,
+    user: FormUserDep,
+    session: SessionDep,
+    desk: DeskDep,
+    file: Annotated[UploadFile, File()],
+    text: Text = "",
+) -> RedirectResponse:
+    """A photo or PDF as a reply (the gateway's body limit here is MAX_UPLOAD_BYTES)."""
+    data = await file.read(desk.max_upload_bytes + 1)
+    if len(data) > desk.max_upload_bytes:
+        return redirect(
+            _page(conversation_id),
+            notice=f"Files up to {desk.max_upload_bytes:,} bytes can be sent.",
+        )
+    return await _act(
+        send_rep_file(
+            session=session,
+            replies_service=desk.replies,
+            files=desk.files,
+            conversation_id=conversation_id,
+            rep=user.rep,
+            data=data,
+            name=file_name(file.filename),
+            text=text or None,
+        ),
+        back=_page(conversation_id),
+        done="File sent.",
     )
 
 

@@ -31,7 +31,10 @@ async def test_a_web_chat_customer_gets_the_notice_once_before_the_first_answer(
     ):
         customer = await WebChatCustomer().connect(gateway.url)
         first = await customer.say("hello", expect=2)
-        assert [(r["sender"], r["text"]) for r in first] == [("system", NOTICE), ("bot", ANSWER)]
+        assert [(r["metadata"]["sender"], r["text"]) for r in first] == [
+            ("system", NOTICE),
+            ("bot", ANSWER),
+        ]
         again = await customer.say("where is my order")
         assert [r["text"] for r in again] == [ANSWER]
         await customer.close()

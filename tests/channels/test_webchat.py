@@ -69,7 +69,6 @@ async def test_a_question_gets_the_bot_answer(customer: WebChatCustomer) -> None
     assert replies == [
         {
             "text": "Open My Orders to track it.",
-            "sender": "bot",
             "quick_replies": [
                 {
                     "content_type": "text",
@@ -82,6 +81,7 @@ async def test_a_question_gets_the_bot_answer(customer: WebChatCustomer) -> None
                     "payload": '/faq_feedback{"helpful": "no", "intent": "track_order"}',
                 },
             ],
+            "metadata": {"sender": "bot"},
         }
     ]
 
@@ -136,9 +136,9 @@ async def test_an_overlong_message_is_refused_with_a_clear_error(
         "just a string",
         None,
         42,
-        {"text": "wrong key"},
+        {"message": {"text": "an object"}},
         {"message": ["a", "list"]},
-        {"message": None},
+        {"message": 42},
     ],
 )
 async def test_malformed_events_get_an_error_and_the_connection_survives(
@@ -214,7 +214,7 @@ async def test_messages_written_while_away_arrive_on_reconnect(
     await back.connect(gateway.url)
     assert back.session_id == customer.session_id
     [reply] = await back.receive()
-    assert reply == {"text": "Hi, this is Keisha from support.", "sender": "rep"}
+    assert reply == {"text": "Hi, this is Keisha from support.", "metadata": {"sender": "rep"}}
 
     async def delivered() -> bool:
         async with gateway.services.session_factory() as session:
@@ -276,3 +276,50 @@ async def test_a_flooding_sender_is_limited_while_another_is_answered_promptly(
             finally:
                 await flooder.close()
                 await other.close()
+
+
+@pytest.mark.parametrize(
+    "init",
+    [
+        {"session_id": "filled in below"},  # rasa-webchat with no initPayload: no message key
+        {"message": None, "session_id": "filled in below"},
+        {"message": "", "customData": {"language": "en"}, "session_id": "filled in below"},
+    ],
+)
+async def test_an_unset_init_payload_is_ignored_silently(
+    live: tuple[LiveGateway, RasaStandIn], customer: WebChatCustomer, init: dict[str, object]
+) -> None:
+    await customer.client.emit("user_uttered", {**init, "session_id": customer.session_id})
+    assert await customer.say("hello")  # answered, and nothing came before the answer
+    assert customer.errors.empty()
+    assert await _stored_customer_texts(live[0]) == ["hello"]
+
+
+async def test_replies_have_exactly_the_keys_of_rasas_socketio_channel(
+    live: tuple[LiveGateway, RasaStandIn], customer: WebChatCustomer
+) -> None:
+    """Rasa's SocketIOOutput sends `{text}` and `{text, quick_replies}`; ours adds only metadata."""
+    live[1].reply = {
+        "messages": [
+            {"text": "Plain."},
+            {"text": "Tracking?", "buttons": [{"title": "Yes", "payload": "/track_order"}]},
+        ],
+        "intent": {"name": "nlu_fallback", "confidence": 0.3},
+    }
+    replies = await customer.say("hmm", expect=2)
+    assert [sorted(r) for r in replies] == [
+        ["metadata", "text"],
+        ["metadata", "quick_replies", "text"],
+    ]
+    assert [r["metadata"] for r in replies] == [{"sender": "bot"}, {"sender": "bot"}]
+
+
+def test_a_reply_stored_in_the_old_shape_goes_out_in_rasas() -> None:
+    from channels.webchat_shapes import with_metadata
+
+    assert with_metadata({"text": "Hi", "sender": "rep"}) == {
+        "text": "Hi",
+        "metadata": {"sender": "rep"},
+    }
+    shaped = {"text": "Hi", "metadata": {"sender": "bot"}}
+    assert with_metadata(shaped) is shaped

@@ -66,6 +66,14 @@ ROUTES: dict[tuple[str, str], Access] = {
         call=Call(json={"username": "bob"}), rep_refused=Call(json={"username": "bob"})
     ),
     ("POST", CONVERSATION + "/resolve"): Access(call=Call(json=WRAP_UP)),
+    # A file of the conversation's messages, for whoever may read it (tests/channels/
+    # test_webchat_uploads.py: a rep who may not read the conversation is refused).
+    ("GET", CONVERSATION + "/files/{folder}/{name}"): Access(),
+    # A file as a reply: like POST .../replies, for the rep who owns the conversation.
+    ("POST", CONVERSATION + "/files"): Access(),
+    ("GET", CONVERSATION + "/files/{folder}/{name}/content"): Access(
+        call=Call(params={"expires": 1, "signature": "0" * 64})
+    ),
     ("GET", "/api/canned-responses"): Access(),
     ("POST", "/api/canned-responses"): Access(
         call=Call(json={"title": "t", "text": "x"}),
@@ -124,6 +132,8 @@ class World:
             contact_id=self.conversation_id,  # one contact per conversation here
             canned_id=self.canned_id,
             wrap_up_id=self.wrap_up_id,
+            folder="webchat",
+            name="A" * 32 + ".jpg",
             username="ann",
         )
 

@@ -91,7 +91,10 @@ async def test_a_customer_is_helped_by_a_rep_and_rates_the_help(scene: Scene) ->
     await page.get_by_test_id("reply-text").fill("Hello, I'm Ann. I'll sort this out for you.")
     await page.get_by_test_id("send-reply").click()
     [reply] = await customer.receive(timeout=15)
-    assert reply == {"text": "Hello, I'm Ann. I'll sort this out for you.", "sender": "rep"}
+    assert reply == {
+        "text": "Hello, I'm Ann. I'll sort this out for you.",
+        "metadata": {"sender": "rep"},
+    }
     rep_said = page.locator('[data-testid="message"][data-sender="rep"]').last
     await expect(rep_said.get_by_test_id("delivery-status")).to_have_text("sent")
 

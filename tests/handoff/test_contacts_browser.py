@@ -82,7 +82,7 @@ async def test_a_rep_reopens_from_a_follow_up_and_writes_to_the_web_chat_custome
         await page.get_by_test_id("reply-text").fill("Your refund landed today.")
         await page.get_by_test_id("send-reply").click()
         [reply] = await customer.receive(timeout=15)
-        assert reply == {"text": "Your refund landed today.", "sender": "rep"}
+        assert reply == {"text": "Your refund landed today.", "metadata": {"sender": "rep"}}
 
         card = page.get_by_test_id("follow-up-card")
         await card.get_by_test_id("follow-up-note").fill("Told them the refund landed.")

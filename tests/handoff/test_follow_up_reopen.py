@@ -239,7 +239,7 @@ async def test_a_web_chat_customer_gets_the_follow_up_live(desk: Desk) -> None:
         )
         [received] = await customer.receive()
         # The widget labels a person's messages itself: the text goes as written.
-        assert received == {"text": "Your refund <landed>.", "sender": "rep"}
+        assert received == {"text": "Your refund <landed>.", "metadata": {"sender": "rep"}}
         [logged] = [m for m in await desk.all(Message, conversation_id=conversation.id) if m.rep_id]
         assert logged.text == "Your refund <landed>."
     finally:

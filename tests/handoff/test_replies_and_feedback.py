@@ -79,7 +79,10 @@ async def test_a_rep_reply_reaches_the_web_chat_customer_and_is_logged(
     await h.post("claim")
     sent = await h.post("replies", {"text": "Hi, I'm Ann. Let me check <that> for you."})
     [received] = await h.customer.receive()
-    assert received == {"text": "Hi, I'm Ann. Let me check <that> for you.", "sender": "rep"}
+    assert received == {
+        "text": "Hi, I'm Ann. Let me check <that> for you.",
+        "metadata": {"sender": "rep"},
+    }
     message = await h.desk.get(Message, sent["message_id"])
     assert (message.sender_kind, message.rep_id) == ("rep", h.rep_id)
     assert sent["delivery_status"] == "sent"
@@ -128,7 +131,8 @@ async def test_after_resolving_the_customer_rates_the_help(handed_over: HandedOv
     await h.customer.receive()
     await h.post("resolve", WRAP_UP)
     [question] = await h.customer.receive()
-    assert question["sender"] == "system" and "1 (poor) to 5 (excellent)" in question["text"]
+    assert question["metadata"]["sender"] == "system"
+    assert "1 (poor) to 5 (excellent)" in question["text"]
     assert [b["payload"] for b in question["quick_replies"]] == ["1", "2", "3", "4", "5"]
 
     turns_before = len(h.desk.rasa.received)

@@ -64,7 +64,7 @@ async def test_a_reply_sent_by_one_instance_reaches_a_customer_on_the_other(
             Reply(text="Hi, this is Keisha from support.", sender_kind=SenderKind.REP, rep_id=7),
         )
         [reply] = await customer.receive(timeout=5)
-        assert reply == {"text": "Hi, this is Keisha from support.", "sender": "rep"}
+        assert reply == {"text": "Hi, this is Keisha from support.", "metadata": {"sender": "rep"}}
     finally:
         await customer.close()
     # Gone from every instance: the next reply waits for the customer to come back.

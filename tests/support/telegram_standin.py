@@ -59,6 +59,7 @@ class TelegramStandIn:
     token: str = "123456789:AAF-stand-in-token-for-tests"
     calls: list[Call] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)  # what sendMessage delivered
+    documents: list[dict[str, Any]] = field(default_factory=list)  # what sendDocument delivered
     blocked_chats: set[str] = field(default_factory=set)
     webhook: dict[str, Any] | None = None
     # An outage: every call answers 502 while set.
@@ -129,6 +130,11 @@ class TelegramStandIn:
                 if chat_id in self.blocked_chats:
                     return _error(403, "Forbidden: bot was blocked by the user")
                 return _ok(self._message(chat_id, params))
+            case "sendDocument":
+                chat_id = str(params["chat_id"])
+                if chat_id in self.blocked_chats:
+                    return _error(403, "Forbidden: bot was blocked by the user")
+                return _ok(self._document(chat_id, params))
             case "answerCallbackQuery":
                 return _ok(True)
             case "setWebhook":
@@ -155,6 +161,25 @@ class TelegramStandIn:
         if "reply_markup" in params:
             message["reply_markup"] = params["reply_markup"]
         self.messages.append(message)
+        return message
+
+    def _document(self, chat_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A sendDocument: the uploaded file (multipart) kept as `document_bytes`."""
+        upload = params["document"]
+        data = upload.file.read() if hasattr(upload, "file") else None
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": int(chat_id), "type": "private", "first_name": "Customer"},
+            "from": BOT_USER,
+            "caption": params.get("caption", ""),
+            "document": {
+                "file_id": f"doc-{len(self.documents)}",
+                "file_unique_id": f"udoc-{len(self.documents)}",
+                "file_name": getattr(upload, "filename", None),
+            },
+        }
+        self.documents.append({**message, "document_bytes": data})
         return message
 
     async def _get_updates(self, params: dict[str, Any]) -> web.Response:

@@ -1,0 +1,1 @@
+"""Files customers send and reps attach: their kinds, cleaning, storage and expiring links."""
