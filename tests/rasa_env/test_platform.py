@@ -2,7 +2,12 @@
 errors, retries and the circuit breaker."""
 
 import unittest
-from typing import List
+from pathlib import Path
+from typing import Any, Dict, List
+
+import aiohttp
+import jsonschema
+import yaml
 
 from actions.platform import CircuitBreaker, PlatformClient, PlatformUnavailable
 from tests.support.platform_standin import (
@@ -138,6 +143,44 @@ class PlatformClientTest(unittest.IsolatedAsyncioTestCase):
             except PlatformUnavailable as error:
                 failures.append(error)
         self.assertEqual((len(failures), self.breaker.state), (3, "open"))
+
+
+CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "platform-api.yaml"
+
+
+class ContractTest(unittest.IsolatedAsyncioTestCase):
+    """The stand-in serves what docs/platform-api.yaml says, so the client is tested against
+    the documented contract and not against a private understanding of it."""
+
+    async def test_every_path_answers_with_its_documented_schema(self) -> None:
+        contract = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+        requests = {
+            "/v1/orders/{order_number}": ("/v1/orders/55123", {}),
+            "/v1/orders/{order_number}/refund": ("/v1/orders/55001/refund", {}),
+            "/v1/orders/{order_number}/invoices": ("/v1/orders/55123/invoices", {}),
+            "/v1/orders": ("/v1/orders", {"phone": CUSTOMER_PHONE}),
+            "/v1/accounts/state": ("/v1/accounts/state", {"email": "keisha@example.com"}),
+        }
+        self.assertEqual(set(contract["paths"]), set(requests))
+        async with running_platform_standin() as platform, aiohttp.ClientSession() as session:
+            headers = {"Authorization": f"Bearer {platform.token}"}
+            for documented, (path, params) in requests.items():
+                async with session.get(platform.url + path, params=params, headers=headers) as r:
+                    self.assertEqual(r.status, 200, path)
+                    body = await r.json()
+                answer = contract["paths"][documented]["get"]["responses"]["200"]
+                _validate(contract, answer["content"]["application/json"]["schema"], body)
+            async with session.get(platform.url + "/v1/orders/99999", headers=headers) as r:
+                self.assertEqual(r.status, 404)
+                _validate(contract, {"$ref": "#/components/schemas/Problem"}, await r.json())
+
+
+def _validate(contract: Dict[str, Any], schema: Dict[str, Any], body: Any) -> None:
+    # OpenAPI 3.1 schemas are JSON Schema 2020-12; their $refs point into the whole document.
+    jsonschema.Draft202012Validator(
+        {**schema, "components": contract["components"]},
+        format_checker=jsonschema.FormatChecker(),
+    ).validate(body)
 
 
 class BreakerTest(unittest.TestCase):
