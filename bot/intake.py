@@ -64,6 +64,8 @@ class ClaimedTurn:
     channel: Channel
     # The conversation's language with this message (bot/languages.py); None: not decided.
     language: str | None = None
+    # Where the customer writes from (a phone number on SMS/WhatsApp, a chat id elsewhere).
+    address: str | None = None
 
 
 async def store_customer_message(
@@ -199,6 +201,7 @@ async def _store(
                     state=conversation.state,
                     channel=conversation.channel,
                     language=conversation.language,
+                    address=conversation.address,
                 )
         conversation.last_message_at = now
         conversation.last_customer_message_at = now

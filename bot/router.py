@@ -67,6 +67,9 @@ SMALL_TALK = frozenset(
     {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope", "nlu_fallback"}
 )
 
+# Channels whose address is a phone number the carrier proves (Twilio's `From`).
+PHONE_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
+
 
 @dataclass(slots=True)
 class _Finish:
@@ -211,6 +214,7 @@ class ConversationRouter:
                         Conversation.state,
                         Conversation.channel,
                         Conversation.language,
+                        Conversation.address,
                     )
                     .join(Conversation, Conversation.id == Message.conversation_id)
                     .where(
@@ -223,12 +227,17 @@ class ConversationRouter:
             ).all()
         if not rows:
             return False
-        message_id, text, payload, state, channel, language = rows[0]
+        message_id, text, payload, state, channel, language, address = rows[0]
         attempt = await self._claims.claim(message_id, utcnow())
         if attempt is None:
             return False
         turn = ClaimedTurn(
-            text=text, payload=payload or {}, state=state, channel=channel, language=language
+            text=text,
+            payload=payload or {},
+            state=state,
+            channel=channel,
+            language=language,
+            address=address,
         )
         return await self._route_taken(conversation_id, message_id, turn, attempt=attempt)
 
@@ -283,7 +292,11 @@ class ConversationRouter:
             return
         has_attachments = bool(turn.payload.get("attachments"))
         await self._bot_turn(
-            conversation_id, message_id, said, turn.channel, language, has_attachments
+            conversation_id,
+            message_id,
+            said,
+            turn_metadata(turn.channel, language, turn.address),
+            has_attachments,
         )
 
     async def _hand_off_unsupported(
@@ -418,8 +431,7 @@ class ConversationRouter:
         conversation_id: int,
         message_id: int,
         text: str,
-        channel: Channel,
-        language: str,
+        metadata: dict[str, Any],
         has_attachments: bool,
     ) -> None:
         started = time.perf_counter()
@@ -431,8 +443,7 @@ class ConversationRouter:
                 turn = await self._rasa.turn(
                     sender_id=f"conversation-{conversation_id}",
                     text=text,
-                    # Rasa's `language` slot picks each answer's variant (connectors/gateway.py).
-                    metadata={"channel": str(channel), "language": language},
+                    metadata=metadata,
                 )
         except AssistantUnavailable as error:
             logger.warning(
@@ -624,6 +635,20 @@ class ConversationRouter:
         if finish.queued:
             self._events.publish(QueueChanged(conversation_id))
         await self._replies.send_claimed(deliveries)
+
+
+def turn_metadata(channel: Channel, language: str, address: str | None) -> dict[str, Any]:
+    """What the assistant is told with each turn besides the text.
+
+    `language` picks each answer's variant (Rasa's `language` slot, connectors/gateway.py).
+    `customer_phone`, on SMS and WhatsApp only, is the number the carrier proves the customer
+    writes from: the assistant's lookups show an order only to the phone on it
+    (actions/verification.py). Other channels prove no phone, so they send none.
+    """
+    metadata: dict[str, Any] = {"channel": str(channel), "language": language}
+    if channel in PHONE_CHANNELS and address:
+        metadata["customer_phone"] = address.removeprefix("whatsapp:")
+    return metadata
 
 
 def _handoff_context(turn: Turn | None) -> dict[str, Any]:

@@ -49,9 +49,11 @@ def _rasa_process_variables() -> frozenset[str]:
 
 # Read by the Rasa processes themselves: the tracker store's connection pool (Rasa 3.6,
 # rasa/core/constants.py), the action server's address (rasa_sdk), the channel's token
-# (connectors/gateway.py).
-RASA_OWN_VARIABLES = frozenset(
-    {"SQL_POOL_SIZE", "SQL_MAX_OVERFLOW", "SANIC_HOST", "RASA_CHANNEL_TOKEN"}
+# (connectors/gateway.py), the platform the lookups read (actions/platform.py).
+PLATFORM_VARIABLES = frozenset({"PLATFORM_API_URL", "PLATFORM_API_TOKEN"})
+RASA_OWN_VARIABLES = (
+    frozenset({"SQL_POOL_SIZE", "SQL_MAX_OVERFLOW", "SANIC_HOST", "RASA_CHANNEL_TOKEN"})
+    | PLATFORM_VARIABLES
 )
 RASA_VARIABLES = ENDPOINT_VARIABLES | RASA_OWN_VARIABLES | _rasa_process_variables()
 # Read by the official postgres image to create its first user and database.
@@ -427,3 +429,10 @@ def test_the_rasa_channel_token_reaches_the_gateways_and_rasa() -> None:
     for name in ("gateway_a", "gateway_b", "rasa"):
         assert "RASA_CHANNEL_TOKEN" in services[name]["environment"], name
     assert "RASA_CHANNEL_TOKEN" in env_file_names(SYSTEMD / "caricom.env.example")
+
+
+def test_the_platform_settings_reach_the_action_server() -> None:
+    assert set(compose()["services"]["actions"]["environment"]) >= PLATFORM_VARIABLES
+    actions = unit(SYSTEMD / "caricom-actions.service")["Service"]
+    assert actions.get("EnvironmentFile") == ["/etc/caricom/caricom.env"]
+    assert env_file_names(SYSTEMD / "caricom.env.example") >= PLATFORM_VARIABLES

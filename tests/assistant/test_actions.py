@@ -1,5 +1,6 @@
 """Runs the Rasa-side unit tests (tests/rasa_env) in the Rasa environment: custom actions, where
-rasa_sdk lives, and the sentence encoder and abstain rule of the NLU pipeline (nlu/)."""
+rasa_sdk lives, the platform client against the platform stand-in, and the sentence encoder and
+abstain rule of the NLU pipeline (nlu/)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ def test_custom_actions_and_the_sentence_encoder() -> None:
             "-v",
             "tests.rasa_env.test_actions",
             "tests.rasa_env.test_encoder",
+            "tests.rasa_env.test_platform",
+            "tests.rasa_env.test_lookups",
         ],
         cwd=PROJECT_ROOT,
         env=rasa_environment(),
@@ -26,4 +29,4 @@ def test_custom_actions_and_the_sentence_encoder() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    assert "Ran 21 tests" in result.stderr and "OK" in result.stderr, result.stderr[-2000:]
+    assert "Ran 44 tests" in result.stderr and "OK" in result.stderr, result.stderr[-2000:]

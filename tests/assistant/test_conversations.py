@@ -36,6 +36,12 @@ CATALOGUE = [
     )
     for s in STORIES
 ]
+# Actions that look the customer's record up answer with the topic's pointer when, as here, no
+# platform is configured (actions/lookups.py).
+POINTER_ANSWERS = {
+    "action_track_order": "utter_track_order",
+    "action_track_refund": "utter_track_refund",
+}
 # Replies that ask the customer to clarify rather than answer.
 CLARIFYING = {
     v["text"] for name in ("utter_out_of_scope", "utter_ask_rephrase") for v in ANSWERS[name]
@@ -80,7 +86,8 @@ async def test_each_topic_in_the_customers_own_words(
     if action == "action_handoff_to_human":
         assert "a representative will reply here within 24 hours" in texts[-1]
     else:
-        assert texts[0] in [variant["text"] for variant in ANSWERS[action]]
+        answer = POINTER_ANSWERS.get(action, action)
+        assert texts[0] in [variant["text"] for variant in ANSWERS[answer]]
     # Self-service answers ask whether they helped; small talk does not.
     asked = [q["title"] for q in replies[-1].get("quick_replies", [])]
     assert asked == (["Yes, thanks", "No"] if intent in SELF_SERVICE_INTENTS else [])

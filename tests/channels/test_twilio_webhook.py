@@ -549,3 +549,17 @@ async def test_an_oversized_body_is_refused_with_413_and_nothing_stored(
     )
     assert chunked.status_code == 413
     assert await h.all(Message) == []
+
+
+async def test_sms_and_whatsapp_tell_the_assistant_the_phone_the_customer_writes_from(
+    h: TwilioHarness,
+) -> None:
+    """The lookups show an order only to the phone on it (actions/verification.py)."""
+    await h.twilio.message(sms(CUSTOMER, "where is my order"))
+    await h.api.wait_for(CUSTOMER)
+    await h.twilio.message(whatsapp(CUSTOMER, "where is my order"))
+    await h.api.wait_for(f"whatsapp:{CUSTOMER}")
+    assert [turn["metadata"] for turn in h.rasa.received] == [
+        {"channel": "sms", "language": "en", "customer_phone": CUSTOMER},
+        {"channel": "whatsapp", "language": "en", "customer_phone": CUSTOMER},
+    ]

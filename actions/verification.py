@@ -1,0 +1,38 @@
+"""Whether the customer is verified for an order: what the channel proves about them.
+
+On SMS and WhatsApp the carrier (through Twilio) proves the phone number a customer writes
+from; the gateway passes it to the assistant in the turn's metadata (`customer_phone`, set for
+those channels only, bot/router.py). A customer whose phone is the order's phone may see that
+order. Web chat and Telegram prove no phone, so nothing personal is shown there (yet: a one-time
+code sent to the phone or email on file is the way to verify those, README "Looking things up").
+"""
+
+import re
+from typing import Optional, Text
+
+from rasa_sdk import Tracker
+
+PHONE_CHANNELS = frozenset({"sms", "whatsapp"})
+PHONE_METADATA_KEY = "customer_phone"
+# How a verification was made, as recorded in the `verification_method` slot.
+BY_CHANNEL_PHONE = "channel_phone"
+
+
+def channel_phone(tracker: Tracker) -> Optional[Text]:
+    """The phone number the channel proves the customer writes from (E.164), or None."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    if metadata.get("channel") not in PHONE_CHANNELS:
+        return None
+    return normalise_phone(metadata.get(PHONE_METADATA_KEY))
+
+
+def normalise_phone(value: object) -> Optional[Text]:
+    """The number as E.164 ("whatsapp:+1 (868) 555-0123" -> "+18685550123"); None if no digits."""
+    if not isinstance(value, str):
+        return None
+    digits = re.sub(r"\D", "", value.removeprefix("whatsapp:"))
+    return f"+{digits}" if digits else None
+
+
+def same_phone(proven: Text, on_file: Text) -> bool:
+    return normalise_phone(proven) == normalise_phone(on_file)
