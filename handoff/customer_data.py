@@ -96,7 +96,11 @@ async def export_contact(
             rows = await session.scalars(
                 select(model).where(model.conversation_id == conversation.id).order_by(model.id)
             )
-            held[name] = [_row(r) for r in rows]
+            # A delivery carries the address too: shown as people see it, like the above.
+            held[name] = [
+                {**row, "address": conversation.shown_address} if "address" in row else row
+                for row in map(_row, rows)
+            ]
         if rasa is not None:
             try:
                 held["assistant_tracker"] = await rasa.tracker_events(conversation.rasa_sender_id)

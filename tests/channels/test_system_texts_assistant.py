@@ -10,12 +10,12 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
+from bench.rasa_stack import RasaStack
 from bot import system_texts
 from bot.store.models import Conversation, ConversationState
 from bot.system_texts import TextKey
 from tests.conftest import make_settings
 from tests.support.gateway import LiveGateway, running_gateway
-from tests.support.rasa_stack import RasaStack
 from tests.support.twilio_standin import (
     TwilioStandIn,
     TwilioWebhookSender,
