@@ -12,6 +12,8 @@
  *   data-open    "true" = open the panel as soon as the page loads.
  *   data-lazy    "true" = connect only when the customer first opens the panel
  *                or sends a message (default: connect on page load).
+ *   data-lang    language of the widget's own labels: en, es, fr, ht or nl
+ *                (also data-language); default: the browser's language, else English.
  *
  * Security: all customer and server text is inserted with textContent /
  * createTextNode, never innerHTML.
@@ -33,6 +35,7 @@
     path: (dataset.path || '/socket.io/').trim(),
     open: dataset.open === 'true',
     lazy: dataset.lazy === 'true',
+    lang: (dataset.lang || dataset.language || '').trim(),
   };
 
   const MAX_LEN = 2000;
@@ -46,12 +49,181 @@
   const ACCEPTED_FILES = 'image/jpeg,image/png,image/webp,image/heic,image/heif,.heic,.heif,application/pdf';
   const KEY_HISTORY = 'ccw_history';
   const SENDERS = ['customer', 'bot', 'rep', 'system'];
-  const LABELS = { bot: 'Assistant', rep: 'Support team' };
-  const STATUS_TEXT = {
-    connecting: 'Connecting…',
-    connected: 'Online',
-    reconnecting: 'Reconnecting…',
+
+  // The widget's own labels, one table per language the customers write in. Every table has
+  // every key of English (tests/browser/test_widget_labels.py checks it); the translations
+  // await a fluent speaker's review (locales/review.yml, the widget.* names).
+  const TEXTS = {
+    en: {
+      title: 'Caricom Connects — Support',
+      status_connecting: 'Connecting…',
+      status_connected: 'Online',
+      status_reconnecting: 'Reconnecting…',
+      sender_bot: 'Assistant',
+      sender_rep: 'Support team',
+      launcher_open: 'Open support chat',
+      launcher_open_unread_one: 'Open support chat ({count} new message)',
+      launcher_open_unread_other: 'Open support chat ({count} new messages)',
+      launcher_close: 'Close support chat',
+      close: 'Close chat',
+      conversation: 'Conversation',
+      intro: 'Hi there! 👋 Ask us anything about Caricom Connects — we’re happy to help.',
+      typing: 'Support is typing…',
+      input_label: 'Type your message',
+      input_placeholder: 'Type your message…',
+      input_hint: 'Press Enter to send, Shift+Enter for a new line.',
+      send: 'Send message',
+      attach: 'Attach a photo or PDF',
+      image_alt: 'Image',
+      open_attachment: 'Open attachment',
+      suggested_replies: 'Suggested replies',
+      pending: 'Will be sent when reconnected',
+      upload_wait: 'Please wait until the chat is connected, then try again.',
+      upload_file_name: 'file',
+      upload_failed: 'Sorry, we could not send your file. Please try again.',
+      upload_offline: 'Sorry, we could not send your file. Please check your connection and try again.',
+      server_error: 'Something went wrong. Please try again.',
+    },
+    es: {
+      title: 'Caricom Connects — Atención al cliente',
+      status_connecting: 'Conectando…',
+      status_connected: 'En línea',
+      status_reconnecting: 'Reconectando…',
+      sender_bot: 'Asistente',
+      sender_rep: 'Equipo de atención al cliente',
+      launcher_open: 'Abrir el chat de atención al cliente',
+      launcher_open_unread_one: 'Abrir el chat de atención al cliente ({count} mensaje nuevo)',
+      launcher_open_unread_other: 'Abrir el chat de atención al cliente ({count} mensajes nuevos)',
+      launcher_close: 'Cerrar el chat de atención al cliente',
+      close: 'Cerrar el chat',
+      conversation: 'Conversación',
+      intro: '¡Hola! 👋 Pregúntenos lo que desee sobre Caricom Connects; con gusto le ayudamos.',
+      typing: 'El equipo de atención está escribiendo…',
+      input_label: 'Escriba su mensaje',
+      input_placeholder: 'Escriba su mensaje…',
+      input_hint: 'Pulse Intro para enviar y Mayús+Intro para una nueva línea.',
+      send: 'Enviar mensaje',
+      attach: 'Adjuntar una foto o un PDF',
+      image_alt: 'Imagen',
+      open_attachment: 'Abrir el archivo adjunto',
+      suggested_replies: 'Respuestas sugeridas',
+      pending: 'Se enviará cuando se recupere la conexión',
+      upload_wait: 'Espere a que el chat esté conectado y vuelva a intentarlo, por favor.',
+      upload_file_name: 'archivo',
+      upload_failed: 'Lo sentimos, no pudimos enviar su archivo. Vuelva a intentarlo, por favor.',
+      upload_offline: 'Lo sentimos, no pudimos enviar su archivo. Compruebe su conexión y vuelva a intentarlo, por favor.',
+      server_error: 'Algo salió mal. Vuelva a intentarlo, por favor.',
+    },
+    fr: {
+      title: 'Caricom Connects — Assistance',
+      status_connecting: 'Connexion…',
+      status_connected: 'En ligne',
+      status_reconnecting: 'Reconnexion…',
+      sender_bot: 'Assistant',
+      sender_rep: 'Équipe d’assistance',
+      launcher_open: 'Ouvrir le chat d’assistance',
+      launcher_open_unread_one: 'Ouvrir le chat d’assistance ({count} nouveau message)',
+      launcher_open_unread_other: 'Ouvrir le chat d’assistance ({count} nouveaux messages)',
+      launcher_close: 'Fermer le chat d’assistance',
+      close: 'Fermer le chat',
+      conversation: 'Conversation',
+      intro: 'Bonjour\u00a0! 👋 Posez-nous toutes vos questions sur Caricom Connects, nous serons ravis de vous aider.',
+      typing: 'L’équipe d’assistance écrit…',
+      input_label: 'Saisissez votre message',
+      input_placeholder: 'Saisissez votre message…',
+      input_hint: 'Appuyez sur Entrée pour envoyer, sur Maj+Entrée pour aller à la ligne.',
+      send: 'Envoyer le message',
+      attach: 'Joindre une photo ou un PDF',
+      image_alt: 'Image',
+      open_attachment: 'Ouvrir la pièce jointe',
+      suggested_replies: 'Réponses suggérées',
+      pending: 'Sera envoyé dès le retour de la connexion',
+      upload_wait: 'Veuillez attendre que le chat soit connecté, puis réessayer.',
+      upload_file_name: 'fichier',
+      upload_failed: 'Désolés, nous n’avons pas pu envoyer votre fichier. Veuillez réessayer.',
+      upload_offline: 'Désolés, nous n’avons pas pu envoyer votre fichier. Veuillez vérifier votre connexion et réessayer.',
+      server_error: 'Une erreur s’est produite. Veuillez réessayer.',
+    },
+    ht: {
+      title: 'Caricom Connects — Sèvis kliyan',
+      status_connecting: 'N ap konekte…',
+      status_connected: 'Sou liy',
+      status_reconnecting: 'N ap rekonekte…',
+      sender_bot: 'Asistan',
+      sender_rep: 'Ekip sèvis kliyan',
+      launcher_open: 'Louvri chat sèvis kliyan an',
+      launcher_open_unread_one: 'Louvri chat sèvis kliyan an ({count} nouvo mesaj)',
+      launcher_open_unread_other: 'Louvri chat sèvis kliyan an ({count} nouvo mesaj)',
+      launcher_close: 'Fèmen chat sèvis kliyan an',
+      close: 'Fèmen chat la',
+      conversation: 'Konvèsasyon',
+      intro: 'Bonjou! 👋 Poze nou nenpòt kesyon sou Caricom Connects, n ap kontan ede w.',
+      typing: 'Ekip sèvis kliyan an ap ekri…',
+      input_label: 'Ekri mesaj ou',
+      input_placeholder: 'Ekri mesaj ou…',
+      input_hint: 'Peze Enter pou voye, Shift+Enter pou ale nan yon lòt liy.',
+      send: 'Voye mesaj la',
+      attach: 'Mete yon foto oswa yon PDF',
+      image_alt: 'Imaj',
+      open_attachment: 'Louvri fichye a',
+      suggested_replies: 'Repons nou pwopoze',
+      pending: 'L ap pati lè koneksyon an tounen',
+      upload_wait: 'Tanpri tann chat la konekte, epi eseye ankò.',
+      upload_file_name: 'fichye',
+      upload_failed: 'Nou regrèt, nou pa t kapab voye fichye w la. Tanpri eseye ankò.',
+      upload_offline: 'Nou regrèt, nou pa t kapab voye fichye w la. Tanpri verifye koneksyon w epi eseye ankò.',
+      server_error: 'Gen yon pwoblèm ki rive. Tanpri eseye ankò.',
+    },
+    nl: {
+      title: 'Caricom Connects — Klantenservice',
+      status_connecting: 'Verbinden…',
+      status_connected: 'Online',
+      status_reconnecting: 'Opnieuw verbinden…',
+      sender_bot: 'Assistent',
+      sender_rep: 'Klantenservice',
+      launcher_open: 'Chat met de klantenservice openen',
+      launcher_open_unread_one: 'Chat met de klantenservice openen ({count} nieuw bericht)',
+      launcher_open_unread_other: 'Chat met de klantenservice openen ({count} nieuwe berichten)',
+      launcher_close: 'Chat met de klantenservice sluiten',
+      close: 'Chat sluiten',
+      conversation: 'Gesprek',
+      intro: 'Hallo! 👋 Stel ons gerust al uw vragen over Caricom Connects; we helpen u graag.',
+      typing: 'De klantenservice is aan het typen…',
+      input_label: 'Typ uw bericht',
+      input_placeholder: 'Typ uw bericht…',
+      input_hint: 'Druk op Enter om te verzenden en op Shift+Enter voor een nieuwe regel.',
+      send: 'Bericht verzenden',
+      attach: 'Een foto of pdf bijvoegen',
+      image_alt: 'Afbeelding',
+      open_attachment: 'Bijlage openen',
+      suggested_replies: 'Voorgestelde antwoorden',
+      pending: 'Wordt verzonden zodra de verbinding hersteld is',
+      upload_wait: 'Wacht alstublieft tot de chat verbonden is en probeer het dan opnieuw.',
+      upload_file_name: 'bestand',
+      upload_failed: 'Sorry, we konden uw bestand niet verzenden. Probeer het alstublieft opnieuw.',
+      upload_offline: 'Sorry, we konden uw bestand niet verzenden. Controleer uw verbinding en probeer het alstublieft opnieuw.',
+      server_error: 'Er is iets misgegaan. Probeer het alstublieft opnieuw.',
+    },
   };
+
+  /** "fr-HT", "es_419", "NL" -> a table's name; anything else -> null. */
+  function tableFor(tag) {
+    const primary = String(tag || '').trim().toLowerCase().split(/[-_]/)[0];
+    return Object.prototype.hasOwnProperty.call(TEXTS, primary) ? primary : null;
+  }
+
+  // The page's choice (data-lang) first, then the browser's language, else English.
+  const LANG =
+    tableFor(OPTIONS.lang) ||
+    tableFor(typeof navigator !== 'undefined' ? navigator.language : '') ||
+    'en';
+
+  /** A label in the widget's language (English if a table lacks one), {count} filled in. */
+  function t(key, values) {
+    const text = TEXTS[LANG][key] || TEXTS.en[key];
+    if (!values) return text;
+    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+  }
 
   // ---------------------------------------------------------------- storage
   const memoryStore = {};
@@ -239,7 +411,7 @@
   let pinned = true; // the message list is scrolled to (near) the bottom
 
   function buildDom() {
-    root = el('div', 'ccw-root');
+    root = el('div', 'ccw-root', { lang: LANG });
     root.style.display = 'none'; // until widget.css has loaded (avoids a flash of unstyled content)
 
     launcher = el('button', 'ccw-launcher', {
@@ -247,7 +419,7 @@
       'data-testid': 'ccw-launcher',
       'aria-controls': 'ccw-panel',
       'aria-expanded': 'false',
-      'aria-label': 'Open support chat',
+      'aria-label': t('launcher_open'),
     });
     launcher.appendChild(icon(ICON_CHAT, 'ccw-icon ccw-icon-chat'));
     launcher.appendChild(icon(ICON_CLOSE, 'ccw-icon ccw-icon-close'));
@@ -270,13 +442,13 @@
     avatar.appendChild(icon(ICON_WAVE, 'ccw-icon'));
     const heading = el('div', 'ccw-heading');
     const title = el('h2', 'ccw-title', { id: 'ccw-title' });
-    title.textContent = 'Caricom Connects — Support';
+    title.textContent = t('title');
     statusEl = el('div', 'ccw-status', { 'data-testid': 'ccw-status', role: 'status' });
     statusEl.appendChild(el('span', 'ccw-dot', { 'aria-hidden': 'true' }));
     statusText = el('span', 'ccw-status-text');
     statusEl.appendChild(statusText);
     heading.append(title, statusEl);
-    const closeBtn = el('button', 'ccw-close', { type: 'button', 'aria-label': 'Close chat' });
+    const closeBtn = el('button', 'ccw-close', { type: 'button', 'aria-label': t('close') });
     closeBtn.appendChild(icon(ICON_CLOSE, 'ccw-icon'));
     closeBtn.addEventListener('click', () => close());
     header.append(avatar, heading, closeBtn);
@@ -286,18 +458,18 @@
       role: 'log',
       'aria-live': 'polite',
       'aria-relevant': 'additions',
-      'aria-label': 'Conversation',
+      'aria-label': t('conversation'),
       tabindex: '0',
     });
     const intro = el('p', 'ccw-intro');
-    intro.textContent = 'Hi there! 👋 Ask us anything about Caricom Connects — we’re happy to help.';
+    intro.textContent = t('intro');
     list.appendChild(intro);
 
     typingRow = el('div', 'ccw-row ccw-row-bot ccw-row-typing');
     const typing = el('div', 'ccw-typing', { 'data-testid': 'ccw-typing' });
     for (let i = 0; i < 3; i++) typing.appendChild(el('span', 'ccw-typing-dot', { 'aria-hidden': 'true' }));
     const typingSr = el('span', 'ccw-sr-only');
-    typingSr.textContent = 'Support is typing…';
+    typingSr.textContent = t('typing');
     typing.appendChild(typingSr);
     typingRow.appendChild(typing);
     typingRow.hidden = true;
@@ -306,12 +478,12 @@
     // composer
     form = el('form', 'ccw-composer', { novalidate: '' });
     const label = el('label', 'ccw-sr-only', { for: 'ccw-input' });
-    label.textContent = 'Type your message';
+    label.textContent = t('input_label');
     input = el('textarea', 'ccw-input', {
       id: 'ccw-input',
       rows: '1',
       maxlength: String(MAX_LEN),
-      placeholder: 'Type your message…',
+      placeholder: t('input_placeholder'),
       autocomplete: 'off',
       enterkeyhint: 'send',
       'aria-describedby': 'ccw-counter ccw-hint',
@@ -320,10 +492,10 @@
     counter = el('span', 'ccw-counter', { id: 'ccw-counter' });
     counter.hidden = true;
     const hint = el('span', 'ccw-sr-only', { id: 'ccw-hint' });
-    hint.textContent = 'Press Enter to send, Shift+Enter for a new line.';
+    hint.textContent = t('input_hint');
     const sendBtn = el('button', 'ccw-send', {
       type: 'submit',
-      'aria-label': 'Send message',
+      'aria-label': t('send'),
       'data-testid': 'ccw-send',
     });
     sendBtn.appendChild(icon(ICON_SEND, 'ccw-icon'));
@@ -337,8 +509,8 @@
     });
     const attachBtn = el('button', 'ccw-attach', {
       type: 'button',
-      'aria-label': 'Attach a photo or PDF',
-      title: 'Attach a photo or PDF',
+      'aria-label': t('attach'),
+      title: t('attach'),
       'data-testid': 'ccw-attach',
     });
     attachBtn.appendChild(icon(ICON_CLIP, 'ccw-icon'));
@@ -450,9 +622,9 @@
     const row = el('div', `ccw-row ccw-row-${who}`);
     if (item.kind === 'error') row.classList.add('ccw-row-error');
 
-    if (LABELS[who]) {
+    if (who === 'bot' || who === 'rep') {
       const label = el('div', 'ccw-label');
-      label.textContent = LABELS[who];
+      label.textContent = t(`sender_${who}`);
       row.appendChild(label);
     }
 
@@ -470,7 +642,7 @@
       if (image) {
         const a = el('a', 'ccw-image-link', { href: image, target: '_blank', rel: 'noopener noreferrer nofollow' });
         const img = el('img', 'ccw-image', { src: image, loading: 'lazy' });
-        img.alt = typeof item.alt === 'string' && item.alt ? item.alt : 'Image';
+        img.alt = typeof item.alt === 'string' && item.alt ? item.alt : t('image_alt');
         img.addEventListener('load', () => {
           if (pinned) scrollToEnd(); // keep the bottom in view as the image takes its height
         });
@@ -483,9 +655,9 @@
         let name = str(item.link.title);
         if (!name) {
           try {
-            name = decodeURIComponent(new URL(link).pathname.split('/').pop() || '') || 'Open attachment';
+            name = decodeURIComponent(new URL(link).pathname.split('/').pop() || '') || t('open_attachment');
           } catch (_) {
-            name = 'Open attachment';
+            name = t('open_attachment');
           }
         }
         a.appendChild(icon(ICON_CLIP, 'ccw-icon'));
@@ -499,7 +671,7 @@
     }
 
     if (Array.isArray(item.buttons) && item.buttons.length) {
-      const group = el('div', 'ccw-buttons', { role: 'group', 'aria-label': 'Suggested replies' });
+      const group = el('div', 'ccw-buttons', { role: 'group', 'aria-label': t('suggested_replies') });
       item.buttons.forEach((b, i) => {
         const btn = el('button', 'ccw-button', { type: 'button', 'data-testid': 'ccw-button' });
         btn.textContent = str(b.title);
@@ -522,7 +694,7 @@
     let note = row.querySelector('.ccw-meta');
     if (pending && !note) {
       note = el('div', 'ccw-meta');
-      note.textContent = 'Will be sent when reconnected';
+      note.textContent = t('pending');
       row.appendChild(note);
     } else if (!pending && note) {
       note.remove();
@@ -571,8 +743,9 @@
     badge.textContent = unread > 9 ? '9+' : String(unread);
     launcher.setAttribute(
       'aria-label',
-      isOpen ? 'Close support chat'
-        : unread ? `Open support chat (${unread} new message${unread === 1 ? '' : 's'})` : 'Open support chat'
+      isOpen ? t('launcher_close')
+        : unread ? t(unread === 1 ? 'launcher_open_unread_one' : 'launcher_open_unread_other', { count: unread })
+          : t('launcher_open')
     );
   }
 
@@ -603,10 +776,10 @@
   /** Send a photo or PDF; the server checks its kind and size and says what is wrong. */
   async function sendFile(file) {
     if (!ready || !validSessionId(sessionId)) {
-      addItem({ who: 'system', kind: 'error', text: 'Please wait until the chat is connected, then try again.' }, { forceScroll: true });
+      addItem({ who: 'system', kind: 'error', text: t('upload_wait') }, { forceScroll: true });
       return;
     }
-    const item = { who: 'customer', text: `📎 ${file.name || 'file'}` };
+    const item = { who: 'customer', text: `📎 ${file.name || t('upload_file_name')}` };
     const row = addItem(item, { forceScroll: true });
     if (row) row.setAttribute('data-upload', 'sending');
     let problem = '';
@@ -625,10 +798,10 @@
         try {
           body = await response.json();
         } catch (_) { /* not JSON */ }
-        problem = str(body && body.detail) || 'Sorry, we could not send your file. Please try again.';
+        problem = str(body && body.detail) || t('upload_failed');
       }
     } catch (_) {
-      problem = 'Sorry, we could not send your file. Please check your connection and try again.';
+      problem = t('upload_offline');
     }
     if (row) row.setAttribute('data-upload', problem ? 'failed' : 'sent');
     if (problem) addItem({ who: 'system', kind: 'error', text: problem }, { forceScroll: true });
@@ -706,7 +879,7 @@
     let message = '';
     if (typeof data === 'string') message = data;
     else if (data && typeof data === 'object') message = str(data.message) || str(data.error);
-    if (!message.trim()) message = 'Something went wrong. Please try again.';
+    if (!message.trim()) message = t('server_error');
     hideTyping();
     addItem({ who: 'system', kind: 'error', text: message }, { forceScroll: true });
   }
@@ -738,7 +911,7 @@
   function setState(next) {
     if (!statusEl) return;
     statusEl.setAttribute('data-state', next);
-    statusText.textContent = STATUS_TEXT[next];
+    statusText.textContent = t(`status_${next}`);
     if (root) root.setAttribute('data-ccw-state', next);
   }
 
