@@ -136,6 +136,8 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         # Several instances share the store only with Redis between them (README).
         other_instances=settings.REDIS_URL is not None,
         privacy_notice=settings.PRIVACY_NOTICE,
+        episode_quiet=timedelta(hours=settings.EPISODE_QUIET_HOURS),
+        come_back=timedelta(hours=settings.CONTAINMENT_COME_BACK_HOURS),
     )
     inbox = Inbox(
         session_factory=session_factory,
@@ -168,6 +170,8 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         live=live,
         promise_hours=settings.RESPONSE_PROMISE_HOURS,
         secure_cookies=settings.PUBLIC_BASE_URL.startswith("https://"),
+        come_back=timedelta(hours=settings.CONTAINMENT_COME_BACK_HOURS),
+        old_containment=settings.REPORTS_OLD_CONTAINMENT,
     )
     monitor = SlaMonitor(
         session_factory,
@@ -177,6 +181,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         at_risk_fraction=settings.SLA_AT_RISK_FRACTION,
         retention_days=settings.RETENTION_DAYS,
         erase_tracker=rasa.erase_tracker,
+        episode_quiet=timedelta(hours=settings.EPISODE_QUIET_HOURS),
     )
     return Services(
         settings=settings,

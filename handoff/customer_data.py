@@ -24,6 +24,7 @@ from bot.store.models import (
     Contact,
     Conversation,
     ConversationRead,
+    Episode,
     FaqFeedback,
     Handoff,
     Message,
@@ -45,6 +46,7 @@ _HELD = (
     ("handoffs", Handoff),
     ("ratings", Rating),
     ("faq_feedback", FaqFeedback),
+    ("episodes", Episode),
     ("audit_events", AuditEvent),
     ("reads", ConversationRead),
 )

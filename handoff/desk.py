@@ -8,6 +8,7 @@ nothing else of the gateway.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,6 +32,10 @@ class RepDesk:
     rasa: RasaClient  # tracker export and erasure (handoff/customer_data.py)
     promise_hours: int  # RESPONSE_PROMISE_HOURS: reports' first-response target
     secure_cookies: bool  # the console's cookies need HTTPS (PUBLIC_BASE_URL is https)
+    # Reports: the come-back window of "resolved by the assistant" (CONTAINMENT_COME_BACK_HOURS)
+    # and whether the old containment figure is still shown (REPORTS_OLD_CONTAINMENT).
+    come_back: timedelta = timedelta(hours=24)
+    old_containment: bool = True
 
     @classmethod
     def start(
@@ -44,6 +49,8 @@ class RepDesk:
         promise_hours: int,
         secure_cookies: bool,
         live: LiveHub | None = None,
+        come_back: timedelta = timedelta(hours=24),
+        old_containment: bool = True,
     ) -> RepDesk:
         """The desk, on `live` when given (shared by instances), else a hub of this process,
         subscribed to what the core says happened."""
@@ -55,6 +62,8 @@ class RepDesk:
             rasa=rasa,
             promise_hours=promise_hours,
             secure_cookies=secure_cookies,
+            come_back=come_back,
+            old_containment=old_containment,
         )
         events.subscribe(desk._conversation_changed)  # the queue and messages, live
         outbox.on_change(desk._delivery_changed)  # consoles show each reply's status live

@@ -6,6 +6,7 @@ Every `interval` seconds, in exactly one gateway instance (a job lease in the st
   (75 % of the window gone) and breached (window gone), escalating breached ones to the
   supervisors' tier (`handoff.sla`);
 - flags follow-ups past their due date (`handoff.follow_ups`);
+- closes the bot-only episodes that have been quiet for `episode_quiet` (`bot.episodes`);
 - once a day, when RETENTION_DAYS is set, purges conversations inactive for longer.
 Supervisors' consoles hear of each mark and flag at once (live hub). The clock is injectable so
 tests can move time; marks are stored, so a restart neither loses nor repeats anything.
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.episodes import close_quiet_episodes
 from bot.loop_failures import LoopFailures
 from bot.policy import ResponseTargets
 from bot.settings import setting_default
@@ -56,6 +58,7 @@ class TickReport:
     ran: bool
     marks: list[SlaMark] = field(default_factory=list)
     overdue_follow_ups: int = 0
+    closed_episodes: int = 0
     purged_conversations: int | None = None
 
 
@@ -67,6 +70,9 @@ class SlaMonitor:
     interval: float = setting_default("SLA_MONITOR_INTERVAL_SECONDS")
     at_risk_fraction: float = setting_default("SLA_AT_RISK_FRACTION")
     retention_days: int | None = None
+    episode_quiet: timedelta = field(
+        default_factory=lambda: timedelta(hours=setting_default("EPISODE_QUIET_HOURS"))
+    )
     # Retention reaches Rasa's tracker store too (handoff/retention.py).
     erase_tracker: TrackerEraser | None = None
     clock: Callable[[], datetime] = utcnow
@@ -94,6 +100,9 @@ class SlaMonitor:
         await complete_closed_windows(self.session_factory, policy=self._policy)
         flagged = await flag_overdue(self.session_factory, now=now)
         report.overdue_follow_ups = len(flagged)
+        report.closed_episodes = await close_quiet_episodes(
+            self.session_factory, now=now, quiet=self.episode_quiet
+        )
         if self.live is not None:
             for mark in report.marks:
                 self.live.publish(sla_event(mark))

@@ -21,7 +21,7 @@ from bot.store.migrate import SchemaNotCurrent, ensure_schema_current
 from bot.store.models import utcnow
 from handoff.customer_data import erase_contact, export_contact, find_contact
 from handoff.errors import HandoffError
-from handoff.export import ExportFormat, write_export
+from handoff.export import ExportFormat, ExportKind, write_export
 from handoff.retention import purge_inactive
 
 T = TypeVar("T")
@@ -35,12 +35,23 @@ def _day(value: datetime | None, *, after: bool = False) -> datetime | None:
 
 
 def export_to(
-    settings: Settings, out: Path, export_format: str, start: datetime | None, end: datetime | None
+    settings: Settings,
+    out: Path,
+    export_format: str,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    kind: str = "conversations",
 ) -> int:
     try:
         chosen = ExportFormat(export_format.lower())
     except ValueError:
         typer.echo("--format must be csv or jsonl.", err=True)
+        raise typer.Exit(2) from None
+    try:
+        rows = ExportKind(kind.lower())
+    except ValueError:
+        typer.echo("--kind must be conversations or episodes.", err=True)
         raise typer.Exit(2) from None
     configure_logging(settings.LOG_LEVEL)
 
@@ -52,11 +63,11 @@ def export_to(
             since, until = _day(start), _day(end, after=True)
             if str(out) == "-":
                 return await write_export(
-                    sessions, sys.stdout, export_format=chosen, since=since, until=until
+                    sessions, sys.stdout, export_format=chosen, since=since, until=until, kind=rows
                 )
             with out.open("w", encoding="utf-8", newline="") as file:
                 return await write_export(
-                    sessions, file, export_format=chosen, since=since, until=until
+                    sessions, file, export_format=chosen, since=since, until=until, kind=rows
                 )
         finally:
             await engine.dispose()

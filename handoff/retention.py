@@ -32,6 +32,7 @@ from bot.store.models import (
     Conversation,
     ConversationRead,
     Delivery,
+    Episode,
     FaqFeedback,
     Handoff,
     Message,
@@ -49,6 +50,7 @@ TrackerEraser = Callable[[str], Awaitable[None]]
 BATCH_SIZE = 500
 # Children first: each table's rows go before the rows they reference.
 _CHILDREN: tuple[tuple[str, Any], ...] = (
+    ("episodes", Episode),
     ("ratings", Rating),
     ("faq_feedback", FaqFeedback),
     ("notes", Note),

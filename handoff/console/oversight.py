@@ -90,7 +90,14 @@ async def reports_page(
     now = utcnow()
     chosen = Channel(channel) if channel in {c.value for c in Channel} else None
     r = report_range(start, end, chosen, today=now.date())
-    figures = await compute_reports(session, r, promise_hours=desk.promise_hours, now=now)
+    figures = await compute_reports(
+        session,
+        r,
+        promise_hours=desk.promise_hours,
+        now=now,
+        come_back=desk.come_back,
+        old_containment=desk.old_containment,
+    )
     return page(
         request,
         "reports.html",

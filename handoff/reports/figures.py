@@ -2,8 +2,9 @@
 
 Definitions (also in the README):
 - a conversation counts on a day when the customer wrote in it that day (UTC);
-- containment: of the conversations the customer wrote in during the range, the share with no
-  handoff requested in the range;
+- containment (the old figure, shown for one release): of the conversations the customer wrote
+  in during the range, the share with no handoff requested in the range;
+- resolved by the assistant (the new figure): per episode, `handoff/reports/resolution.py`;
 - handoffs (reasons, first response, windows) are those requested in the range; the first
   response is the first rep reply after the handoff;
 - ratings and FAQ feedback are those given in the range; follow-ups are the ones open now.
@@ -30,6 +31,7 @@ from bot.store.models import (
     WrapUp,
 )
 from handoff.dates import check_range
+from handoff.reports.resolution import AssistantResolution, assistant_resolution
 from handoff.reports.sql import day_of, seconds
 
 _Ts = TypeVarTuple("_Ts")
@@ -129,7 +131,9 @@ class Reports(BaseModel):
     channel: str | None
     generated_at: datetime
     conversations_per_day: list[DayCount]
-    containment: Containment
+    # The old figure; None once REPORTS_OLD_CONTAINMENT is false (it goes in the next release).
+    containment: Containment | None
+    assistant_resolution: AssistantResolution
     handoff_reasons: list[Count]
     first_response: FirstResponse
     windows: Windows
@@ -173,7 +177,13 @@ def _by_conversation_channel(query: Select[*_Ts], model: Any, r: ReportRange) ->
 
 
 async def compute_reports(
-    session: AsyncSession, r: ReportRange, *, promise_hours: int, now: datetime
+    session: AsyncSession,
+    r: ReportRange,
+    *,
+    promise_hours: int,
+    now: datetime,
+    come_back: timedelta = timedelta(hours=24),
+    old_containment: bool = True,
 ) -> Reports:
     faq = await _faq(session, r)
     return Reports(
@@ -182,7 +192,15 @@ async def compute_reports(
         channel=str(r.channel) if r.channel else None,
         generated_at=now,
         conversations_per_day=await _per_day(session, r),
-        containment=await _containment(session, r),
+        containment=await _containment(session, r) if old_containment else None,
+        assistant_resolution=await assistant_resolution(
+            session,
+            since=r.since,
+            until=r.until,
+            channel=str(r.channel) if r.channel else None,
+            now=now,
+            come_back=come_back,
+        ),
         handoff_reasons=await _reasons(session, r),
         first_response=await _first_response(session, r, promise_hours),
         windows=await _windows(session, r, now),
