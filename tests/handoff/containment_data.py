@@ -8,8 +8,8 @@ conversations write in the range; two are handed off. Twelve episodes start in i
 | E1 | C1 webchat | track_order, said it helped | helped |
 | E2 | C2 sms | delivery_period answered, never came back | did_not_come_back |
 | E3 | C3 telegram | not understood (nlu_fallback), left | abandoned_after_fallback |
-| E4 | C4 whatsapp, contact X | get_refund answered; X asked again by SMS 10 h later | came_back_same_topic |
-| E5 | C5 sms, contact X | get_refund again, then a person | handed_off |
+| E4 | C4 whatsapp, X | get_refund answered; X asked again by SMS 10 h on | came_back_same_topic |
+| E5 | C5 sms, X | get_refund again, then a person | handed_off |
 | E6 | C6 webchat | payment_issue, said it did not help, left | said_not_helped |
 | E7 | C7 webchat | hello and goodbye only | no_inquiry |
 | E8 | C8 webchat | check_invoice, still writing on 15 March | open |

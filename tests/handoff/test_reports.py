@@ -183,6 +183,7 @@ async def test_the_console_page_draws_every_chart_for_supervisors_only(desk: Des
     html = page.text
     for chart in (
         "per-day",
+        "assistant-resolution",
         "containment",
         "reasons",
         "first-response",
@@ -192,7 +193,7 @@ async def test_the_console_page_draws_every_chart_for_supervisors_only(desk: Des
         "follow-ups",
     ):
         assert f'data-testid="chart-{chart}"' in html, chart
-    assert html.count("<svg") == 8
+    assert html.count("<svg") == 9
     assert "style=" not in html  # the CSP forbids inline styles
     assert "20% of 5 conversations needed no person." in html
     assert "2 of 3 answered within 24 h (67%); average 11.8 h." in html
