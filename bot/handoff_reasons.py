@@ -21,6 +21,8 @@ class HandoffReason(str, enum.Enum):  # noqa: UP042 (StrEnum is 3.11+; the actio
     ASSISTANT_UNAVAILABLE = "assistant_unavailable"
     FAQ_NOT_HELPFUL = "faq_not_helpful"
     ROUTING_FAILED = "routing_failed"
+    # The customer writes in a language the assistant does not answer in (bot/languages.py).
+    UNSUPPORTED_LANGUAGE = "unsupported_language"
 
     def __str__(self) -> str:
         return self.value

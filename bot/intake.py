@@ -21,8 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.language_id import Detection, detect_in_worker
+from bot.languages import decided_language, message_language
 from bot.messages import Channel, Direction, InboundMessage, SenderKind
-from bot.privacy import mask_sensitive, visitor_label
+from bot.privacy import mask_sensitive, visitor_label, without_masks
 from bot.rate_limit import RateLimiter
 from bot.store.models import (
     Contact,
@@ -60,6 +62,8 @@ class ClaimedTurn:
     payload: dict[str, Any]
     state: ConversationState
     channel: Channel
+    # The conversation's language with this message (bot/languages.py); None: not decided.
+    language: str | None = None
 
 
 async def store_customer_message(
@@ -79,10 +83,20 @@ async def store_customer_message(
     is still unrouted (it goes first, by the usual claims).
     """
     allowance = _Allowance(rate_limiter)
+    # Masked once, and its language detected before the transaction: no write lock is held
+    # while the detector works (in a thread), and a retried store does not detect again.
+    masked = mask_sensitive(inbound.text)
+    detection = await detect_in_worker(without_masks(masked))
     for attempt in range(3):
         try:
             return await _store(
-                session_factory, inbound, routed=routed, allowance=allowance, claim_for=claim_for
+                session_factory,
+                inbound,
+                masked=masked,
+                detection=detection,
+                routed=routed,
+                allowance=allowance,
+                claim_for=claim_for,
             )
         except IntegrityError:
             # Either the same delivery arrived twice (unique external id), or two first
@@ -119,6 +133,8 @@ async def _store(
     session_factory: async_sessionmaker[AsyncSession],
     inbound: InboundMessage,
     *,
+    masked: str,
+    detection: Detection | None,
     routed: bool,
     allowance: _Allowance,
     claim_for: timedelta | None = None,
@@ -126,6 +142,11 @@ async def _store(
     now = utcnow()
     async with session_factory() as session, session.begin():
         conversation = await _conversation_for(session, inbound)
+        # Every customer message counts, routed or not (a STOP, an edit, one over the rate
+        # limit): each is something the customer wrote in their language.
+        conversation.language = decided_language(
+            conversation.language, detection, inbound.language_hint
+        )
         payload: dict[str, Any] = {}
         if inbound.attachments:
             payload["attachments"] = [a.as_dict() for a in inbound.attachments]
@@ -141,7 +162,8 @@ async def _store(
             channel=inbound.channel,
             direction=Direction.INBOUND,
             sender_kind=SenderKind.CUSTOMER,
-            text=mask_sensitive(inbound.text),
+            text=masked,
+            language=message_language(detection),
             payload=payload or None,
             external_id=inbound.external_id,
             turn_status=_first_turn_status(routed=routed, claiming=claiming),
@@ -176,6 +198,7 @@ async def _store(
                     payload=dict(message.payload or {}),
                     state=conversation.state,
                     channel=conversation.channel,
+                    language=conversation.language,
                 )
         conversation.last_message_at = now
         conversation.last_customer_message_at = now

@@ -23,6 +23,8 @@ class Language(StrEnum):
 
 
 DEFAULT_LANGUAGE = Language.EN
+# ISO 639-2 "undetermined": there was text, but not enough certainty to name its language.
+UNDETERMINED = "und"
 # A message decides the conversation's language only with this much text and certainty.
 MIN_WORDS_TO_DECIDE = 3
 MIN_CONFIDENCE_TO_DECIDE = 0.8
@@ -43,6 +45,16 @@ def is_supported(language: str | None) -> bool:
     return language in Language._value2member_map_
 
 
+def message_language(detection: Detection | None) -> str | None:
+    """A customer message's own language tag: as detected, "und" when the detector was unsure,
+    None when there were no words to go on ("1", a photo)."""
+    if detection is None:
+        return None
+    if detection.confidence < MIN_CONFIDENCE_TO_DECIDE:
+        return UNDETERMINED
+    return detection.language
+
+
 def conversation_language(
     current: str | None, detection: Detection | None, hint: str | None = None
 ) -> str:
@@ -52,6 +64,19 @@ def conversation_language(
     own, `hint` what the channel says of the customer (Telegram's language_code, the browser's
     language). Unsupported languages are kept as detected: the gateway hands those customers
     to a person rather than answering in the wrong language.
+    """
+    return decided_language(current, detection, hint) or DEFAULT_LANGUAGE.value
+
+
+def decided_language(
+    current: str | None, detection: Detection | None, hint: str | None = None
+) -> str | None:
+    """As `conversation_language`, but None while nothing has told the language yet (a new
+    conversation's "ok" or photo, and no hint): the next message may still decide it freely.
+
+    A new conversation's first words that are long enough to tell but leave the detector
+    unsure take its best guess when it is a language the assistant answers in, and "und"
+    otherwise, so a Papiamento customer is never forced into Spanish or Dutch by accident.
     """
     hinted = from_hint(hint)
     decisive = (
@@ -71,4 +96,6 @@ def conversation_language(
         return detection.language
     if is_supported(hinted):
         return str(hinted)
-    return DEFAULT_LANGUAGE.value
+    if detection is not None and detection.words >= MIN_WORDS_TO_DECIDE:
+        return detection.language if is_supported(detection.language) else UNDETERMINED
+    return None

@@ -76,6 +76,9 @@ class InboundMessage:
     # A chosen button: `text` is its title (what the log shows), this is what the bot receives.
     button_payload: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # What the channel says of the customer's language (Telegram's language_code, the
+    # browser's language), as given ("es-419", "fr"): it decides only when the text cannot.
+    language_hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from bot.handoff_reasons import HandoffReason
+from bot.languages import is_supported
 from bot.settings import setting_default
 from bot.store.models import Priority
 
@@ -65,15 +66,39 @@ def promise_text(reason: HandoffReason, hours: int) -> str:
             "Sorry, our assistant is unavailable right now. Your message is saved and a "
             f"representative will reply here within {hours} hours."
         )
-    return (
+    english = (
         "Thank you. I've passed this to our support team, and a representative will reply "
         f"here within {hours} hours."
     )
+    if reason == HandoffReason.UNSUPPORTED_LANGUAGE:
+        # A language the assistant does not answer in: the region's two widest languages.
+        french = (
+            "Merci. J'ai transmis votre message à notre équipe d'assistance : un représentant "
+            f"vous répondra ici dans les {hours} heures."
+        )
+        return in_english_and_french(english, french)
+    return english
 
 
-def queue_notice_text(hours: int) -> str:
-    """The one acknowledgement for messages written while waiting in the queue."""
-    return (
+def queue_notice_text(hours: int, *, language: str | None = None) -> str:
+    """The one acknowledgement for messages written while waiting in the queue.
+
+    `language`: the conversation's; one the assistant does not answer in gets English and
+    French, as its handoff promise did.
+    """
+    english = (
         "Thanks, I've added this to your request. A representative will reply here within "
         f"{hours} hours."
     )
+    if language is None or is_supported(language):
+        return english
+    french = (
+        "Merci, j'ai ajouté ceci à votre demande. Un représentant vous répondra ici dans les "
+        f"{hours} heures."
+    )
+    return in_english_and_french(english, french)
+
+
+def in_english_and_french(english: str, french: str) -> str:
+    """One text for a customer whose language the assistant does not answer in."""
+    return f"{english}\n\n{french}"

@@ -35,6 +35,7 @@ from bot.feedback import take_rating
 from bot.handoff_reasons import HandoffReason
 from bot.intake import ClaimedTurn, Received, store_customer_message
 from bot.keyed_locks import KeyedLocks
+from bot.languages import DEFAULT_LANGUAGE, is_supported
 from bot.lifecycle import HUMAN_STATES, Actor, transition
 from bot.messages import Channel, InboundMessage, Reply, SenderKind
 from bot.metrics import Metrics
@@ -208,6 +209,7 @@ class ConversationRouter:
                         Message.payload,
                         Conversation.state,
                         Conversation.channel,
+                        Conversation.language,
                     )
                     .join(Conversation, Conversation.id == Message.conversation_id)
                     .where(
@@ -220,11 +222,13 @@ class ConversationRouter:
             ).all()
         if not rows:
             return False
-        message_id, text, payload, state, channel = rows[0]
+        message_id, text, payload, state, channel, language = rows[0]
         attempt = await self._claims.claim(message_id, utcnow())
         if attempt is None:
             return False
-        turn = ClaimedTurn(text=text, payload=payload or {}, state=state, channel=channel)
+        turn = ClaimedTurn(
+            text=text, payload=payload or {}, state=state, channel=channel, language=language
+        )
         return await self._route_taken(conversation_id, message_id, turn, attempt=attempt)
 
     async def _route_taken(
@@ -270,8 +274,56 @@ class ConversationRouter:
             return
         if await self._take_faq_feedback(conversation_id, message_id, said):
             return
+        language = turn.language or DEFAULT_LANGUAGE.value
+        if not is_supported(language):
+            # The assistant would answer in a language the customer may not read: a person
+            # takes it, with the language on the conversation for whoever speaks it.
+            await self._hand_off_unsupported(conversation_id, message_id, language)
+            return
         has_attachments = bool(turn.payload.get("attachments"))
-        await self._bot_turn(conversation_id, message_id, said, turn.channel, has_attachments)
+        await self._bot_turn(
+            conversation_id, message_id, said, turn.channel, language, has_attachments
+        )
+
+    async def _hand_off_unsupported(
+        self, conversation_id: int, message_id: int, language: str
+    ) -> None:
+        """A customer writing in a language the assistant does not answer in: to a person."""
+
+        async def decide(
+            session: AsyncSession, conversation: Conversation, message: Message, now: datetime
+        ) -> _Finish:
+            if conversation.state == ConversationState.RESOLVED:
+                transition(
+                    session,
+                    conversation,
+                    ConversationState.BOT,
+                    actor=Actor.CUSTOMER,
+                    reason="customer wrote again",
+                    at=now,
+                )
+            replies = privacy_notice(conversation, text=self._privacy_notice, now=now)
+            replies.append(
+                self._hand_off(
+                    session,
+                    conversation,
+                    reason=HandoffReason.UNSUPPORTED_LANGUAGE,
+                    priority="normal",
+                    context={"language": language},
+                    actor=Actor.SYSTEM,
+                    now=now,
+                )
+            )
+            return _Finish(replies=replies, queued=True, show_message=False)
+
+        await self._finish_turn(conversation_id, message_id, decide, outcome="handoff")
+        self._metrics.handoffs.labels(HandoffReason.UNSUPPORTED_LANGUAGE.value).inc()
+        logger.info(
+            "handoff.queued conversation_id=%s reason=%s language=%s",
+            conversation_id,
+            HandoffReason.UNSUPPORTED_LANGUAGE,
+            language,
+        )
 
     async def _give_up_turn(self, conversation_id: int, message_id: int, *, attempts: int) -> bool:
         """Stop routing a message every attempt failed on: done, and a person takes over.
@@ -364,6 +416,7 @@ class ConversationRouter:
         message_id: int,
         text: str,
         channel: Channel,
+        language: str,
         has_attachments: bool,
     ) -> None:
         started = time.perf_counter()
@@ -374,7 +427,8 @@ class ConversationRouter:
                 turn = await self._rasa.turn(
                     sender_id=f"conversation-{conversation_id}",
                     text=text,
-                    metadata={"channel": str(channel)},
+                    # Rasa's `language` slot picks each answer's variant (connectors/gateway.py).
+                    metadata={"channel": str(channel), "language": language},
                 )
         except AssistantUnavailable as error:
             logger.warning(
@@ -484,7 +538,8 @@ class ConversationRouter:
                 conversation.queue_notice_sent = True
                 replies.append(
                     Reply(
-                        text=queue_notice_text(self._promise_hours), sender_kind=SenderKind.SYSTEM
+                        text=queue_notice_text(self._promise_hours, language=conversation.language),
+                        sender_kind=SenderKind.SYSTEM,
                     )
                 )
             # The owner sees the customer's message at once.

@@ -77,6 +77,21 @@ def from_settings(settings: Settings, deps: ChannelDeps) -> WebChatChannel:
     )
 
 
+# A BCP 47 tag as browsers give it (navigator.language: "es-419", "fr-HT", "nl"); anything
+# else the widget or another client sends is ignored.
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}$")
+
+
+def browser_language(data: dict[str, Any]) -> str | None:
+    """The browser's language from a message's metadata (`{"metadata": {"language": …}}`, as
+    the widget sends it), None when absent or not a language tag."""
+    metadata = data.get("metadata")
+    language = metadata.get("language") if isinstance(metadata, dict) else None
+    if isinstance(language, str) and _LANGUAGE_TAG.match(language):
+        return language
+    return None
+
+
 def socket_buffer_bytes(max_message_chars: int) -> int:
     """The largest Socket.IO packet worth reading (engine.io's max_http_buffer_size).
 
@@ -228,7 +243,13 @@ class WebChatChannel:
         try:
             # Routed before this returns: the customer waits on the socket for the answer.
             taken = await self._inbox.take(
-                InboundMessage(channel=Channel.WEBCHAT, address=session_id, text=text), now=True
+                InboundMessage(
+                    channel=Channel.WEBCHAT,
+                    address=session_id,
+                    text=text,
+                    language_hint=browser_language(data),
+                ),
+                now=True,
             )
         except Exception:
             logger.exception("webchat.inbound_failed sid=%s", sid)

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from bot import metrics
+from bot import language_id, metrics
 from bot.body_limit import BodySizeLimit
 from bot.logs import configure_logging
 from bot.loop_failures import LoopFailures
@@ -48,6 +48,9 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ensure_schema_current(services.engine)
+        # The language detectors (a second of loading) before the first customer's message,
+        # and before the freeze below, which then keeps them out of the collector's way.
+        await asyncio.to_thread(language_id.load)
         # What exists now (code, settings, the model of every table) lives as long as the
         # process: kept out of the collector's way, full collections stop pausing turns for
         # tens of milliseconds every few seconds.

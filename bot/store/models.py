@@ -155,6 +155,10 @@ class Conversation(Base):
     # How people see the address when the address itself is a secret (a web chat session):
     # "Web visitor 7F3A". None: the address is shown (a phone number, a Telegram chat).
     address_label: Mapped[str | None] = mapped_column(String(40))
+    # The conversation's language so far (bot/languages.py): "es", "ht", or one the assistant
+    # does not answer in ("pap", "pt", "und" when it could not be told), which a person takes.
+    # None: not decided yet (nothing the customer sent told), the assistant's default meanwhile.
+    language: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime | None] = mapped_column()
@@ -198,6 +202,8 @@ class Message(Base):
     external_id: Mapped[str | None] = mapped_column(String(100))
     intent: Mapped[str | None] = mapped_column(String(100))
     intent_confidence: Mapped[float | None] = mapped_column(Float)
+    # A customer message's own language as detected ("und": unsure; None: no words to go on).
+    language: Mapped[str | None] = mapped_column(String(12))
     turn_status: Mapped[TurnStatus | None] = mapped_column(_enum(TurnStatus))
     # While routing: past this time the instance is taken for dead and another may route it.
     turn_lease_until: Mapped[datetime | None] = mapped_column()

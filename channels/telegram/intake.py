@@ -110,6 +110,7 @@ class TelegramIntake:
             display_name=display_name(message),
             attachments=attachments,
             metadata=_metadata(message, edited=edited),
+            language_hint=message.from_user.language_code if message.from_user else None,
         )
         if edited:
             # Logged so the record shows what the customer changed; the answer already went.
@@ -150,6 +151,7 @@ class TelegramIntake:
             display_name=message.chat.title or query.from_user.full_name,
             button_payload=payload,
             metadata={"callback_query": True, "from_id": query.from_user.id},
+            language_hint=query.from_user.language_code,
         )
         outcome = self._taken(inbound, await self._inbox.take(inbound))
         if outcome == UpdateOutcome.ACCEPTED:

@@ -589,12 +589,19 @@
     if (event && event.detail === 0) input.focus();
   }
 
+  // What the gateway is told with each message: the browser's language, a hint it uses
+  // only while the customer's own words cannot tell ("ok", "1").
+  function messageMetadata() {
+    const language = typeof navigator !== 'undefined' ? navigator.language : '';
+    return language ? { language: language } : {};
+  }
+
   function flush() {
     if (!ready || !outbox.length) return;
     let sent = false;
     while (outbox.length && ready) {
       const item = outbox[0];
-      if (!emit('user_uttered', { message: item.out, session_id: sessionId })) break;
+      if (!emit('user_uttered', { message: item.out, session_id: sessionId, metadata: messageMetadata() })) break;
       outbox.shift();
       delete item.out;
       delete item.pending;

@@ -66,11 +66,70 @@ async def test_web_chat_conversations_from_before_get_a_label_and_keep_their_add
     assert (sms_address, no_label) == ("+1246", None)
 
 
+async def test_conversations_and_messages_from_before_have_no_language_yet(
+    database_url: str,
+) -> None:
+    # The store before languages were stored: a conversation with one customer message.
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(command.downgrade, alembic_config(database_url), "0008").result()
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO contacts (id, created_at) VALUES (1, :now)"), {"now": utcnow()}
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO conversations (id, contact_id, channel, address, state, escalated, "
+                "queue_notice_sent, created_at, updated_at) VALUES "
+                "(1, 1, 'sms', '+1246', 'bot', false, false, :now, :now)"
+            ),
+            {"now": utcnow()},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO messages (id, conversation_id, channel, direction, sender_kind, "
+                "text, route_attempts, created_at) VALUES "
+                "(1, 1, 'sms', 'inbound', 'customer', 'hola', 0, :now)"
+            ),
+            {"now": utcnow()},
+        )
+    upgrade(database_url)
+    async with engine.begin() as connection:
+        before = (
+            await connection.execute(
+                text(
+                    "SELECT c.language, m.language, m.text FROM conversations c "
+                    "JOIN messages m ON m.conversation_id = c.id"
+                )
+            )
+        ).one()
+        # Undecided, and never detected: the next message decides.
+        assert tuple(before) == (None, None, "hola")
+        await connection.execute(text("UPDATE conversations SET language = 'pap' WHERE id = 1"))
+        await connection.execute(text("UPDATE messages SET language = 'und' WHERE id = 1"))
+        after = (
+            await connection.execute(
+                text(
+                    "SELECT c.language, m.language FROM conversations c "
+                    "JOIN messages m ON m.conversation_id = c.id"
+                )
+            )
+        ).one()
+    assert tuple(after) == ("pap", "und")
+    # And back down: the columns go, the rows stay.
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(command.downgrade, alembic_config(database_url), "0008").result()
+    async with engine.connect() as connection:
+        kept = (await connection.execute(text("SELECT text FROM messages"))).scalar_one()
+    await engine.dispose()
+    assert kept == "hola"
+
+
 async def test_episodes_come_and_go_with_their_migration_and_one_is_open_at_a_time(
     database_url: str,
 ) -> None:
     with ThreadPoolExecutor(max_workers=1) as worker:
-        worker.submit(command.downgrade, alembic_config(database_url), "0008").result()
+        worker.submit(command.downgrade, alembic_config(database_url), "0009").result()
     engine = create_engine(database_url)
     async with engine.connect() as connection:
         tables = await connection.run_sync(lambda c: sa_inspect(c).get_table_names())

@@ -1,7 +1,7 @@
 """episodes: one interaction record per handoff and per bot-only stretch of a conversation
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-29 19:20:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '0012'
-down_revision: str | None = '0008'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
