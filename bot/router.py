@@ -304,7 +304,7 @@ class ConversationRouter:
                 )
             replies = privacy_notice(conversation, text=self._privacy_notice, now=now)
             replies.append(
-                self._hand_off(
+                await self._hand_off(
                     session,
                     conversation,
                     reason=HandoffReason.UNSUPPORTED_LANGUAGE,
