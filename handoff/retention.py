@@ -50,8 +50,8 @@ TrackerEraser = Callable[[str], Awaitable[None]]
 BATCH_SIZE = 500
 # Children first: each table's rows go before the rows they reference.
 _CHILDREN: tuple[tuple[str, Any], ...] = (
-    ("episodes", Episode),
     ("ratings", Rating),
+    ("episodes", Episode),
     ("faq_feedback", FaqFeedback),
     ("notes", Note),
     ("wrap_ups", WrapUp),
