@@ -62,12 +62,6 @@ from bot.turn_claims import TurnClaims
 
 logger = logging.getLogger(__name__)
 
-# Intents that say nothing about what the customer needs; the nature of inquiry is the first
-# intent not in this set.
-SMALL_TALK = frozenset(
-    {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope", "nlu_fallback"}
-)
-
 # Channels whose address is a phone number the carrier proves (Twilio's `From`).
 PHONE_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
 
