@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.faq_feedback import OFFER_TEXT, THANKS_TEXT
-from bot.feedback import RATING_QUESTION, thanks_text
+from bot import system_texts
 from bot.handoff_reasons import HandoffReason
+from bot.languages import Language
 from bot.policy import ResponseTargets, promise_text, queue_notice_text
 from bot.promises import (
     SUPPORT_TEAM,
@@ -20,13 +20,9 @@ from bot.promises import (
     names_support_team,
     states_an_amount,
 )
-from bot.router import ATTACHMENT_NOTICE
 from bot.settings import DEFAULT_PRIVACY_NOTICE, setting_default
 from bot.store.models import Role
-from channels.telegram.intake import EXPIRED_BUTTON_TEXT
-from channels.telegram.outbound import BUTTONS_ONLY_TEXT
-from channels.twilio.consent import RESUBSCRIBED_TEXT, help_text
-from channels.webchat import TAKE_FAILED, TOO_QUICK
+from bot.system_texts import PLACEHOLDERS, TextKey
 
 ROOT = Path(__file__).resolve().parents[1]
 # Not the default: a gateway text that wrote "24" itself instead of the setting shows up.
@@ -53,29 +49,21 @@ def assistant_texts() -> dict[Text, str]:
 
 
 def gateway_texts() -> dict[Text, str]:
-    """The gateway's own customer-facing texts, rendered with a promise of PROMISE hours."""
-    texts = {
-        **{
-            f"promise_text({reason.value})": promise_text(reason, PROMISE)
-            for reason in HandoffReason
-        },
-        "queue_notice_text": queue_notice_text(PROMISE),
-        "faq_feedback.OFFER_TEXT": OFFER_TEXT.format(hours=PROMISE),
-        "faq_feedback.THANKS_TEXT": THANKS_TEXT,
-        "feedback.RATING_QUESTION": RATING_QUESTION,
-        "feedback.thanks_text": thanks_text(5),
-        "router.ATTACHMENT_NOTICE": ATTACHMENT_NOTICE,
-        "settings.DEFAULT_PRIVACY_NOTICE": DEFAULT_PRIVACY_NOTICE,
-        "twilio.help_text": help_text(
-            promise_hours=PROMISE, sms_number="+12465550100", whatsapp_number="+12465550101"
-        ),
-        "twilio.RESUBSCRIBED_TEXT": RESUBSCRIBED_TEXT,
-        "telegram.EXPIRED_BUTTON_TEXT": EXPIRED_BUTTON_TEXT,
-        "telegram.BUTTONS_ONLY_TEXT": BUTTONS_ONLY_TEXT,
-        "webchat.TOO_QUICK": TOO_QUICK,
-        "webchat.TAKE_FAILED": TAKE_FAILED,
-    }
-    return {("gateway", name, "en"): text for name, text in texts.items()}
+    """The gateway's own customer-facing texts (locales/system_texts.yml) in every language,
+    rendered with a promise of PROMISE hours, and the notices built from them."""
+    out: dict[Text, str] = {}
+    for key in TextKey:
+        values = dict(PLACEHOLDERS.get(key, {}))
+        if "hours" in values:
+            values["hours"] = PROMISE
+        for language in Language:
+            name = f"system_texts.{key.value}"
+            out[("gateway", name, language.value)] = system_texts.text(key, language, **values)
+    for reason in HandoffReason:
+        out[("gateway", f"promise_text({reason.value})", "en")] = promise_text(reason, PROMISE)
+    out[("gateway", "queue_notice_text", "en")] = queue_notice_text(PROMISE)
+    out[("gateway", "settings.DEFAULT_PRIVACY_NOTICE", "en")] = DEFAULT_PRIVACY_NOTICE
+    return out
 
 
 def inventory(texts: dict[Text, str]) -> set[tuple[str, str, str]]:
@@ -95,12 +83,15 @@ NAMED = {
     ("promise_text(customer_request)", "en", "team"),
     *((f"promise_text({r.value})", "en", "team") for r in HandoffReason
       if r != HandoffReason.ASSISTANT_UNAVAILABLE),
-    ("faq_feedback.OFFER_TEXT", "en", "team"),
+    # The gateway's own texts, in every language.
+    *((f"system_texts.{name}", lang, "team") for name in ("handoff_promise", "faq_offer_person",
+        "team_closed") for lang in ("en", "es", "fr", "ht", "nl")),
     # The promise of a reply, from RESPONSE_PROMISE_HOURS.
     *((f"promise_text({r.value})", "en", "time") for r in HandoffReason),
     ("queue_notice_text", "en", "time"),
-    ("faq_feedback.OFFER_TEXT", "en", "time"),
-    ("twilio.help_text", "en", "time"),
+    *((f"system_texts.{name}", lang, "time") for name in ("handoff_promise",
+        "handoff_promise_assistant_unavailable", "queue_notice", "faq_offer_person",
+        "keyword_help", "telegram_greeting") for lang in ("en", "es", "fr", "ht", "nl")),
     # Fees named without an amount, pointing to where the platform shows them; and the
     # customer's own charge (a payment problem), which is no fee of ours.
     *(("utter_cancel_order", lang, "fee") for lang in ("en", "es", "fr", "ht", "nl")),
