@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import system_texts
+from bot.episodes import record_bot_turn, record_feedback, record_handoff
 from bot.escalation import TeamChooser, request_handoff
 from bot.events import Events, MessageAdded, QueueChanged
 from bot.faq_feedback import parse_feedback, take_faq_feedback, with_helpful_question
@@ -60,12 +61,6 @@ from bot.system_texts import TextKey
 from bot.turn_claims import TurnClaims
 
 logger = logging.getLogger(__name__)
-
-# Intents that say nothing about what the customer needs; the nature of inquiry is the first
-# intent not in this set.
-SMALL_TALK = frozenset(
-    {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "out_of_scope", "nlu_fallback"}
-)
 
 # Channels whose address is a phone number the carrier proves (Twilio's `From`).
 PHONE_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
@@ -106,8 +101,16 @@ class ConversationRouter:
         other_instances: bool = True,
         privacy_notice: str = "",
         choose_team: TeamChooser | None = None,
+        episode_quiet: timedelta | None = None,
+        come_back: timedelta | None = None,
     ) -> None:
         self._session_factory = session_factory
+        self._episode_quiet = episode_quiet or timedelta(
+            hours=setting_default("EPISODE_QUIET_HOURS")
+        )
+        self._come_back = come_back or timedelta(
+            hours=setting_default("CONTAINMENT_COME_BACK_HOURS")
+        )
         self._privacy_notice = privacy_notice  # empty: none sent
         lease = turn_lease or timedelta(seconds=setting_default("TURN_LEASE_SECONDS"))
         self._claims = TurnClaims(session_factory, lease=lease)
@@ -318,7 +321,7 @@ class ConversationRouter:
                 )
             replies = privacy_notice(conversation, text=self._privacy_notice, now=now)
             replies.append(
-                self._hand_off(
+                await self._hand_off(
                     session,
                     conversation,
                     reason=HandoffReason.UNSUPPORTED_LANGUAGE,
@@ -352,7 +355,7 @@ class ConversationRouter:
             # Already with a person (holding it for them failed): they read it there.
             if conversation.state in HUMAN_STATES:
                 return _Finish()
-            reply = self._hand_off(
+            reply = await self._hand_off(
                 session,
                 conversation,
                 reason=HandoffReason.ROUTING_FAILED,
@@ -421,6 +424,11 @@ class ConversationRouter:
                 language=conversation.language,
             )
             assert reply is not None
+            parsed = parse_feedback(said)
+            assert parsed is not None
+            await record_feedback(
+                session, conversation_id=conversation_id, helpful=parsed[1], now=now
+            )
             return _Finish(replies=[reply])
 
         await self._finish_turn(conversation_id, message_id, decide)
@@ -497,8 +505,17 @@ class ConversationRouter:
             if turn is not None:
                 message.intent = turn.intent
                 message.intent_confidence = turn.confidence
-                if conversation.nature_of_inquiry is None and turn.intent not in SMALL_TALK:
-                    conversation.nature_of_inquiry = turn.intent
+            # The interaction record: nature of inquiry per episode, fallbacks, come-backs.
+            await record_bot_turn(
+                session,
+                conversation,
+                message_id=message.id,
+                intent=turn.intent if turn is not None else None,
+                now=now,
+                quiet=self._episode_quiet,
+                come_back=self._come_back,
+            )
+            if turn is not None:
                 bot_replies = [
                     Reply(text=r.text, sender_kind=SenderKind.BOT, buttons=r.buttons)
                     for r in turn.replies
@@ -515,7 +532,7 @@ class ConversationRouter:
             queued = unavailable or handoff is not None
             if queued:
                 replies.append(
-                    self._hand_off(
+                    await self._hand_off(
                         session,
                         conversation,
                         reason=(handoff.reason if handoff else HandoffReason.ASSISTANT_UNAVAILABLE),
@@ -564,7 +581,7 @@ class ConversationRouter:
 
         await self._finish_turn(conversation_id, message_id, decide, outcome="human")
 
-    def _hand_off(
+    async def _hand_off(
         self,
         session: AsyncSession,
         conversation: Conversation,
@@ -575,7 +592,7 @@ class ConversationRouter:
         actor: str,
         now: datetime,
     ) -> Reply:
-        return request_handoff(
+        reply = request_handoff(
             session,
             conversation,
             reason=reason,
@@ -588,6 +605,10 @@ class ConversationRouter:
             choose_team=self._choose_team,
             clock=self._clock,
         )
+        await record_handoff(
+            session, conversation, reason=reason.value, now=now, quiet=self._episode_quiet
+        )
+        return reply
 
     # Finishing a turn: the one way every routed message ends ---------------------------------
 

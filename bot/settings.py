@@ -184,6 +184,15 @@ class Settings(BaseSettings):
     # Comma-separated supervisor addresses.
     ALERT_EMAIL_TO: str = ""
     ALERT_SEND_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    # An episode the bot handles alone (an interaction record, bot/episodes.py) ends after this
+    # long without a customer message; the monitor closes it.
+    EPISODE_QUIET_HOURS: float = Field(default=24.0, gt=0)
+    # "Resolved by the assistant" needs the customer not to ask about the same topic again
+    # within this many hours (or to say the answer helped).
+    CONTAINMENT_COME_BACK_HOURS: float = Field(default=24.0, gt=0)
+    # Reports show the old containment figure (conversations without a handoff) next to the
+    # episode-based one for one release; false shows only the new one.
+    REPORTS_OLD_CONTAINMENT: bool = True
     # Conversations inactive this many days are purged (daily, by the monitor); none: kept.
     RETENTION_DAYS: int | None = Field(default=None, gt=0)
     # Sent once to each customer on their first message on each channel, before any answer;

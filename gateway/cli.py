@@ -48,12 +48,20 @@ def export_records(
     export_format: Annotated[str, typer.Option("--format", help="csv or jsonl")] = "csv",
     start: Annotated[datetime | None, typer.Option(formats=[DAY], help="First day (UTC).")] = None,
     end: Annotated[datetime | None, typer.Option(formats=[DAY], help="Last day (UTC).")] = None,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            help="conversations (one row per conversation last active in the range) or "
+            "episodes (one per handoff or bot-only episode started in it)",
+        ),
+    ] = "conversations",
 ) -> None:
-    """Export interaction records (one per conversation last active in the range), streamed."""
+    """Export interaction records, per conversation or per episode, streamed."""
     from handoff.oversight_cli import export_to
 
-    count = export_to(get_settings(), out, export_format, start, end)
-    typer.echo(f"Exported {count} conversations to {out}.", err=True)
+    count = export_to(get_settings(), out, export_format, start, end, kind=kind)
+    typer.echo(f"Exported {count} {kind} to {out}.", err=True)
 
 
 @data.command("purge")

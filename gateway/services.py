@@ -164,6 +164,8 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         other_instances=settings.REDIS_URL is not None,
         privacy_notice=settings.PRIVACY_NOTICE,
         choose_team=table.team_for,
+        episode_quiet=timedelta(hours=settings.EPISODE_QUIET_HOURS),
+        come_back=timedelta(hours=settings.CONTAINMENT_COME_BACK_HOURS),
     )
     inbox = Inbox(
         session_factory=session_factory,
@@ -217,6 +219,8 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         routing=table,
         capacity=capacity,
         whatsapp_template=bool(settings.TWILIO_WHATSAPP_TEMPLATE_SID),
+        come_back=timedelta(hours=settings.CONTAINMENT_COME_BACK_HOURS),
+        old_containment=settings.REPORTS_OLD_CONTAINMENT,
     )
     alerts, alert_outbox = alerting(settings, session_factory)
     monitor = SlaMonitor(
@@ -227,6 +231,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         at_risk_fraction=settings.SLA_AT_RISK_FRACTION,
         retention_days=settings.RETENTION_DAYS,
         erase_tracker=rasa.erase_tracker,
+        episode_quiet=timedelta(hours=settings.EPISODE_QUIET_HOURS),
         files=files,
         response_clock=clock,
         alerts=alerts,

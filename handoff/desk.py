@@ -8,6 +8,7 @@ nothing else of the gateway.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -46,6 +47,10 @@ class RepDesk:
     whatsapp_template: bool = False
     # The clocks' targets, named in reports; None: the settings' defaults.
     response_clock: ResponseClock | None = None
+    # Reports: the come-back window of "resolved by the assistant" (CONTAINMENT_COME_BACK_HOURS)
+    # and whether the old containment figure is still shown (REPORTS_OLD_CONTAINMENT).
+    come_back: timedelta = timedelta(hours=24)
+    old_containment: bool = True
 
     @classmethod
     def start(
@@ -67,6 +72,8 @@ class RepDesk:
         response_clock: ResponseClock | None = None,
         routing: RoutingTable | None = None,
         capacity: Capacity | None = None,
+        come_back: timedelta = timedelta(hours=24),
+        old_containment: bool = True,
     ) -> RepDesk:
         """The desk, on `live` when given (shared by instances), else a hub of this process,
         subscribed to what the core says happened."""
@@ -86,6 +93,8 @@ class RepDesk:
             routing=routing or RoutingTable.load(),
             capacity=capacity or Capacity(),
             whatsapp_template=whatsapp_template,
+            come_back=come_back,
+            old_containment=old_containment,
         )
         events.subscribe(desk._conversation_changed)  # the queue and messages, live
         outbox.on_change(desk._delivery_changed)  # consoles show each reply's status live

@@ -17,7 +17,7 @@ import csv
 import enum
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from typing import Any, TextIO
 
@@ -35,6 +35,7 @@ from bot.store.models import (
     Rep,
     WrapUp,
 )
+from handoff.episode_export import EPISODE_FIELDS, episode_records
 
 PAGE_SIZE = 1000
 
@@ -72,6 +73,13 @@ FIELDS = (
     "customer_email",
     "follow_up_note",
 )
+
+
+class ExportKind(enum.StrEnum):
+    """What one row is: a conversation (the export as it always was) or an episode."""
+
+    CONVERSATIONS = "conversations"
+    EPISODES = "episodes"
 
 
 class ExportFormat(enum.StrEnum):
@@ -328,11 +336,14 @@ def csv_value(value: Any) -> str:
 
 
 async def csv_lines(
-    source: AsyncIterator[dict[str, Any]], *, chunk: int = 200
+    source: AsyncIterator[dict[str, Any]],
+    *,
+    chunk: int = 200,
+    fields: Sequence[str] = FIELDS,
 ) -> AsyncIterator[str]:
     """CSV text with a header row, a few hundred records per piece."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\r\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\r\n")
     writer.writeheader()
     n = 0
     async for record in source:
@@ -359,9 +370,26 @@ async def jsonl_lines(
 
 
 def encode(
-    export_format: ExportFormat, source: AsyncIterator[dict[str, Any]]
+    export_format: ExportFormat,
+    source: AsyncIterator[dict[str, Any]],
+    fields: Sequence[str] = FIELDS,
 ) -> AsyncIterator[str]:
-    return csv_lines(source) if export_format == ExportFormat.CSV else jsonl_lines(source)
+    if export_format == ExportFormat.CSV:
+        return csv_lines(source, fields=fields)
+    return jsonl_lines(source)
+
+
+def export_source(
+    session_factory: async_sessionmaker[AsyncSession],
+    kind: ExportKind,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[AsyncIterator[dict[str, Any]], Sequence[str]]:
+    """The records of one kind of export, and its CSV columns."""
+    if kind == ExportKind.EPISODES:
+        return episode_records(session_factory, since=since, until=until), EPISODE_FIELDS
+    return records(session_factory, since=since, until=until), FIELDS
 
 
 async def write_export(
@@ -371,17 +399,19 @@ async def write_export(
     export_format: ExportFormat,
     since: datetime | None = None,
     until: datetime | None = None,
+    kind: ExportKind = ExportKind.CONVERSATIONS,
 ) -> int:
     """Write the export to an open text file; return how many records it holds."""
     count = 0
+    source, fields = export_source(session_factory, kind, since=since, until=until)
 
     async def counted() -> AsyncIterator[dict[str, Any]]:
         nonlocal count
-        async for record in records(session_factory, since=since, until=until):
+        async for record in source:
             count += 1
             yield record
 
-    async for piece in encode(export_format, counted()):
+    async for piece in encode(export_format, counted(), fields):
         # A file write is short and buffered; a thread per piece would cost more than it saves.
         out.write(piece)
     return count

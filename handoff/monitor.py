@@ -10,6 +10,7 @@ Every `interval` seconds, in exactly one gateway instance (a job lease in the st
 - raises a supervisor alert with each mark and flag, once (`handoff.alerts`);
 - sets away the reps whose console has been closed too long, and puts back in the queue the
   unanswered conversations of reps away past the grace period (`handoff.presence`);
+- closes the bot-only episodes that have been quiet for `episode_quiet` (`bot.episodes`);
 - once a day, when RETENTION_DAYS is set, purges conversations inactive for longer.
 Supervisors' consoles hear of each mark and flag at once (live hub). The clock is injectable so
 tests can move time; marks are stored, so a restart neither loses nor repeats anything.
@@ -28,6 +29,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.episodes import close_quiet_episodes
 from bot.files.store import FileStore
 from bot.loop_failures import LoopFailures
 from bot.policy import ResponseTargets
@@ -71,6 +73,7 @@ class TickReport:
     overdue_follow_ups: int = 0
     set_away: list[int] = field(default_factory=list)  # reps
     returned: list[int] = field(default_factory=list)  # conversations back in the queue
+    closed_episodes: int = 0
     purged_conversations: int | None = None
 
 
@@ -82,6 +85,9 @@ class SlaMonitor:
     interval: float = setting_default("SLA_MONITOR_INTERVAL_SECONDS")
     at_risk_fraction: float = setting_default("SLA_AT_RISK_FRACTION")
     retention_days: int | None = None
+    episode_quiet: timedelta = field(
+        default_factory=lambda: timedelta(hours=setting_default("EPISODE_QUIET_HOURS"))
+    )
     # Retention reaches Rasa's tracker store too (handoff/retention.py).
     erase_tracker: TrackerEraser | None = None
     files: FileStore | None = None  # files of purged messages go too
@@ -132,6 +138,9 @@ class SlaMonitor:
             report.returned = await return_from_away(
                 self.session_factory, rules=self.presence, now=now
             )
+        report.closed_episodes = await close_quiet_episodes(
+            self.session_factory, now=now, quiet=self.episode_quiet
+        )
         if self.live is not None:
             for mark in report.marks:
                 self.live.publish(sla_event(mark))

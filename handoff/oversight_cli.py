@@ -23,7 +23,7 @@ from bot.store.models import utcnow
 from handoff.customer_data import erase_contact, export_contact, find_contact
 from handoff.dates import check_range
 from handoff.errors import HandoffError, Invalid
-from handoff.export import ExportFormat, write_export
+from handoff.export import ExportFormat, ExportKind, write_export
 from handoff.retention import purge_inactive
 
 T = TypeVar("T")
@@ -37,7 +37,13 @@ def _day(value: datetime | None, *, after: bool = False) -> datetime | None:
 
 
 def export_to(
-    settings: Settings, out: Path, export_format: str, start: datetime | None, end: datetime | None
+    settings: Settings,
+    out: Path,
+    export_format: str,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    kind: str = "conversations",
 ) -> int:
     try:
         chosen = ExportFormat(export_format.lower())
@@ -49,6 +55,11 @@ def export_to(
     except Invalid as error:
         typer.echo(f"{error.message} (--start/--end)", err=True)
         raise typer.Exit(2) from None
+    try:
+        rows = ExportKind(kind.lower())
+    except ValueError:
+        typer.echo("--kind must be conversations or episodes.", err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.LOG_LEVEL)
 
     async def run() -> int:
@@ -59,11 +70,11 @@ def export_to(
             since, until = _day(start), _day(end, after=True)
             if str(out) == "-":
                 return await write_export(
-                    sessions, sys.stdout, export_format=chosen, since=since, until=until
+                    sessions, sys.stdout, export_format=chosen, since=since, until=until, kind=rows
                 )
             with out.open("w", encoding="utf-8", newline="") as file:
                 return await write_export(
-                    sessions, file, export_format=chosen, since=since, until=until
+                    sessions, file, export_format=chosen, since=since, until=until, kind=rows
                 )
         finally:
             await engine.dispose()

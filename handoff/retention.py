@@ -41,6 +41,7 @@ from bot.store.models import (
     Conversation,
     ConversationRead,
     Delivery,
+    Episode,
     FaqFeedback,
     Handoff,
     LoggedInteraction,
@@ -63,6 +64,7 @@ BATCH_SIZE = 500
 # (handoff/customer_data.py) reads the same list, so what is erased is what is shown.
 CONVERSATION_RECORDS: tuple[tuple[str, Any], ...] = (
     ("ratings", Rating),
+    ("episodes", Episode),
     ("faq_feedback", FaqFeedback),
     ("notes", Note),
     ("wrap_ups", WrapUp),

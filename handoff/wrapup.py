@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.episodes import record_resolution
 from bot.feedback import ask_for_rating, rating_question
 from bot.lifecycle import transition
 from bot.outbox import NoSender
@@ -72,6 +73,13 @@ async def resolve(
         )
         session.add(wrap)
         await session.flush()
+        await record_resolution(
+            session,
+            conversation,
+            wrap_up_id=wrap.id,
+            handoff_requested_at=record.requested_at,
+            now=now,
+        )
         transition(
             session,
             conversation,

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -634,3 +635,64 @@ class AlertDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EpisodeOutcome(enum.StrEnum):
+    """How an episode ended; `open` until it has."""
+
+    OPEN = "open"
+    ANSWERED = "answered"  # the assistant answered a self-service question, not by a fallback
+    HANDED_OFF = "handed_off"  # a person took it over (closed at the resolution)
+    ABANDONED = "abandoned"  # the customer left after the assistant did not understand
+    NO_INQUIRY = "no_inquiry"  # small talk only: nothing was asked
+
+
+class Episode(Base):
+    """One interaction record: a handoff, or a bot-only stretch closed by a quiet period.
+
+    A conversation lives for ever per address; its episodes are what was asked each time,
+    with the outcome (`bot/episodes.py`). At most one episode of a conversation is open.
+    """
+
+    __tablename__ = "episodes"
+    __table_args__ = (
+        Index(
+            "uq_episode_open",
+            "conversation_id",
+            unique=True,
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+        Index("ix_episode_started", "started_at"),
+        # The quiet-period job looks for open bot-only episodes by last activity.
+        Index("ix_episode_quiet", "closed_at", "last_activity_at"),
+        # "Came back on the same topic": the contact's recent episodes on one topic.
+        Index("ix_episode_topic", "contact_id", "nature_of_inquiry", "topic_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    # SMS and WhatsApp are one contact: a return on the other channel counts as coming back.
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    started_at: Mapped[datetime] = mapped_column()
+    last_activity_at: Mapped[datetime] = mapped_column()
+    # The episode's first substantive topic (an intent of the catalogue), when it was asked,
+    # and by which message.
+    nature_of_inquiry: Mapped[str | None] = mapped_column(String(100))
+    topic_at: Mapped[datetime | None] = mapped_column()
+    topic_message_id: Mapped[int | None] = mapped_column(Integer)
+    last_intent: Mapped[str | None] = mapped_column(String(100))
+    # The assistant's last answer was a fallback (not understood, or out of scope).
+    ended_on_fallback: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # "Did this help?": the customer's last answer in the episode; None when not asked/answered.
+    helped: Mapped[bool | None] = mapped_column(Boolean)
+    # The customer asked about the same topic again within the come-back window.
+    came_back_at: Mapped[datetime | None] = mapped_column()
+    # A handoff episode: the handoff's request (handoffs.conversation_id + requested_at).
+    handoff_requested_at: Mapped[datetime | None] = mapped_column()
+    handoff_reason: Mapped[str | None] = mapped_column(String(50))
+    wrap_up_id: Mapped[int | None] = mapped_column(ForeignKey("wrap_ups.id"))
+    outcome: Mapped[EpisodeOutcome] = mapped_column(
+        _enum(EpisodeOutcome), default=EpisodeOutcome.OPEN
+    )
+    closed_at: Mapped[datetime | None] = mapped_column()

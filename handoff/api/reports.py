@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from bot.store.models import utcnow
 from handoff.dates import check_range
 from handoff.deps import DeskDep, SessionDep, SupervisorRep
-from handoff.export import MEDIA_TYPES, ExportFormat, encode, records
+from handoff.export import MEDIA_TYPES, ExportFormat, ExportKind, encode, export_source
 from handoff.reports.figures import ReportChannel, Reports, compute_reports, report_range
 
 router = APIRouter(prefix="/api", tags=["reports"])
@@ -34,7 +34,13 @@ async def reports(
     now = utcnow()
     r = report_range(start, end, channel.parsed() if channel else None, today=now.date())
     return await compute_reports(
-        session, r, promise_hours=desk.promise_hours, now=now, clock=desk.response_clock
+        session,
+        r,
+        promise_hours=desk.promise_hours,
+        now=now,
+        clock=desk.response_clock,
+        come_back=desk.come_back,
+        old_containment=desk.old_containment,
     )
 
 
@@ -50,16 +56,25 @@ async def export(
     format: ExportFormat = ExportFormat.CSV,
     start: Start = None,
     end: End = None,
+    kind: Annotated[
+        ExportKind,
+        Query(
+            description="conversations: one row per conversation last active in the range; "
+            "episodes: one row per episode (handoff or bot-only) started in it"
+        ),
+    ] = ExportKind.CONVERSATIONS,
 ) -> StreamingResponse:
-    """Interaction records of conversations last active in the range, streamed (CSV or JSONL)."""
+    """Interaction records of the range, streamed (CSV or JSONL), per conversation or episode."""
     check_range(start, end)
     since = datetime.combine(start, time(), UTC) if start else None
     until = datetime.combine(end + timedelta(days=1), time(), UTC) if end else None
     # The stream reads in pages with sessions of its own; the request's is not needed.
     await session.close()
-    name = f"interactions-{start or 'all'}-{end or utcnow().date()}.{format.value}"
+    prefix = "interactions" if kind == ExportKind.CONVERSATIONS else "episodes"
+    name = f"{prefix}-{start or 'all'}-{end or utcnow().date()}.{format.value}"
+    source, fields = export_source(desk.session_factory, kind, since=since, until=until)
     return StreamingResponse(
-        encode(format, records(desk.session_factory, since=since, until=until)),
+        encode(format, source, fields),
         media_type=MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -117,7 +117,13 @@ async def reports_page(
     chosen = ReportChannel(channel).parsed() if channel in known else None
     r = report_range(start, end, chosen, today=now.date())
     figures = await compute_reports(
-        session, r, promise_hours=desk.promise_hours, now=now, clock=desk.response_clock
+        session,
+        r,
+        promise_hours=desk.promise_hours,
+        now=now,
+        clock=desk.response_clock,
+        come_back=desk.come_back,
+        old_containment=desk.old_containment,
     )
     return page(
         request,

@@ -2,9 +2,10 @@
 
 Definitions (also in the README):
 - a conversation counts on a day when the customer wrote in it that day (UTC);
-- containment: of the conversations the customer wrote in during the range, the share with no
-  handoff requested in the range; by language, the same per conversation language as it
-  stands now ("undecided" while nothing told it);
+- containment (the old figure, shown for one release): of the conversations the customer wrote
+  in during the range, the share with no handoff requested in the range; by language, the same
+  per conversation language as it stands now ("undecided" while nothing told it);
+- resolved by the assistant (the new figure): per episode, `handoff/reports/resolution.py`;
 - handoffs (reasons, first response, windows) are those requested in the range; the first
   response is the first rep reply after the handoff that the channel accepted;
 - the clocks (first response, next responses, resolution) are those of handoffs requested in
@@ -44,6 +45,7 @@ from bot.store.models import (
 )
 from handoff.dates import check_range
 from handoff.reports.logged import LoggedFigures, logged_figures
+from handoff.reports.resolution import AssistantResolution, assistant_resolution
 from handoff.reports.sql import day_of, seconds
 
 _Ts = TypeVarTuple("_Ts")
@@ -186,7 +188,9 @@ class Reports(BaseModel):
     channel: str | None
     generated_at: datetime
     conversations_per_day: list[DayCount]
-    containment: Containment
+    # The old figure; None once REPORTS_OLD_CONTAINMENT is false (it goes in the next release).
+    containment: Containment | None
+    assistant_resolution: AssistantResolution
     by_language: list[LanguageFigures]  # most conversations first
     handoff_reasons: list[Count]
     first_response: FirstResponse
@@ -248,6 +252,8 @@ async def compute_reports(
     promise_hours: int,
     now: datetime,
     clock: ResponseClock | None = None,
+    come_back: timedelta = timedelta(hours=24),
+    old_containment: bool = True,
 ) -> Reports:
     faq = await _faq(session, r)
     return Reports(
@@ -256,7 +262,15 @@ async def compute_reports(
         channel=str(r.channel) if r.channel else None,
         generated_at=now,
         conversations_per_day=await _per_day(session, r),
-        containment=await _containment(session, r),
+        containment=await _containment(session, r) if old_containment else None,
+        assistant_resolution=await assistant_resolution(
+            session,
+            since=r.since,
+            until=r.until,
+            channel=str(r.channel) if r.channel else None,
+            now=now,
+            come_back=come_back,
+        ),
         by_language=await _by_language(session, r),
         handoff_reasons=await _reasons(session, r),
         first_response=await _first_response(session, r, promise_hours),

@@ -34,23 +34,9 @@ def _duration(seconds: float | None) -> str:
 
 def charts(r: Reports) -> list[Chart]:
     out = [_per_day(r)]
-    c = r.containment
-    out.append(
-        Chart(
-            "containment",
-            "Containment: resolved without a person",
-            share(
-                [
-                    Part("resolved by the assistant", c.contained, "s-good"),
-                    Part("handed to a person", c.handed_off, "s-person"),
-                ],
-                title=f"Containment {_pct(c.rate)} of {c.conversations} conversations",
-                testid="chart-containment",
-            ),
-            (("resolved by the assistant", "s-good"), ("handed to a person", "s-person")),
-            f"{_pct(c.rate)} of {c.conversations} conversations needed no person.",
-        )
-    )
+    out.append(_assistant_resolution(r))
+    if r.containment is not None:
+        out.append(_old_containment(r))
     out.append(_by_language(r))
     out.append(
         Chart(
@@ -268,4 +254,54 @@ def _clocks(r: Reports) -> Chart:
         bars(rows, title="First, next and resolution against their targets", testid="chart-clocks"),
         (("met", "s-good"), ("missed", "s-bad"), ("not yet due", "s-muted")),
         f"Targets: {targets}.",
+    )
+
+
+def _assistant_resolution(r: Reports) -> Chart:
+    a = r.assistant_resolution
+    window = f"{a.come_back_hours:g} h"
+    parts = [
+        Part("said it helped", a.helped, "s-good"),
+        Part(f"did not come back within {window}", a.did_not_come_back, "s-good"),
+        Part("left after a fallback", a.abandoned_after_fallback, "s-bad"),
+        Part(f"came back on the same topic within {window}", a.came_back_same_topic, "s-bad"),
+        Part("said it did not help", a.said_not_helped, "s-bad"),
+        Part("handed to a person", a.handed_off, "s-person"),
+    ]
+    return Chart(
+        "assistant-resolution",
+        "Resolved by the assistant (per episode)",
+        share(
+            parts,
+            title=f"Resolved by the assistant {_pct(a.rate)} of episodes",
+            testid="chart-assistant-resolution",
+        ),
+        tuple((p.label, p.css) for p in parts),
+        f"{_pct(a.rate)} of {a.resolved + a.unresolved + a.handed_off} settled episodes were "
+        f"resolved by the assistant: {a.helped} said it helped, {a.did_not_come_back} did not "
+        f"come back on the topic within {window}. Unresolved: {a.abandoned_after_fallback} left "
+        f"after a fallback, {a.came_back_same_topic} came back on the same topic, "
+        f"{a.said_not_helped} said it did not help. Not counted: {a.open} still open or "
+        f"within the {window}, {a.no_inquiry} with small talk only.",
+    )
+
+
+def _old_containment(r: Reports) -> Chart:
+    c = r.containment
+    assert c is not None
+    return Chart(
+        "containment",
+        "Containment, old figure: conversations without a handoff",
+        share(
+            [
+                Part("no handoff", c.contained, "s-good"),
+                Part("handed to a person", c.handed_off, "s-person"),
+            ],
+            title=f"Containment {_pct(c.rate)} of {c.conversations} conversations",
+            testid="chart-containment",
+        ),
+        (("no handoff", "s-good"), ("handed to a person", "s-person")),
+        f"{_pct(c.rate)} of {c.conversations} conversations needed no person. This old figure "
+        "counts a customer who left unanswered or came back as resolved; it is shown for this "
+        "release only (REPORTS_OLD_CONTAINMENT), next to the per-episode figure above.",
     )

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from bot.store.db import create_engine
 from bot.store.migrate import SchemaNotCurrent, alembic_config, ensure_schema_current, upgrade
@@ -289,3 +291,40 @@ async def test_clocks_revision_keeps_sent_replies_accepted_and_handoffs_in_the_d
         ("pending", False),
     ]
     assert team == "general" and windows == 0
+
+
+async def test_episodes_come_and_go_with_their_migration_and_one_is_open_at_a_time(
+    database_url: str,
+) -> None:
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(command.downgrade, alembic_config(database_url), "0015").result()
+    engine = create_engine(database_url)
+    async with engine.connect() as connection:
+        tables = await connection.run_sync(lambda c: sa_inspect(c).get_table_names())
+    assert "episodes" not in tables
+    upgrade(database_url)
+    now = utcnow()
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO contacts (id, created_at) VALUES (1, :now)"), {"now": now}
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO conversations (id, contact_id, channel, address, state, escalated, "
+                "queue_notice_sent, created_at, updated_at) VALUES "
+                "(1, 1, 'sms', '+1246', 'bot', false, false, :now, :now)"
+            ),
+            {"now": now},
+        )
+    episode = text(
+        "INSERT INTO episodes (conversation_id, contact_id, started_at, last_activity_at, "
+        "outcome, closed_at) VALUES (1, 1, :now, :now, :outcome, :closed)"
+    )
+    async with engine.begin() as connection:
+        for _ in range(2):  # closed episodes: as many as there were
+            await connection.execute(episode, {"now": now, "outcome": "answered", "closed": now})
+        await connection.execute(episode, {"now": now, "outcome": "open", "closed": None})
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as connection:
+            await connection.execute(episode, {"now": now, "outcome": "open", "closed": None})
+    await engine.dispose()

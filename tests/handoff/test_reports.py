@@ -244,6 +244,7 @@ async def test_the_console_page_draws_every_chart_for_supervisors_only(desk: Des
     html = page.text
     for chart in (
         "per-day",
+        "assistant-resolution",
         "containment",
         "languages",
         "reasons",

@@ -20,6 +20,8 @@ from bot.store.models import (
     Conversation,
     ConversationRead,
     Delivery,
+    Episode,
+    EpisodeOutcome,
     FaqFeedback,
     Handoff,
     Message,
@@ -33,7 +35,17 @@ from tests.handoff.report_data import Known, seed_known
 
 # The known data set's activity ends on 3 March (C4 still waits for a person).
 NOW = datetime.fromisoformat("2026-04-02T12:00:00+00:00")
-CHILDREN = (Message, Delivery, Note, WrapUp, Rating, Handoff, FaqFeedback, ConversationRead)
+CHILDREN = (
+    Message,
+    Delivery,
+    Note,
+    WrapUp,
+    Rating,
+    Handoff,
+    FaqFeedback,
+    ConversationRead,
+    Episode,
+)
 
 
 @pytest.fixture
@@ -83,6 +95,20 @@ async def test_a_purge_removes_old_conversations_in_batches_and_is_audited(
     known: tuple[Known, Any],
 ) -> None:
     ids, sessions = known[0].conversations, known[1]
+    async with sessions() as session, session.begin():
+        c1 = await session.get(Conversation, ids["C1"])
+        assert c1 is not None and c1.last_message_at is not None
+        session.add(
+            Episode(
+                conversation_id=c1.id,
+                contact_id=c1.contact_id,
+                started_at=c1.last_message_at,
+                last_activity_at=c1.last_message_at,
+                nature_of_inquiry="track_order",
+                outcome=EpisodeOutcome.ANSWERED,
+                closed_at=c1.last_message_at + timedelta(days=1),
+            )
+        )
     report = await purge_inactive(
         sessions, older_than_days=30, actor="cli:ops", now=NOW, batch_size=3
     )
@@ -95,6 +121,7 @@ async def test_a_purge_removes_old_conversations_in_batches_and_is_audited(
         "notes": 1,
         "wrap_ups": 3,  # C2, C3, C6
         "ratings": 3,
+        "episodes": 1,  # C1's interaction record goes with it
         "handoffs": 3,
         "response_windows": 5,  # C2's and C3's first and next, C6's first
         "alerts": 0,
