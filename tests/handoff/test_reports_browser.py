@@ -50,7 +50,7 @@ async def test_the_reports_page_renders_its_charts(desk: Desk, browser: Browser)
             f"{desk.gateway.url}/console/reports?start=2026-03-01&end=2026-03-03&channel="
         )
         charts = page.locator("svg.chart")
-        await expect(charts).to_have_count(11)
+        await expect(charts).to_have_count(12)
         for testid in (
             "chart-per-day",
             "chart-containment",
