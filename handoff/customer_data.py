@@ -28,7 +28,7 @@ from bot.store.models import (
     rasa_sender_id,
 )
 from handoff.errors import ChannelUnavailable, Conflict, NotFound
-from handoff.export import _value
+from handoff.export_pages import plain_value
 from handoff.retention import (
     CONVERSATION_RECORDS,
     delete_conversations,
@@ -61,7 +61,7 @@ async def find_contact(session: AsyncSession, reference: str) -> Contact:
 
 
 def _row(record: Any) -> dict[str, Any]:
-    return {c.key: _value(getattr(record, c.key)) for c in record.__table__.columns}
+    return {c.key: plain_value(getattr(record, c.key)) for c in record.__table__.columns}
 
 
 async def export_contact(

@@ -9,9 +9,8 @@ short session of its own, like the conversations' export.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import AsyncIterator
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -28,8 +27,7 @@ from bot.store.models import (
     Rep,
     WrapUp,
 )
-
-PAGE_SIZE = 1000
+from handoff.export_pages import PAGE_SIZE, keyset_records, plain_value
 
 EPISODE_FIELDS = (
     "episode_id",
@@ -64,14 +62,6 @@ EPISODE_FIELDS = (
 )
 
 
-def _value(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value
-
-
 async def episode_records(
     session_factory: async_sessionmaker[AsyncSession],
     *,
@@ -80,15 +70,12 @@ async def episode_records(
     page_size: int = PAGE_SIZE,
 ) -> AsyncIterator[dict[str, Any]]:
     """Every episode started in [since, until), oldest id first, as a flat record."""
-    after = 0
-    while True:
-        async with session_factory() as session:
-            page = await _page(session, after=after, since=since, until=until, size=page_size)
-        if not page:
-            return
-        for record in page:
-            yield record
-        after = page[-1]["episode_id"]
+
+    async def episodes(session: AsyncSession, after: int, size: int) -> list[dict[str, Any]]:
+        return await _page(session, after=after, since=since, until=until, size=size)
+
+    async for record in keyset_records(session_factory, episodes, "episode_id", page_size):
+        yield record
 
 
 async def _page(
@@ -171,5 +158,5 @@ async def _page(
             "follow_up_done_at": w.follow_up_done_at if w else None,
             "rating": ratings.get(w.id) if w else None,
         }
-        out.append({k: _value(v) for k, v in record.items()})
+        out.append({k: plain_value(v) for k, v in record.items()})
     return out

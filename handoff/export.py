@@ -18,7 +18,7 @@ import enum
 import io
 import json
 from collections.abc import AsyncIterator, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, TextIO
 
 from sqlalchemy import func, select
@@ -36,8 +36,7 @@ from bot.store.models import (
     WrapUp,
 )
 from handoff.episode_export import EPISODE_FIELDS, episode_records
-
-PAGE_SIZE = 1000
+from handoff.export_pages import PAGE_SIZE, Record, keyset_records, plain_value
 
 FIELDS = (
     "conversation_id",
@@ -93,14 +92,6 @@ MEDIA_TYPES = {
 }
 
 
-def _value(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value
-
-
 async def records(
     session_factory: async_sessionmaker[AsyncSession],
     *,
@@ -110,26 +101,19 @@ async def records(
 ) -> AsyncIterator[dict[str, Any]]:
     """Every conversation last active in [since, until), oldest id first, then every logged
     call and email that happened in it, as flat records."""
-    after = 0
-    while True:
-        async with session_factory() as session:
-            page = await _page(session, after=after, since=since, until=until, size=page_size)
-        if not page:
-            break
-        for record in page:
-            yield record
-        after = page[-1]["conversation_id"]
-    after = 0
-    while True:
-        async with session_factory() as session:
-            page = await _interaction_page(
-                session, after=after, since=since, until=until, size=page_size
-            )
-        if not page:
-            return
-        for record in page:
-            yield record
-        after = page[-1]["interaction_id"]
+
+    async def conversations(session: AsyncSession, after: int, size: int) -> list[Record]:
+        return await _page(session, after=after, since=since, until=until, size=size)
+
+    async def interactions(session: AsyncSession, after: int, size: int) -> list[Record]:
+        return await _interaction_page(session, after=after, since=since, until=until, size=size)
+
+    async for record in keyset_records(
+        session_factory, conversations, "conversation_id", page_size
+    ):
+        yield record
+    async for record in keyset_records(session_factory, interactions, "interaction_id", page_size):
+        yield record
 
 
 async def _interaction_page(
@@ -178,7 +162,7 @@ async def _interaction_page(
                 "customer_email": contact.email,
             }
         )
-        out.append({k: _value(v) for k, v in record.items()})
+        out.append({k: plain_value(v) for k, v in record.items()})
     return out
 
 
@@ -249,7 +233,7 @@ async def _page(
             "customer_email": email,
             "follow_up_note": w.get("follow_up_note"),
         }
-        out.append({k: _value(v) for k, v in record.items()})
+        out.append({k: plain_value(v) for k, v in record.items()})
     return out
 
 
