@@ -247,6 +247,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         capacity=capacity,
         live=desk.live,
         interval=settings.AUTO_ASSIGN_INTERVAL_SECONDS,
+        alerts=alerts,
     )
     return Services(
         settings=settings,

@@ -36,7 +36,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.lifecycle import Actor
 from bot.loop_failures import LoopFailures
 from bot.settings import setting_default
-from bot.store.models import AuditEvent, Conversation, ConversationState, Presence, Rep, utcnow
+from bot.store.models import (
+    AlertKind,
+    AuditEvent,
+    Conversation,
+    ConversationState,
+    Presence,
+    Rep,
+    utcnow,
+)
+from handoff.alerts.raising import AlertRaiser, conversation_subject
 from handoff.capacity import Capacity, ChannelKind, open_count, open_counts
 from handoff.live import LiveEvent, LiveHub, queue_changed
 from handoff.queue import assign, routable_language, take_first_waiting
@@ -112,6 +121,8 @@ class AutoAssigner:
     capacity: Capacity = field(default_factory=Capacity)
     live: LiveHub | None = None
     interval: float = setting_default("AUTO_ASSIGN_INTERVAL_SECONDS")
+    # Supervisors' alerts (webhook, email): a language nobody speaks is raised with its flag.
+    alerts: AlertRaiser | None = None
     clock: Callable[[], datetime] = utcnow
 
     async def assign_waiting(self) -> PassReport:
@@ -207,6 +218,7 @@ class AutoAssigner:
         found = [w for w in waiting if w.language and w.language not in spoken]
         if not found:
             return []
+        languages = {w.id: w.language for w in found}
         async with self.session_factory() as session, session.begin():
             flagged = list(
                 await session.scalars(
@@ -220,7 +232,17 @@ class AutoAssigner:
                     .execution_options(synchronize_session=False)
                 )
             )
-        languages = {w.id: w.language for w in found}
+            if self.alerts is not None:
+                # In the flag's transaction: the alert exists exactly when the flag does.
+                for conversation_id in flagged:
+                    await self.alerts.raise_alert(
+                        session,
+                        kind=AlertKind.LANGUAGE_UNSERVED,
+                        subject=conversation_subject(conversation_id, now),
+                        details={"language": languages[conversation_id]},
+                        now=now,
+                        conversation_id=conversation_id,
+                    )
         for conversation_id in flagged:
             logger.info(
                 "queue.language_unserved conversation_id=%s language=%s",

@@ -17,6 +17,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 from sqlalchemy import select
 
+from bench.rasa_stack import RasaStack
 from bot.store.models import Conversation, ConversationState, Message
 from tests.conftest import make_settings
 from tests.handoff.factories import PASSWORD, make_rep
@@ -29,7 +30,6 @@ from tests.support.other_site import (
     project_widget,
     rasa_webchat_widget,
 )
-from tests.support.rasa_stack import RasaStack
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 

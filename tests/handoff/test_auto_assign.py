@@ -16,6 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.messages import Channel
 from bot.store.db import create_engine, create_session_factory
 from bot.store.models import (
+    Alert,
+    AlertDelivery,
+    AlertKind,
+    AlertTarget,
     AuditEvent,
     Conversation,
     ConversationState,
@@ -23,6 +27,7 @@ from bot.store.models import (
     Rep,
     utcnow,
 )
+from handoff.alerts.raising import AlertRaiser
 from handoff.auto_assign import AutoAssigner
 from handoff.capacity import Capacity
 from handoff.live import InProcessHub
@@ -246,12 +251,25 @@ async def test_a_language_nobody_speaks_is_flagged_once_and_goes_to_the_team(
     async with sessions() as session:
         await make_rep(session, "busy", teams=["general"], languages=["en"], presence=Presence.BUSY)
         waiting = await make_queued(session, address="pap", language="pap")
+    alerts = AlertRaiser(targets=(AlertTarget.WEBHOOK,))
     async with hub.subscribe() as events:
-        report = await _assigner(sessions, live=hub).assign_waiting()
+        report = await _assigner(sessions, live=hub, alerts=alerts).assign_waiting()
         event = await events.next(timeout=1)
     assert report.unserved == [waiting.id]
+    # Supervisors are alerted once, by the configured targets, with the language.
+    async with sessions() as session:
+        [alert] = (await session.scalars(select(Alert))).all()
+        [delivery] = (await session.scalars(select(AlertDelivery))).all()
+    assert (alert.kind, alert.conversation_id, alert.details) == (
+        AlertKind.LANGUAGE_UNSERVED,
+        waiting.id,
+        {"language": "pap"},
+    )
+    assert delivery.target == AlertTarget.WEBHOOK
     assert event is not None and (event.kind, event.conversation_id) == ("language", waiting.id)
-    assert (await _assigner(sessions).assign_waiting()).unserved == []  # flagged once
+    assert (await _assigner(sessions, alerts=alerts).assign_waiting()).unserved == []  # once
+    async with sessions() as session:
+        assert len((await session.scalars(select(Alert))).all()) == 1
     async with sessions() as session:
         flagged = await session.get(Conversation, waiting.id)
         assert flagged is not None and flagged.unserved_language_at is not None
