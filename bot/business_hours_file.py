@@ -13,14 +13,18 @@ import yaml  # type: ignore[import-untyped]
 
 from bot.business_hours import BusinessHours, TeamHours, weekly_from_names
 
+# A relative BUSINESS_HOURS_FILE is read from the project's folder, where the shipped file
+# lives, whatever directory the gateway or the `caricom` command was started from.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
 
 class BusinessHoursError(ValueError):
     """The business hours file cannot be used as it is."""
 
 
 def load_team_hours(path: str | Path) -> TeamHours:
-    """Read the business hours file at `path`."""
-    file = Path(path)
+    """Read the business hours file at `path` (relative: to the project's folder)."""
+    file = PROJECT_ROOT / path
     try:
         document = yaml.safe_load(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
