@@ -40,6 +40,7 @@ from handoff.queue import claim
 from tests.conftest import make_settings
 from tests.handoff.factories import add_customer_message, add_rep_reply, make_queued, make_rep
 from tests.support.gateway import running_gateway
+from tests.support.net import eventually
 from tests.support.rasa_standin import running_rasa_standin
 
 JAMAICA = ZoneInfo("America/Jamaica")
@@ -331,11 +332,18 @@ async def test_through_the_router_texts_say_when_a_person_is_back_and_messages_o
             await claim(session=session, conversation_id=conversation.id, rep=ann)
 
         await router.handle(chat("are you there?"))  # a person owns it now
+
+        async def next_windows() -> list[ResponseWindow]:
+            async with sessions() as session:
+                return list(
+                    await session.scalars(
+                        select(ResponseWindow).where(ResponseWindow.kind == ResponseKind.NEXT)
+                    )
+                )
+
+        # The message may be routed by the gateway's own loop rather than this call: wait for it.
+        [window] = await eventually(next_windows, timeout=30)
         async with sessions() as session:
-            # (The gateway's own monitor may have given the handoff its first window already.)
-            [window] = await session.scalars(
-                select(ResponseWindow).where(ResponseWindow.kind == ResponseKind.NEXT)
-            )
             message = await session.get(Message, window.opened_by_message_id)
             assert message is not None and message.text == "are you there?"
             assert window.kind == ResponseKind.NEXT
