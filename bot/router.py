@@ -310,15 +310,7 @@ class ConversationRouter:
         async def decide(
             session: AsyncSession, conversation: Conversation, message: Message, now: datetime
         ) -> _Finish:
-            if conversation.state == ConversationState.RESOLVED:
-                transition(
-                    session,
-                    conversation,
-                    ConversationState.BOT,
-                    actor=Actor.CUSTOMER,
-                    reason="customer wrote again",
-                    at=now,
-                )
+            _back_to_bot_if_resolved(session, conversation, now)
             replies = privacy_notice(conversation, text=self._privacy_notice, now=now)
             replies.append(
                 await self._hand_off(
@@ -487,15 +479,7 @@ class ConversationRouter:
         async def decide(
             session: AsyncSession, conversation: Conversation, message: Message, now: datetime
         ) -> _Finish:
-            if conversation.state == ConversationState.RESOLVED:
-                transition(
-                    session,
-                    conversation,
-                    ConversationState.BOT,
-                    actor=Actor.CUSTOMER,
-                    reason="customer wrote again",
-                    at=now,
-                )
+            _back_to_bot_if_resolved(session, conversation, now)
             language = conversation.language
             replies = privacy_notice(conversation, text=self._privacy_notice, now=now)
             replies.extend(
@@ -656,6 +640,21 @@ class ConversationRouter:
         if finish.queued:
             self._events.publish(QueueChanged(conversation_id))
         await self._replies.send_claimed(deliveries)
+
+
+def _back_to_bot_if_resolved(
+    session: AsyncSession, conversation: Conversation, now: datetime
+) -> None:
+    """A resolved conversation the customer writes in again is the bot's again."""
+    if conversation.state == ConversationState.RESOLVED:
+        transition(
+            session,
+            conversation,
+            ConversationState.BOT,
+            actor=Actor.CUSTOMER,
+            reason="customer wrote again",
+            at=now,
+        )
 
 
 def turn_metadata(channel: Channel, language: str, address: str | None) -> dict[str, Any]:
