@@ -68,9 +68,20 @@ class RasaWebchat(Widget):
         return rasa_webchat_widget(gateway_url)
 
     async def open(self) -> None:
-        if not await self.page.locator(".rw-new-message").is_visible():
+        # After a reload the widget restores its own open state once mounted; reading the input
+        # before the launcher is drawn would take "not mounted yet" for "closed", and the click
+        # would then close the restored window.
+        await expect(self.page.locator(".rw-launcher, .rw-new-message").first).to_be_visible()
+        message_box = self.page.locator(".rw-new-message")
+        for _attempt in range(3):
+            if await message_box.is_visible():
+                break
             await self.page.locator(".rw-launcher").click()
-        await expect(self.page.locator(".rw-new-message")).to_be_enabled()
+            try:
+                await expect(message_box).to_be_visible(timeout=2_000)
+            except AssertionError:
+                continue
+        await expect(message_box).to_be_enabled()
 
     async def say(self, text: str) -> None:
         await self.page.locator(".rw-new-message").fill(text)
