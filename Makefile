@@ -77,6 +77,7 @@ run: setup db-upgrade model
 
 run-scaled: export DATABASE_URL = $(SCALED_DATABASE_URL)
 run-scaled: export REDIS_URL = $(SCALED_REDIS_URL)
+run-scaled: export TURNS_IN_WORKERS = true
 run-scaled: export ACTION_ENDPOINT_URL = http://localhost:5055/webhook
 run-scaled: export RASA_TRACKER_DB_HOST = $(SCALED_PG_HOST)
 run-scaled: export RASA_TRACKER_DB_PORT = $(SCALED_PG_PORT)

@@ -3,9 +3,10 @@
 A channel parses and verifies what its vendor sent into an `InboundMessage` and calls `take`:
 the message is committed once (a redelivery is reported as a duplicate), put to the sender's
 rate limit, and routed. Vendors' webhooks are answered as soon as the message is stored, so
-their messages are routed in the background; web chat's customer waits on an open socket, so
-its messages are routed before `take` returns (`now=True`). Messages the bot must not see
-(STOP, /start, an edit) are `record`ed; the system's own answers to them are `reply_later`.
+their messages are routed in the background (or by worker processes: bot/turn_worker.py); web
+chat's customer waits on an open socket, so its messages are routed before `take` returns
+(`now=True`). Messages the bot must not see (STOP, /start, an edit) are `record`ed; the
+system's own answers to them are `reply_later`.
 """
 
 from __future__ import annotations
@@ -59,8 +60,11 @@ class Inbox:
         outbox: Outbox,
         rate_limiter: RateLimiter | None,
         background: BackgroundTasks,
+        routed_by_workers: frozenset[Channel] = frozenset(),
     ) -> None:
         self._session_factory = session_factory
+        # Channels whose stored messages worker processes take from the store (bot/turn_worker.py)
+        self._routed_by_workers = routed_by_workers
         self._router = router
         self._replies = replies
         self._outbox = outbox
@@ -88,7 +92,8 @@ class Inbox:
             return Taken.DUPLICATE
         if received.rate_limited:
             return Taken.RATE_LIMITED
-        self.route_later(received.conversation_id)
+        if inbound.channel not in self._routed_by_workers:
+            self.route_later(received.conversation_id)
         return Taken.ACCEPTED
 
     async def record(self, inbound: InboundMessage, *, limited: bool = False) -> Received | None:

@@ -1,8 +1,9 @@
 """Operational metrics in Prometheus' text format (`GET /metrics`).
 
 Counters and the turn-latency histogram are counted as things happen, in a registry of the
-app's own (several apps in one process, as in tests, do not share counts). Queue depth is read
-from the store at scrape time, so it is right whichever instance did the work.
+app's own (several apps in one process, as in tests, do not share counts). Queue depth and the
+turns waiting (backpressure) are read from the store at scrape time, so they are right whichever
+instance or worker did the work.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.lifecycle import HUMAN_STATES
 from bot.store.models import Conversation
+from bot.turn_claims import Backlog
 
 TURN_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -69,6 +71,21 @@ class Metrics:
             ["state", "tier"],
             registry=self.registry,
         )
+        self.turns_waiting = Gauge(
+            "caricom_turns_waiting",
+            "Customer messages stored whose turn is not done yet (backpressure).",
+            registry=self.registry,
+        )
+        self.turn_oldest_waiting = Gauge(
+            "caricom_turn_oldest_waiting_seconds",
+            "How long the oldest customer message waiting for its turn has waited.",
+            registry=self.registry,
+        )
+
+    def record_backlog(self, backlog: Backlog) -> None:
+        """Turns waiting in the store: what workers (or the gateway) have not got to yet."""
+        self.turns_waiting.set(backlog.waiting)
+        self.turn_oldest_waiting.set(backlog.oldest_seconds)
 
     async def refresh_from_store(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         """Read the gauges that describe the store rather than this process."""
@@ -100,4 +117,5 @@ async def metrics(request: Request) -> Response:
             return PlainTextResponse("metrics need the bearer token", status_code=401)
     collected: Metrics = services.metrics
     await collected.refresh_from_store(services.session_factory)
+    collected.record_backlog(await services.router.backlog())
     return Response(collected.render(), media_type=CONTENT_TYPE_LATEST)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,7 +58,7 @@ from bot.store.models import (
     utcnow,
 )
 from bot.system_texts import TextKey
-from bot.turn_claims import TurnClaims
+from bot.turn_claims import Backlog, TurnClaims
 
 logger = logging.getLogger(__name__)
 
@@ -197,9 +197,21 @@ class ConversationRouter:
         """This process is routing the conversation now, or about to."""
         return conversation_id in self._turn_locks
 
-    async def pending_conversations(self, *, older_than: timedelta = timedelta(0)) -> list[int]:
+    async def pending_conversations(
+        self,
+        *,
+        older_than: timedelta = timedelta(0),
+        channels: Collection[Channel] | None = None,
+        untried_only: bool = False,
+    ) -> list[int]:
         """Conversations with a customer message no instance is routing (see TurnClaims)."""
-        return await self._claims.pending_conversations(older_than=older_than)
+        return await self._claims.pending_conversations(
+            older_than=older_than, channels=channels, untried_only=untried_only
+        )
+
+    async def backlog(self) -> Backlog:
+        """Customer messages whose turn is not done yet (see TurnClaims)."""
+        return await self._claims.backlog()
 
     async def _route_next(self, conversation_id: int) -> bool:
         """Claim and route the oldest message not yet routed; False when there is none to take.

@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     TURN_LEASE_SECONDS: float = Field(default=60.0, gt=0)
     # How often stalled customer messages (an instance died mid-turn) are looked for.
     TURN_SWEEP_SECONDS: float = Field(default=10.0, gt=0)
+    # Vendor channels' turns (SMS, WhatsApp, Telegram) run in `caricom worker` processes that
+    # claim them from the store; the gateway then only stores and acknowledges, so a backlog of
+    # turns never delays an acknowledgement. Web chat's customers wait on an open socket: their
+    # turns stay in the gateway. Needs REDIS_URL (consoles follow workers' turns through it).
+    TURNS_IN_WORKERS: bool = False
+    # Turns one worker process runs at once (more wait in the store, visible in /metrics).
+    TURN_WORKER_CONCURRENCY: int = Field(default=8, ge=1)
+    # How often a worker looks for new customer messages.
+    TURN_WORKER_POLL_SECONDS: float = Field(default=0.05, gt=0)
     # Times a customer message may be taken for routing (a crash or an error each time) before
     # it is given up and the conversation handed to a person, so the messages after it move on.
     ROUTE_MAX_ATTEMPTS: int = Field(default=3, ge=1)
@@ -268,6 +277,15 @@ class Settings(BaseSettings):
         for address in [self.ALERT_EMAIL_FROM or "", *self.alert_email_recipients]:
             if address and not re.fullmatch(r"[^@\s,]+@[^@\s,]+", address):
                 raise ValueError(f"not an email address: {address!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _workers_share_redis(self) -> Settings:
+        if self.TURNS_IN_WORKERS and not self.REDIS_URL:
+            raise ValueError(
+                "TURNS_IN_WORKERS is set: set REDIS_URL too (the consoles follow the turns "
+                "workers run through Redis)"
+            )
         return self
 
     @property

@@ -10,14 +10,25 @@ every time can be given up on (bot/router.py).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.store.models import Message, TurnStatus, utcnow
+from bot.messages import Channel
+from bot.store.models import Conversation, Message, TurnStatus, utcnow
 
 logger = logging.getLogger("bot.router")  # turn events read as one story in the logs
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Turns waiting: the backpressure operators watch (`/metrics`, `/readyz`)."""
+
+    waiting: int  # customer messages stored and not yet answered or handed on
+    oldest_seconds: float  # how long the oldest of them has waited; 0 with none
 
 
 class TurnClaims:
@@ -37,31 +48,61 @@ class TurnClaims:
         """How long a claim holds before another instance may take the message over."""
         return self._turn_lease
 
-    async def pending_conversations(self, *, older_than: timedelta = timedelta(0)) -> list[int]:
+    async def pending_conversations(
+        self,
+        *,
+        older_than: timedelta = timedelta(0),
+        channels: Collection[Channel] | None = None,
+        untried_only: bool = False,
+    ) -> list[int]:
         """Conversations with a customer message no instance is routing.
 
         Stored at least `older_than` ago and not yet routed (a restart, or a lost `process`
-        call), or claimed by an instance whose lease ran out (it died mid-turn).
+        call), or claimed by an instance whose lease ran out (it died mid-turn). `channels`:
+        only conversations on those. `untried_only`: only messages never taken for routing, so
+        a worker looking for new work often does not retry a failing turn as often
+        (failures are retried by the slower sweep, as on the gateway).
         """
         now = utcnow()
+        pending = and_(
+            Message.turn_status == TurnStatus.PENDING,
+            Message.created_at <= now - older_than,
+        )
+        if untried_only:
+            waiting = and_(pending, Message.route_attempts == 0)
+        else:
+            waiting = or_(
+                pending,
+                and_(
+                    Message.turn_status == TurnStatus.ROUTING,
+                    Message.turn_lease_until < now,
+                ),
+            )
+        query = select(Message.conversation_id).where(waiting).distinct()
+        if channels is not None:
+            query = query.join(Conversation, Conversation.id == Message.conversation_id).where(
+                Conversation.channel.in_(list(channels))
+            )
         async with self._session_factory() as session:
-            rows = await session.execute(
-                select(Message.conversation_id)
-                .where(
-                    or_(
-                        and_(
-                            Message.turn_status == TurnStatus.PENDING,
-                            Message.created_at <= now - older_than,
-                        ),
-                        and_(
-                            Message.turn_status == TurnStatus.ROUTING,
-                            Message.turn_lease_until < now,
-                        ),
+            rows = await session.execute(query)
+            return list(rows.scalars())
+
+    async def backlog(self) -> Backlog:
+        """Customer messages whose turn is not done yet, and how long the oldest has waited."""
+        async with self._session_factory() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(Message.created_at)).where(
+                        Message.turn_status.in_([TurnStatus.PENDING, TurnStatus.ROUTING])
                     )
                 )
-                .distinct()
-            )
-            return list(rows.scalars())
+            ).one()
+        if oldest is None:
+            return Backlog(waiting=0, oldest_seconds=0.0)
+        if oldest.tzinfo is None:  # SQLite hands aggregates back naive (stored as UTC)
+            oldest = oldest.replace(tzinfo=UTC)
+        waited = (utcnow() - oldest).total_seconds()
+        return Backlog(waiting=int(count), oldest_seconds=max(waited, 0.0))
 
     async def claim(self, message_id: int, now: datetime) -> int | None:
         """Take the message for this instance: of instances racing, exactly one gets it.

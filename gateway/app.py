@@ -21,6 +21,7 @@ from bot.logs import configure_logging
 from bot.loop_failures import LoopFailures
 from bot.settings import Settings, get_settings
 from bot.store.migrate import ensure_schema_current
+from bot.turn_worker import LIVE_CHANNELS
 from channels.webchat import socket_buffer_bytes
 from channels.webchat_uploads import UPLOAD_PATH
 from gateway import health
@@ -136,10 +137,12 @@ async def _resume_pending_turns(services: Services, *, every: float) -> None:
     """
     older_than = timedelta(0)
     failures = LoopFailures(logger, "turn.sweep_failed")
+    # With workers, they take the vendor channels' messages; this process only its live ones.
+    channels = LIVE_CHANNELS if services.settings.TURNS_IN_WORKERS else None
     while True:
         try:
             for conversation_id in await services.router.pending_conversations(
-                older_than=older_than
+                older_than=older_than, channels=channels
             ):
                 if services.router.is_processing(conversation_id):
                     continue  # this process is on it; its loop takes the rest

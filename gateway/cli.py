@@ -146,6 +146,27 @@ def model_path() -> None:
     typer.echo(assistant_model.model_path())
 
 
+@app.command("worker")
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option("--metrics-port", help="Serve this worker's counters on 127.0.0.1:PORT."),
+    ] = None,
+) -> None:
+    """Route SMS, WhatsApp and Telegram turns taken from the store (TURNS_IN_WORKERS=true)."""
+    from gateway.worker import run_worker
+
+    settings = get_settings()
+    if not settings.TURNS_IN_WORKERS:
+        typer.echo(
+            "caricom worker: set TURNS_IN_WORKERS=true (and REDIS_URL) for the gateways and the "
+            "workers alike; without it the gateways route every turn themselves.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    asyncio.run(run_worker(settings, metrics_port=metrics_port))
+
+
 @app.command("announce")
 def announce(timeout: float = 300.0) -> None:
     """Wait until the gateway is ready (store and assistant), then print where to find it."""

@@ -19,7 +19,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """The store and the assistant can be reached (503 with what is down otherwise)."""
+    """The store and the assistant can be reached (503 with what is down otherwise).
+
+    With the store up, `turns` tells how many customer messages wait for their turn and how
+    long the oldest has waited.
+    """
     services: Services = request.app.state.services
     checks: dict[str, str] = {}
     try:
@@ -29,7 +33,12 @@ async def readyz(request: Request) -> JSONResponse:
         checks["store"] = f"unreachable: {type(error).__name__}"
     checks["assistant"] = "ok" if await services.rasa.is_ready() else "unreachable"
     ready = all(value == "ok" for value in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
+    if checks["store"] == "ok":
+        # Backpressure, for whoever decides to add workers: not a reason to refuse traffic.
+        backlog = await services.router.backlog()
+        body["turns"] = {
+            "waiting": backlog.waiting,
+            "oldest_waiting_seconds": round(backlog.oldest_seconds, 3),
+        }
+    return JSONResponse(body, status_code=200 if ready else 503)

@@ -32,6 +32,7 @@ from bot.replies import ReplyService
 from bot.router import ConversationRouter
 from bot.settings import Settings
 from bot.store.db import create_engine, create_session_factory
+from bot.turn_worker import WORKER_CHANNELS
 from channels.contract import ChannelAdapter, ChannelDeps
 from channels.registry import build_channels
 from gateway.clocks import alerting, response_clock
@@ -160,7 +161,8 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         metrics=metrics,
         turn_lease=timedelta(seconds=settings.TURN_LEASE_SECONDS),
         route_max_attempts=settings.ROUTE_MAX_ATTEMPTS,
-        # Several instances share the store only with Redis between them (README).
+        # Several instances share the store only with Redis between them (README); workers
+        # need it too (bot/settings.py).
         other_instances=settings.REDIS_URL is not None,
         privacy_notice=settings.PRIVACY_NOTICE,
         choose_team=table.team_for,
@@ -174,6 +176,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         outbox=outbox,
         rate_limiter=rate_limiter,
         background=background,
+        routed_by_workers=WORKER_CHANNELS if settings.TURNS_IN_WORKERS else frozenset(),
     )
     files = file_store_from_settings(settings)
     file_links = FileLinks(settings.FILE_LINK_SECRET)

@@ -274,6 +274,10 @@ def test_compose_commands_match_the_procfiles() -> None:
     assert not rasa_command_problems(services["rasa"]["command"], "rasa")
     assert not rasa_command_problems(services["actions"]["command"], "actions")
     assert not cli_command_problems(" ".join(services["migrate"]["command"]))
+    worker = services["worker"]["command"]
+    assert worker[1:] == procfile(ROOT / "Procfile.scaled")["worker_a"][1:]
+    assert not cli_command_problems(" ".join(worker))
+    assert services["worker"]["environment"]["TURNS_IN_WORKERS"] == "true"
 
 
 def test_compose_paths_exist() -> None:
@@ -316,11 +320,14 @@ def test_systemd_units_start_what_the_procfiles_start() -> None:
     assert not rasa_command_problems(unit_command(SYSTEMD / "caricom-rasa.service"), "rasa")
     actions = SYSTEMD / "caricom-actions.service"
     assert not rasa_command_problems(unit_command(actions), "actions")
+    worker = unit_command(SYSTEMD / "caricom-worker@.service")
+    assert worker[1:] == procfile(ROOT / "Procfile.scaled")["worker_a"][1:]
+    assert not cli_command_problems(" ".join(worker))
 
 
 def test_systemd_units_refer_to_files_that_exist() -> None:
     units = sorted(SYSTEMD.glob("*.service"))
-    assert len(units) == 3
+    assert len(units) == 4
     for path in units:
         assert not missing_paths(paths_in_unit(path)), path.name
         for env_file in unit(path)["Service"].get("EnvironmentFile", []):

@@ -1,4 +1,5 @@
-"""kill -9 one of two gateway instances under load, then start it again: nothing is lost.
+"""kill -9 one of two gateway instances (or turn workers) under load, then start it again:
+nothing is lost.
 
 Customers write by SMS, WhatsApp and Telegram to both instances (as a load balancer spreads
 them) while the real assistant answers. Instance A is killed with SIGKILL mid-load, so turns
@@ -18,7 +19,7 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from bot.messages import Channel, Direction
 from bot.store.db import create_engine, create_session_factory
 from bot.store.models import Delivery, DeliveryStatus, Message, TurnStatus
 from tests.scale.conftest import TEST_REDIS_URL
-from tests.support.gateway_process import GatewayProcess
+from tests.support.gateway_process import GatewayProcess, WorkerProcess
 from tests.support.net import eventually
 from tests.support.telegram_standin import (
     WEBHOOK_SECRET,
@@ -163,18 +164,15 @@ async def stand_ins() -> AsyncIterator[tuple[TwilioStandIn, TelegramStandIn]]:
         yield twilio, telegram
 
 
-async def test_a_killed_instance_loses_no_message_and_sends_no_reply_twice(
+def _environment(
     postgres_url: str,
     redis_prefix: str,
     rasa_stack: RasaStack,
     stand_ins: tuple[TwilioStandIn, TelegramStandIn],
-    tmp_path: Path,
-) -> None:
+    **extra: str,
+) -> dict[str, str]:
     twilio_api, telegram_api = stand_ins
-    # Twilio takes a while to answer, so the kill finds sends in flight: Twilio has them, the
-    # killed instance never hears so.
-    twilio_api.delay = 0.15
-    env = {
+    return {
         "ENVIRONMENT": "test",
         "LOG_LEVEL": "INFO",  # the outbox's reconciliations are counted from the logs
         "DATABASE_URL": postgres_url,
@@ -192,40 +190,39 @@ async def test_a_killed_instance_loses_no_message_and_sends_no_reply_twice(
         "DELIVERY_LEASE_SECONDS": LEASE_SECONDS,
         "TURN_SWEEP_SECONDS": "1",
         **{key: str(value) for key, value in twilio_settings(twilio_api.url).items()},
+        **extra,
     }
-    a = GatewayProcess(env=env, log_path=tmp_path / "gateway-a.log").start()
-    b = GatewayProcess(env=env, log_path=tmp_path / "gateway-b.log").start()
+
+
+async def _load_with(load: Load, crash: Callable[[], Awaitable[None]]) -> None:
+    """Twelve customers on three channels write to both gateways while `crash` runs."""
+    stop_at = time.monotonic() + LOAD_SECONDS
+    writers = [
+        *(_sms_writer(load, f"+1246555{i:04d}") for i in range(6)),
+        *(_whatsapp_writer(load, f"+1868555{i:04d}") for i in range(3)),
+        *(_telegram_writer(load, 7_000_000 + i) for i in range(3)),
+    ]
+    customers = [_customer(load, write, seed, stop_at) for seed, write in enumerate(writers)]
+    await asyncio.gather(crash(), *customers)
+    # The vendors retry what was never acknowledged, until it is.
+    for message in load.messages:
+        while not message.acknowledged:
+            await load.offer(message, load.gateways[1])
+
+
+async def _nothing_lost_or_sent_twice(
+    load: Load,
+    postgres_url: str,
+    stand_ins: tuple[TwilioStandIn, TelegramStandIn],
+    logs_in: Path,
+) -> str:
+    """Every acknowledged message stored once and answered, every reply sent once; a summary."""
+    twilio_api, telegram_api = stand_ins
+    acknowledged = {(m.channel, m.external_id) for m in load.messages}
+    assert len(acknowledged) == len(load.messages) > 100
     engine = create_engine(postgres_url)
     sessions = create_session_factory(engine)
     try:
-        async with httpx.AsyncClient(timeout=10) as http:
-            load = Load(twilio=TwilioWebhookSender(a.url), http=http, gateways=[a, b])
-            stop_at = time.monotonic() + LOAD_SECONDS
-            writers = [
-                *(_sms_writer(load, f"+1246555{i:04d}") for i in range(6)),
-                *(_whatsapp_writer(load, f"+1868555{i:04d}") for i in range(3)),
-                *(_telegram_writer(load, 7_000_000 + i) for i in range(3)),
-            ]
-            customers = [
-                _customer(load, write, seed, stop_at) for seed, write in enumerate(writers)
-            ]
-
-            async def crash() -> None:
-                await asyncio.sleep(KILL_AT)
-                a.kill()
-                await asyncio.sleep(RESTART_AT - KILL_AT)
-                await asyncio.to_thread(a.start)
-
-            await asyncio.gather(crash(), *customers)
-            assert load.refused, "the kill landed outside the load: nothing was refused"
-            # The vendors retry what was never acknowledged, until it is.
-            for message in load.messages:
-                while not message.acknowledged:
-                    await load.offer(message, b)
-            await load.twilio.close()
-
-        acknowledged = {(m.channel, m.external_id) for m in load.messages}
-        assert len(acknowledged) == len(load.messages) > 100
 
         async def all_answered() -> bool:
             async with sessions() as session:
@@ -253,30 +250,103 @@ async def test_a_killed_instance_loses_no_message_and_sends_no_reply_twice(
 
         async with sessions() as session:
             deliveries = list(await session.scalars(select(Delivery)))
-        by_channel = Counter(d.channel for d in deliveries)
-        assert all(by_channel[c] > 0 for c in (Channel.SMS, Channel.WHATSAPP, Channel.TELEGRAM))
-
-        twilio_ids = {
-            d.provider_message_id
-            for d in deliveries
-            if d.channel in (Channel.SMS, Channel.WHATSAPP)
-        }
-        twilio_sent = [m["Sid"] for m in twilio_api.sent]
-        assert len(twilio_sent) == len(twilio_ids), "a Twilio reply went out twice (or was lost)"
-        assert set(twilio_sent) == twilio_ids
-
-        telegram_deliveries = [d for d in deliveries if d.channel == Channel.TELEGRAM]
-        logs = "".join(log.read_text() for log in sorted(tmp_path.glob("*.log")))  # noqa: ASYNC240
-        resent_in_doubt = logs.count("outbox.resent_in_doubt")
-        extra = len(telegram_api.messages) - len(telegram_deliveries)
-        assert 0 <= extra <= resent_in_doubt, (extra, resent_in_doubt)
-        reconciled = logs.count("outbox.reconciled")
-        print(  # shown with -s: what the kill did
-            f"messages={len(load.messages)} refused={dict(load.refused)} "
-            f"deliveries={dict(by_channel)} reconciled_at_twilio={reconciled} "
-            f"telegram_resent_in_doubt={resent_in_doubt} telegram_extra={extra}"
-        )
+            taken_over = await session.scalar(
+                select(func.count()).select_from(Message).where(Message.route_attempts > 1)
+            )
     finally:
         await engine.dispose()
+    by_channel = Counter(d.channel for d in deliveries)
+    assert all(by_channel[c] > 0 for c in (Channel.SMS, Channel.WHATSAPP, Channel.TELEGRAM))
+
+    twilio_ids = {
+        d.provider_message_id for d in deliveries if d.channel in (Channel.SMS, Channel.WHATSAPP)
+    }
+    twilio_sent = [m["Sid"] for m in twilio_api.sent]
+    assert len(twilio_sent) == len(twilio_ids), "a Twilio reply went out twice (or was lost)"
+    assert set(twilio_sent) == twilio_ids
+
+    telegram_deliveries = [d for d in deliveries if d.channel == Channel.TELEGRAM]
+    logs = "".join(log.read_text() for log in sorted(logs_in.glob("*.log")))  # noqa: ASYNC240
+    resent_in_doubt = logs.count("outbox.resent_in_doubt")
+    extra = len(telegram_api.messages) - len(telegram_deliveries)
+    assert 0 <= extra <= resent_in_doubt, (extra, resent_in_doubt)
+    return (
+        f"messages={len(load.messages)} refused={dict(load.refused)} "
+        f"deliveries={dict(by_channel)} turns_taken_over={taken_over} "
+        f"reconciled_at_twilio={logs.count('outbox.reconciled')} "
+        f"telegram_resent_in_doubt={resent_in_doubt} telegram_extra={extra}"
+    )
+
+
+async def test_a_killed_instance_loses_no_message_and_sends_no_reply_twice(
+    postgres_url: str,
+    redis_prefix: str,
+    rasa_stack: RasaStack,
+    stand_ins: tuple[TwilioStandIn, TelegramStandIn],
+    tmp_path: Path,
+) -> None:
+    twilio_api, _ = stand_ins
+    # Twilio takes a while to answer, so the kill finds sends in flight: Twilio has them, the
+    # killed instance never hears so.
+    twilio_api.delay = 0.15
+    env = _environment(postgres_url, redis_prefix, rasa_stack, stand_ins)
+    a = GatewayProcess(env=env, log_path=tmp_path / "gateway-a.log").start()
+    b = GatewayProcess(env=env, log_path=tmp_path / "gateway-b.log").start()
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            load = Load(twilio=TwilioWebhookSender(a.url), http=http, gateways=[a, b])
+
+            async def crash() -> None:
+                await asyncio.sleep(KILL_AT)
+                a.kill()
+                await asyncio.sleep(RESTART_AT - KILL_AT)
+                await asyncio.to_thread(a.start)
+
+            await _load_with(load, crash)
+            assert load.refused, "the kill landed outside the load: nothing was refused"
+            await load.twilio.close()
+        print(await _nothing_lost_or_sent_twice(load, postgres_url, stand_ins, tmp_path))
+    finally:
         a.stop()
         b.stop()
+
+
+async def test_a_killed_turn_worker_loses_no_message_and_sends_no_reply_twice(
+    postgres_url: str,
+    redis_prefix: str,
+    rasa_stack: RasaStack,
+    stand_ins: tuple[TwilioStandIn, TelegramStandIn],
+    tmp_path: Path,
+) -> None:
+    """The same load with turns in two workers (TURNS_IN_WORKERS); one is killed and restarted.
+
+    The gateways only store and acknowledge, so nothing is refused; what the killed worker held
+    (turns mid-way, replies mid-send) is taken over by the other once its lease runs out.
+    """
+    twilio_api, _ = stand_ins
+    twilio_api.delay = 0.15
+    env = _environment(postgres_url, redis_prefix, rasa_stack, stand_ins, TURNS_IN_WORKERS="true")
+    processes = [
+        GatewayProcess(env=env, log_path=tmp_path / "gateway-a.log").start(),
+        GatewayProcess(env=env, log_path=tmp_path / "gateway-b.log").start(),
+        WorkerProcess(env=env, log_path=tmp_path / "worker-a.log").start(),
+        WorkerProcess(env=env, log_path=tmp_path / "worker-b.log").start(),
+    ]
+    a, b, worker_a, _ = processes
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            load = Load(twilio=TwilioWebhookSender(a.url), http=http, gateways=[a, b])
+
+            async def crash() -> None:
+                await asyncio.sleep(KILL_AT)
+                worker_a.kill()
+                await asyncio.sleep(RESTART_AT - KILL_AT)
+                await asyncio.to_thread(worker_a.start)
+
+            await _load_with(load, crash)
+            assert not load.refused  # the gateways never stopped acknowledging
+            await load.twilio.close()
+        print(await _nothing_lost_or_sent_twice(load, postgres_url, stand_ins, tmp_path))
+    finally:
+        for process in processes:
+            process.stop()

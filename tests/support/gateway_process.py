@@ -1,4 +1,5 @@
-"""The gateway as its own uvicorn process, as in production: to kill it, restart it, weigh it.
+"""The gateway (or a turn worker) as its own process, as in production: to kill it, restart it,
+weigh it.
 
 The in-process gateway (`tests.support.gateway`) is quicker and lets a test poke its services,
 but it cannot be killed with SIGKILL or have its memory read apart from the test's own.
@@ -57,18 +58,24 @@ class GatewayProcess:
         }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
-                "--host", "127.0.0.1", "--port", str(self.port),
-                "--no-access-log", "--log-level", "warning",
-            ],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            self.command(), cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         log.close()
-        if not wait_for_http(f"{self.url}/readyz", timeout=STARTUP_SECONDS):
+        if not wait_for_http(self.ready_url, timeout=STARTUP_SECONDS):
             self.stop()
-            raise RuntimeError(f"the gateway did not start:\n{self.logs()}")
+            raise RuntimeError(f"{type(self).__name__} did not start:\n{self.logs()}")
         return self
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+
+    @property
+    def ready_url(self) -> str:
+        return f"{self.url}/readyz"
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks run, leases and in-flight work are left as they are."""
@@ -88,3 +95,14 @@ class GatewayProcess:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+
+
+class WorkerProcess(GatewayProcess):
+    """A turn worker (`caricom worker`), ready once its counters are served on `port`."""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gateway.cli", "worker", "--metrics-port", str(self.port)]
+
+    @property
+    def ready_url(self) -> str:
+        return f"{self.url}/metrics"
