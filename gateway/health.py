@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bot.store.db import ping
 from gateway.services import Services
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
@@ -36,9 +40,13 @@ async def readyz(request: Request) -> JSONResponse:
     body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
     if checks["store"] == "ok":
         # Backpressure, for whoever decides to add workers: not a reason to refuse traffic.
-        backlog = await services.router.backlog()
-        body["turns"] = {
-            "waiting": backlog.waiting,
-            "oldest_waiting_seconds": round(backlog.oldest_seconds, 3),
-        }
+        try:
+            backlog = await services.router.backlog()
+        except Exception as error:  # the store went away since the ping: the next probe tells
+            logger.warning("readyz.backlog_unread error=%s", type(error).__name__)
+        else:
+            body["turns"] = {
+                "waiting": backlog.waiting,
+                "oldest_waiting_seconds": round(backlog.oldest_seconds, 3),
+            }
     return JSONResponse(body, status_code=200 if ready else 503)
