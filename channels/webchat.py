@@ -10,7 +10,8 @@ payload) is ignored silently, as Rasa's own channel does.
 
 The session id is a secret the server issues (see channels/webchat_sessions.py): a presented one
 the server did not issue is answered with a new one in `session_confirm`, and it is never logged.
-Every socket of a session joins a room named by the session id (Rasa's "session persistence"),
+Every socket of a session joins a room named by the session's address, the id's hash
+(bot/webchat_address.py: the store never holds the id) (Rasa's "session persistence"),
 so a customer who reloads the page continues the same conversation and gets later messages, a
 rep's reply included. Replies written while no socket of the session is connected wait in the
 outbox until one reconnects. With several
@@ -51,6 +52,7 @@ from bot.sending import ChannelSender, Offline, OutboundJob, Outcome, Sent
 from bot.settings import Settings
 from bot.system_texts import TextKey
 from bot.text import clean_customer_text
+from bot.webchat_address import webchat_address
 from channels.contract import BackgroundLoop, ChannelDeps
 from channels.webchat_presence import RedisPresence
 from channels.webchat_sessions import WebChatSessions
@@ -264,7 +266,9 @@ class WebChatChannel:
         await self._sio.save_session(sid, {"session_id": session_id})
         await self._sio.emit("session_confirm", session_id, to=sid)
         if self._inbox is not None:
-            await self._inbox.came_back(Channel.WEBCHAT, session_id, reachable=self.reachable)
+            await self._inbox.came_back(
+                Channel.WEBCHAT, webchat_address(session_id), reachable=self.reachable
+            )
 
     async def _user_uttered(self, sid: str, *args: Any) -> None:
         data = args[0] if args else None
@@ -308,7 +312,7 @@ class WebChatChannel:
             taken = await self._inbox.take(
                 InboundMessage(
                     channel=Channel.WEBCHAT,
-                    address=session_id,
+                    address=webchat_address(session_id),
                     text=text,
                     language_hint=browser_language(data),
                 ),
@@ -360,11 +364,13 @@ class WebChatChannel:
         if len(joined) >= self._max_sessions:
             return False
         joined.add(session_id)
-        await self._sio.enter_room(sid, session_id)
+        # The room, like the conversation, is known by the session's hash (bot/webchat_address).
+        address = webchat_address(session_id)
+        await self._sio.enter_room(sid, address)
         if self.presence is None:
             return True
         try:
-            await self.presence.joined(session_id)
+            await self.presence.joined(address)
         except RedisError:
             # Counted here already: the next refresh records it once Redis is back.
             logger.exception("webchat.presence_join_failed sid=%s", sid)
@@ -378,7 +384,7 @@ class WebChatChannel:
             return
         for session_id in joined:
             try:
-                await self.presence.left(session_id)
+                await self.presence.left(webchat_address(session_id))
             except RedisError:
                 # Redis away: the entry runs out by itself once no longer refreshed.
                 logger.exception("webchat.presence_leave_failed sid=%s", sid)
@@ -426,5 +432,5 @@ class WebChatChannel:
             logger.warning("webchat.presence_unknown error=%s", error)
             return False
 
-    def _is_connected(self, session_id: str) -> bool:
-        return any(True for _ in self._sio.manager.get_participants(NAMESPACE, session_id))
+    def _is_connected(self, address: str) -> bool:
+        return any(True for _ in self._sio.manager.get_participants(NAMESPACE, address))

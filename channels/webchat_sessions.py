@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.messages import Channel
 from bot.store.models import Conversation
+from bot.webchat_address import webchat_address
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,8 @@ class WebChatSessions:
         async with self._session_factory() as session:
             found = await session.scalar(
                 select(Conversation.id).where(
-                    Conversation.channel == Channel.WEBCHAT, Conversation.address == session_id
+                    Conversation.channel == Channel.WEBCHAT,
+                    Conversation.address == webchat_address(session_id),
                 )
             )
         return found is not None

@@ -23,6 +23,7 @@ from bot.files.store import FileStore, new_key
 from bot.inbox import Inbox, Taken
 from bot.messages import Attachment, Channel, InboundMessage
 from bot.rate_limit import RateLimiter
+from bot.webchat_address import webchat_address
 from channels.webchat_sessions import WebChatSessions
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,10 @@ def upload_routes(
         try:
             taken = await inbox.take(
                 InboundMessage(
-                    channel=Channel.WEBCHAT, address=session_id, text="", attachments=(attachment,)
+                    channel=Channel.WEBCHAT,
+                    address=webchat_address(session_id),
+                    text="",
+                    attachments=(attachment,),
                 ),
                 now=True,
             )

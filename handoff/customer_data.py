@@ -27,6 +27,8 @@ from bot.store.models import (
     LoggedInteraction,
     rasa_sender_id,
 )
+from bot.webchat_address import PREFIX as WEBCHAT_ADDRESS_PREFIX
+from bot.webchat_address import webchat_address
 from handoff.errors import ChannelUnavailable, Conflict, NotFound
 from handoff.export_pages import plain_value
 from handoff.retention import (
@@ -49,6 +51,8 @@ async def find_contact(session: AsyncSession, reference: str) -> Contact:
         found = await session.scalar(select(Contact).where(Contact.phone == reference))
     elif ":" in reference:
         channel, _, address = reference.partition(":")
+        if channel == Channel.WEBCHAT and not address.startswith(WEBCHAT_ADDRESS_PREFIX):
+            address = webchat_address(address)  # the customer's session id: stored hashed
         if channel in {c.value for c in Channel}:
             found = await session.scalar(
                 select(Contact)

@@ -60,9 +60,9 @@ async def gateway(rasa_stack: RasaStack, sqlite_url: str) -> AsyncIterator[LiveG
         yield gateway
 
 
-async def _conversation(gateway: LiveGateway, session_id: str) -> Conversation:
+async def _conversation(gateway: LiveGateway, address: str) -> Conversation:
     async with gateway.services.session_factory() as session:
-        found = await session.scalar(select(Conversation).filter_by(address=session_id))
+        found = await session.scalar(select(Conversation).filter_by(address=address))
         assert found is not None
         return found
 
@@ -92,7 +92,7 @@ async def test_each_topic_in_the_customers_own_words(
     asked = [q["title"] for q in replies[-1].get("quick_replies", [])]
     assert asked == (["Yes, thanks", "No"] if intent in SELF_SERVICE_INTENTS else [])
 
-    conversation = await _conversation(gateway, customer.session_id)
+    conversation = await _conversation(gateway, customer.address)
     stored = await _messages(gateway, conversation.id)
     assert stored[0].text == words and stored[0].intent == intent
     assert stored[0].intent_confidence is not None and stored[0].intent_confidence >= 0.3
@@ -124,7 +124,7 @@ async def test_asking_for_a_person_or_complaining_queues_with_the_promise(
     assert "added this to your request" in later[0]["text"]
     await customer.close()
 
-    conversation = await _conversation(gateway, customer.session_id)
+    conversation = await _conversation(gateway, customer.address)
     assert conversation.state == ConversationState.QUEUED and conversation.escalated
     assert conversation.escalation_reason == reason and conversation.priority == priority
     assert conversation.handoff_context is not None
@@ -157,7 +157,7 @@ async def test_nonsense_gets_a_clarifying_reply_then_the_offer_of_a_person(
     handoff = await customer.say(yes["payload"])
     assert "within 24 hours" in handoff[-1]["text"]
     await customer.close()
-    conversation = await _conversation(gateway, customer.session_id)
+    conversation = await _conversation(gateway, customer.address)
     assert conversation.state == ConversationState.QUEUED
     assert conversation.escalation_reason == "repeated_fallback"
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.store.db import create_engine
 from bot.store.migrate import SchemaNotCurrent, alembic_config, ensure_schema_current, upgrade
 from bot.store.models import utcnow
+from bot.webchat_address import webchat_address as hashed_address
 
 
 async def test_an_unmigrated_database_is_refused_with_the_fix(tmp_path: Path) -> None:
@@ -30,7 +31,7 @@ async def test_migrations_reach_head(database_url: str) -> None:
     await engine.dispose()
 
 
-async def test_web_chat_conversations_from_before_get_a_label_and_keep_their_address(
+async def test_web_chat_conversations_from_before_get_a_label_and_their_address_hashed(
     database_url: str,
 ) -> None:
     # The store as it was before session ids were issued, with a web chat and an SMS customer.
@@ -61,7 +62,8 @@ async def test_web_chat_conversations_from_before_get_a_label_and_keep_their_add
         ).all()
     await engine.dispose()
     (webchat_address, label), (sms_address, no_label) = rows
-    assert webchat_address == "f00d-legacy"  # the customer's browser still holds it
+    # The customer's browser still holds the id; the store, since 0017, its hash.
+    assert webchat_address == hashed_address("f00d-legacy")
     assert re.fullmatch(r"Web visitor [0-9A-F]{4}", label)
     assert (sms_address, no_label) == ("+1246", None)
 

@@ -14,6 +14,7 @@ from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 from bot.store.models import Conversation
+from bot.webchat_address import webchat_address
 from tests.conftest import make_settings
 from tests.support.gateway import LiveGateway, running_gateway
 from tests.support.rasa_standin import running_rasa_standin
@@ -56,7 +57,7 @@ async def test_the_widget_keeps_the_session_id_the_gateway_confirms(
 
     kept = await page.evaluate("localStorage.getItem('ccw_session_id')")
     assert kept != MADE_UP and len(kept) == 32
-    assert await _addresses(gateway) == [kept]
+    assert await _addresses(gateway) == [webchat_address(kept)]
 
     await page.reload()
     await expect(status).to_have_attribute("data-state", "connected")
@@ -64,5 +65,5 @@ async def test_the_widget_keeps_the_session_id_the_gateway_confirms(
     await page.get_by_test_id("ccw-input").press("Enter")
     await expect(answers).to_have_count(2, timeout=15_000)
     assert await page.evaluate("localStorage.getItem('ccw_session_id')") == kept
-    assert await _addresses(gateway) == [kept]  # the same conversation
+    assert await _addresses(gateway) == [webchat_address(kept)]  # the same conversation
     await context.close()

@@ -2,7 +2,8 @@
 
 A client cannot choose it: a made-up id is answered with a new one, which the customer keeps
 (as Rasa's widgets do). Sessions from before keep working, since their conversation exists.
-People see a label ("Web visitor 7F3A"); the secret never reaches a rep, an export or a log.
+People see a label ("Web visitor 7F3A"); the secret never reaches a rep, an export, a log or
+the store (which holds its hash).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.messages import Channel, InboundMessage
 from bot.store.models import Contact, Conversation
+from bot.webchat_address import webchat_address
 from handoff.customer_data import export_contact
 from handoff.export import encode, records
 from handoff.packet import conversation_detail
@@ -58,7 +61,7 @@ async def test_a_made_up_session_id_is_answered_with_a_new_one(
     await victim.close()
     async with live[0].services.session_factory() as session:
         addresses = list(await session.scalars(select(Conversation.address)))
-    assert addresses == [victim.session_id]
+    assert addresses == [victim.address]
 
 
 async def test_a_session_from_before_ids_were_issued_keeps_working(
@@ -67,7 +70,9 @@ async def test_a_session_from_before_ids_were_issued_keeps_working(
     gateway = live[0]
     # A conversation a widget started with an id of its own, before the gateway issued them.
     await gateway.services.router.handle(
-        InboundMessage(channel=Channel.WEBCHAT, address="3f2b9c1e-legacy", text="hello")
+        InboundMessage(
+            channel=Channel.WEBCHAT, address=webchat_address("3f2b9c1e-legacy"), text="hello"
+        )
     )
     customer = await WebChatCustomer(session_id="3f2b9c1e-legacy").connect(gateway.url)
     assert customer.session_id == "3f2b9c1e-legacy"
@@ -78,9 +83,10 @@ async def test_a_session_from_before_ids_were_issued_keeps_working(
 
 
 async def test_people_see_a_label_never_the_session_id(
-    live: tuple[LiveGateway, RasaStandIn], caplog: pytest.LogCaptureFixture
+    live: tuple[LiveGateway, RasaStandIn], caplog: pytest.LogCaptureFixture, sqlite_url: str
 ) -> None:
     gateway = live[0]
+    store_path = Path(sqlite_url.removeprefix("sqlite:///"))
     logging.getLogger().addHandler(caplog.handler)  # the app reconfigured logging
     # The gateway's own events at every level; libraries at the level production runs at
     # (a database driver's debug lines carry every query parameter, customer texts included).
@@ -96,7 +102,7 @@ async def test_people_see_a_label_never_the_session_id(
     await customer.close()
     async with gateway.services.session_factory() as session:
         conversation = await session.scalar(select(Conversation))
-        assert conversation is not None and conversation.address == secret
+        assert conversation is not None and conversation.address == webchat_address(secret)
         detail = await conversation_detail(session=session, conversation_id=conversation.id)
         contact = await session.get(Contact, conversation.contact_id)
         assert contact is not None
@@ -115,6 +121,10 @@ async def test_people_see_a_label_never_the_session_id(
     assert caplog.records, "nothing was logged: the check would prove nothing"
     assert secret not in caplog.text
     logging.getLogger().removeHandler(caplog.handler)
+    # Nor in the store itself, its journal included: a copy of the database hands out nothing.
+    stored = b"".join(path.read_bytes() for path in store_path.parent.glob(store_path.name + "*"))
+    assert webchat_address(secret).encode() in stored  # the check reads what the store holds
+    assert secret.encode() not in stored
     # What they see instead.
     label = detail.address
     assert LABEL.match(label)

@@ -35,7 +35,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RasaS
 async def _conversation(gateway: LiveGateway, customer: WebChatCustomer) -> Conversation:
     async with gateway.services.session_factory() as session:
         found = await session.scalar(
-            select(Conversation).where(Conversation.address == customer.session_id)
+            select(Conversation).where(Conversation.address == customer.address)
         )
     assert found is not None
     return found

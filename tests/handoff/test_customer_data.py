@@ -106,7 +106,7 @@ async def _customer_conversation(desk: Desk, text: str) -> Conversation:
         await customer.close()
     async with desk.services.session_factory() as session:
         found = await session.scalar(
-            select(Conversation).where(Conversation.address == customer.session_id)
+            select(Conversation).where(Conversation.address == customer.address)
         )
         assert found is not None
         return found

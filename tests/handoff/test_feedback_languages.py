@@ -54,7 +54,7 @@ async def test_a_spanish_web_chat_customer_is_answered_in_spanish_through_to_the
         "Gracias. He pasado su consulta a nuestro equipo de soporte, y un representante le "
         "responderá aquí en un plazo de 24 horas."
     )
-    [conversation] = await desk.all(Conversation, address=customer.session_id)
+    [conversation] = await desk.all(Conversation, address=customer.address)
     assert (conversation.state, conversation.language) == (ConversationState.QUEUED, "es")
 
     [queued] = await customer.say("¿Hay alguien ahí?")
@@ -108,7 +108,7 @@ async def test_a_customer_in_a_language_the_assistant_does_not_answer_is_told_in
     english, french = promise["text"].split("\n\n")
     assert english == system_texts.text(TextKey.HANDOFF_PROMISE, "en", hours=24)
     assert french == system_texts.text(TextKey.HANDOFF_PROMISE, "fr", hours=24)
-    [conversation] = await desk.all(Conversation, address=customer.session_id)
+    [conversation] = await desk.all(Conversation, address=customer.address)
     assert conversation.escalation_reason == "unsupported_language"
     assert desk.rasa.received == []  # never asked in a language it would answer wrongly
     [queued] = await customer.say("bon dia?")

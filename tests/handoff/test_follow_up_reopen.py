@@ -229,7 +229,7 @@ async def test_a_web_chat_customer_gets_the_follow_up_live(desk: Desk) -> None:
     customer = await WebChatCustomer().connect(desk.gateway.url)
     try:
         await customer.say("I want to talk to a person")
-        [conversation] = await desk.all(Conversation, address=customer.session_id)
+        [conversation] = await desk.all(Conversation, address=customer.address)
         ann = await _sign_in(desk.http, "ann")
         wrap_up_id = await _resolved_with_follow_up(ann, conversation.id)
         await customer.receive()  # the rating question

@@ -65,7 +65,7 @@ async def handed_over(desk: Desk) -> AsyncIterator[HandedOver]:
     customer = await WebChatCustomer().connect(desk.gateway.url)
     [promise] = await customer.say("I want to talk to a person")
     assert "within 24 hours" in promise["text"]
-    [conversation] = await desk.all(Conversation, address=customer.session_id)
+    [conversation] = await desk.all(Conversation, address=customer.address)
     assert conversation.state == ConversationState.QUEUED
     rep = await desk.auth("ann")
     yield HandedOver(desk, customer, conversation.id, rep, ann.id)
@@ -186,7 +186,7 @@ async def test_a_chosen_button_counts_as_the_rating(handed_over: HandedOver) -> 
     await router.handle(
         InboundMessage(
             channel=Channel.WEBCHAT,
-            address=h.customer.session_id,
+            address=h.customer.address,
             text="Excellent",
             button_payload="5",
         )

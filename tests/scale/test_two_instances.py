@@ -56,8 +56,8 @@ async def test_a_reply_sent_by_one_instance_reaches_a_customer_on_the_other(
     customer = await WebChatCustomer().connect(a.url)
     try:
         assert await customer.say("where is my order")
-        conversation_id = await _conversation_id(a, customer.session_id)
-        assert await b.services.channel("webchat").reachable(customer.session_id)  # type: ignore[attr-defined]
+        conversation_id = await _conversation_id(a, customer.address)
+        assert await b.services.channel("webchat").reachable(customer.address)  # type: ignore[attr-defined]
 
         await b.services.replies.send(
             conversation_id,
@@ -68,11 +68,11 @@ async def test_a_reply_sent_by_one_instance_reaches_a_customer_on_the_other(
     finally:
         await customer.close()
     # Gone from every instance: the next reply waits for the customer to come back.
-    await eventually(lambda: _not_reachable(b, customer.session_id))
+    await eventually(lambda: _not_reachable(b, customer.address))
 
 
-async def _not_reachable(gateway: LiveGateway, session_id: str) -> bool:
-    return not await gateway.services.channel("webchat").reachable(session_id)  # type: ignore[attr-defined]
+async def _not_reachable(gateway: LiveGateway, address: str) -> bool:
+    return not await gateway.services.channel("webchat").reachable(address)  # type: ignore[attr-defined]
 
 
 async def _routed_texts(rasa: RasaStandIn) -> list[str]:

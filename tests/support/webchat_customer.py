@@ -11,6 +11,8 @@ from typing import Any
 
 import socketio
 
+from bot.webchat_address import webchat_address
+
 
 class WebChatCustomer:
     def __init__(self, session_id: str | None = None) -> None:
@@ -23,6 +25,12 @@ class WebChatCustomer:
         self.client.on("bot_uttered", self.inbox.put_nowait)
         self.client.on("error", self.errors.put_nowait)
         self.client.on("session_confirm", self.confirmed.put_nowait)
+
+    @property
+    def address(self) -> str:
+        """Its conversation's address in the store: the session id's hash."""
+        assert self.session_id is not None, "not confirmed yet"
+        return webchat_address(self.session_id)
 
     async def connect(self, url: str, *, request_session: bool = True) -> WebChatCustomer:
         await self.client.connect(url, transports=["websocket"])
