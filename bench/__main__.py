@@ -71,6 +71,8 @@ def main() -> None:
             if getattr(args, name) == parser.get_default(name):
                 setattr(args, name, value)
     parts = set(args.only or PARTS)
+    # Before anything starts: a worker count this gateway cannot run stops the run here.
+    args.worker_counts = worker_counts(args.turn_workers) if "acks" in parts else []
     started = time.monotonic()
     if parts & {"turns", "acks", "understanding"}:
         _rasa_parts(args, parts)
@@ -122,7 +124,7 @@ def _rasa_parts(args: argparse.Namespace, parts: set[str]) -> None:
                     settings = acknowledgements.run(
                         workdir,
                         stack,
-                        worker_counts=worker_counts(args.turn_workers),
+                        worker_counts=args.worker_counts,
                         postgres_url=args.postgres_url,
                         redis_url=args.redis_url,
                         messages=args.ack_messages,

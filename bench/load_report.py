@@ -87,6 +87,27 @@ def table(rows: list[ChannelFigures]) -> list[str]:
     return lines
 
 
+def cpu_groups(watch: ProcessWatch) -> dict[str, list[str]]:
+    """The watched processes in the groups a message's cost is told in."""
+    groups: dict[str, list[str]] = {"gateways": [], "rasa": [], "actions": []}
+    for name in watch.pids:
+        if name.startswith(("gateway", "worker")):
+            groups["gateways"].append(name)
+        elif name == "rasa server":
+            groups["rasa"].append(name)
+        elif name == "action server":
+            groups["actions"].append(name)
+    groups["postgres"] = ["postgres backends"]
+    return groups
+
+
+def cpu_ms_per_message(watch: ProcessWatch, answered: int) -> dict[str, float]:
+    return {
+        group: sum(watch.cpu_used.get(name, 0.0) for name in names) * 1000 / max(1, answered)
+        for group, names in cpu_groups(watch).items()
+    }
+
+
 def process_table(watch: ProcessWatch, seconds: float, answered: int) -> list[str]:
     """Memory and CPU of each process; CPU also in ms per message answered in the period."""
     lines = [
@@ -132,6 +153,12 @@ def print_report(
         "other users' work included)"
     )
     print("\n".join(process_table(watch, seconds, rows[-1].answered)))
+    cpu = cpu_ms_per_message(watch, rows[-1].answered)
+    print(
+        "  CPU per answered message: "
+        + ", ".join(f"{group} {ms:.1f} ms" for group, ms in cpu.items())
+        + " (gateways: both, with their turn workers)"
+    )
     print()
     callbacks = ", ".join(f"{k} {v}" for k, v in extra["twilio_status_callbacks"].items())
     print(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bench.load_report import ChannelFigures, figures
+from bench.load_report import ChannelFigures, cpu_ms_per_message, figures
 from bench.load_traffic import Turn
 from bench.proc_stats import ProcessWatch
 
@@ -46,27 +46,6 @@ def parse_rates(text: str) -> list[float]:
     if not rates or any(r <= 0 for r in rates) or rates != sorted(set(rates)):
         raise ValueError(f"steps must be rising positive rates: {text!r}")
     return rates
-
-
-def cpu_groups(watch: ProcessWatch) -> dict[str, list[str]]:
-    """The watched processes in the groups a message's cost is told in."""
-    groups: dict[str, list[str]] = {"gateways": [], "rasa": [], "actions": []}
-    for name in watch.pids:
-        if name.startswith(("gateway", "worker")):
-            groups["gateways"].append(name)
-        elif name == "rasa server":
-            groups["rasa"].append(name)
-        elif name == "action server":
-            groups["actions"].append(name)
-    groups["postgres"] = ["postgres backends"]
-    return groups
-
-
-def cpu_ms_per_message(watch: ProcessWatch, answered: int) -> dict[str, float]:
-    return {
-        group: sum(watch.cpu_used.get(name, 0.0) for name in names) * 1000 / max(1, answered)
-        for group, names in cpu_groups(watch).items()
-    }
 
 
 async def search(

@@ -197,7 +197,8 @@ async def _run(args: argparse.Namespace) -> int:
         else "steps of " + ", ".join(f"{r:g}" for r in args.rates) + " messages/s"
     )
     say(
-        f"Load test: {offered}, {args.seconds:g} s each, {mode_label(args.turn_workers)}, on "
+        f"Load test: {offered}, {args.seconds:g} s {'each' if args.rate is None else 'long'}, "
+        f"{mode_label(args.turn_workers)}, on "
         f"{platform.node()} ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
         "at start)"
     )

@@ -25,7 +25,8 @@ class Target:
 
     def row(self) -> str:
         verdict = {True: "meets", False: "MISSES", None: ""}[self.met]
-        return f"  {self.what:<58} {self.measured:>13}  {self.goal:>10}  {verdict:<6} {self.note}"
+        row = f"  {self.what:<58} {self.measured:>13}  {self.goal:>10}  {verdict:<6} {self.note}"
+        return row.rstrip()
 
 
 def turn_targets(comparisons: list[Comparison]) -> list[Target]:
