@@ -59,6 +59,7 @@ def main() -> None:
         default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"),
         help="Redis for the worker mode (a key prefix of the run's own, deleted afterwards)",
     )
+    parser.add_argument("--logs", type=Path, help="keep the processes' logs in this directory")
     parser.add_argument(
         "--only",
         action="append",
@@ -99,7 +100,8 @@ def _rasa_parts(args: argparse.Namespace, parts: set[str]) -> None:
     """The parts that start the real Rasa stack: turns and webhooks, then understanding."""
     summary: list[targets.Target] = []
     with tempfile.TemporaryDirectory(prefix="cc-bench-") as tmp:
-        workdir = Path(tmp)
+        workdir = args.logs or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         if parts & {"turns", "acks"}:
             with rasa_stack(workdir) as stack:
                 if "turns" in parts:

@@ -29,6 +29,7 @@ class AckSetting:
     store: str
     workers: int
     runs: list[webhooks.AckRun]
+    log: Path  # the gateway's
 
     def run(self, load: str) -> webhooks.AckRun:
         return next(r for r in self.runs if r.load == load)
@@ -63,7 +64,7 @@ def run(
                 ),
                 messages=messages,
             )
-            settings.append(AckSetting(store, workers, runs))
+            settings.append(AckSetting(store, workers, runs, folder / "gateway.log"))
     return settings
 
 
@@ -117,16 +118,19 @@ def report(settings: list[AckSetting], *, messages: int) -> list[str]:
     head = f"  {'store':<10} {'turns run in':<17} {'load':<9}"
     lines = [
         head + f" {'ack p50':>8} {'ack p99':>8} {'answer p50':>10} {'answer p99':>10} "
-        f"{'answered/s':>10}  {'backlog peak':>14}",
+        f"{'answered/s':>10} {'unanswered':>10}  {'backlog peak':>14}",
     ]
     for setting in settings:
         for run in setting.runs:
             verdict = "ok" if run.acknowledged.p99 <= webhooks.TARGET_P99_MS else "SLOW"
+            if run.unanswered:
+                verdict += f", {run.unanswered} UNANSWERED (gateway log: {setting.log})"
             lines.append(
                 f"  {setting.store:<10} {mode_label(setting.workers):<17} {run.load:<9} "
                 f"{_ms(run.acknowledged.p50):>8} {_ms(run.acknowledged.p99):>8} "
                 f"{_ms(run.answered.p50):>10} {_ms(run.answered.p99):>10} "
-                f"{run.answered.per_second:>10.1f}  {run.gauges.peaks():>14}  {verdict}"
+                f"{run.answered.per_second:>10.1f} {run.unanswered:>10}  {run.gauges.peaks():>14}  "
+                f"{verdict}"
             )
     lines += [
         "  backlog peak: messages waiting for a turn / the oldest one's wait, from /metrics "

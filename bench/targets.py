@@ -73,12 +73,14 @@ def ack_targets(settings: list[AckSetting]) -> list[Target]:
                 f"{burst.acknowledged.p99:,.1f} ms",
                 f"<= {TARGET_P99_MS:g} ms",
                 burst.acknowledged.p99 <= TARGET_P99_MS,
+                f"({burst.unanswered} never answered)" if burst.unanswered else "",
             ),
             Target(
                 f"open-loop acknowledgement p99, {where}",
                 f"{open_loop.acknowledged.p99:,.1f} ms",
                 f"<= {TARGET_P99_MS:g} ms",
                 open_loop.acknowledged.p99 <= TARGET_P99_MS,
+                f"({open_loop.unanswered} never answered)" if open_loop.unanswered else "",
             ),
             Target(
                 f"gateway CPU per SMS, burst, {where}",

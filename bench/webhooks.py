@@ -55,6 +55,7 @@ class AckRun:
     answered: Summary
     cpu_ms_per_message: dict[str, float]  # by group: gateway (with its workers), rasa, …
     gauges: QueueGauges
+    unanswered: int  # acknowledged, and no answer at Twilio's API within ANSWER_TIMEOUT
 
 
 async def measure(
@@ -111,6 +112,7 @@ async def _one_load(
     )
     acknowledgements: list[float] = []
     answers: list[float] = []
+    unanswered: list[str] = []
     gauges = QueueGauges(gateway.url)
     sampling = asyncio.create_task(gauges.sample_until_cancelled())
     watch.begin_cpu()
@@ -125,6 +127,7 @@ async def _one_load(
                     messages,
                     acknowledgements,
                     answers,
+                    unanswered,
                     rate=MESSAGES_PER_SECOND if load == "open loop" else None,
                 )
                 for n in range(senders)
@@ -147,6 +150,7 @@ async def _one_load(
         answered=Summary(f"{load} answered", answers, wall),
         cpu_ms_per_message={k: v * 1000 / max(1, len(answers)) for k, v in cpu.items()},
         gauges=gauges,
+        unanswered=len(unanswered),
     )
 
 
@@ -157,6 +161,7 @@ async def _customer(
     messages: int,
     acknowledgements: list[float] | None = None,
     answers: list[float] | None = None,
+    unanswered: list[str] | None = None,
     *,
     rate: float | None = MESSAGES_PER_SECOND,
 ) -> None:
@@ -179,12 +184,18 @@ async def _customer(
         if response.status_code != 200:
             raise RuntimeError(f"webhook answered {response.status_code}: {response.text}")
         waiting.append(asyncio.create_task(_answered(api, phone, sent, started, answers)))
-    await asyncio.gather(*waiting)
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+    missing = [o for o in outcomes if isinstance(o, BaseException)]
+    if missing and unanswered is None:  # warm-up: the run would measure a broken setup
+        raise RuntimeError(f"{phone}: {len(missing)} message(s) never answered") from missing[0]
+    if unanswered is not None:
+        unanswered.extend(f"{phone}: {type(o).__name__}" for o in missing)
 
 
 async def _answered(
     api: TwilioStandIn, phone: str, count: int, started: float, answers: list[float] | None
 ) -> None:
+    """The `count`th answer to `phone` has arrived (the answers come in the messages' order)."""
     await api.wait_for(phone, count, timeout=ANSWER_TIMEOUT)
     if answers is not None:
         answers.append((time.perf_counter() - started) * 1000)
