@@ -137,8 +137,9 @@ def report(settings: list[AckSetting], *, messages: int) -> list[str]:
         "(-: this gateway does not report them)",
         "",
         f"  CPU ms per answered message (each process's own CPU time over the load; "
-        f"{webhooks.SENDERS} x {messages} messages; gateway includes its turn workers)",
-        head + f" {'gateway':>8} {'rasa':>8} {'actions':>8} {'postgres':>8}",
+        f"{webhooks.SENDERS} x {messages} messages)",
+        head + f" {'gateway':>8} {'workers':>8} {'together':>8} {'rasa':>8} {'actions':>8} "
+        f"{'postgres':>8}",
     ]
     for setting in settings:
         for run in setting.runs:
@@ -146,7 +147,7 @@ def report(settings: list[AckSetting], *, messages: int) -> list[str]:
             postgres = _ms(cpu["postgres"]) if "postgres" in cpu else "-"
             lines.append(
                 f"  {setting.store:<10} {mode_label(setting.workers):<17} {run.load:<9} "
-                f"{_ms(cpu['gateway']):>8} {_ms(cpu['rasa']):>8} {_ms(cpu['actions']):>8} "
-                f"{postgres:>8}"
+                f"{_ms(cpu['gateway']):>8} {_ms(cpu['workers']):>8} {_ms(run.gateway_cpu_ms):>8} "
+                f"{_ms(cpu['rasa']):>8} {_ms(cpu['actions']):>8} {postgres:>8}"
             )
     return lines

@@ -233,7 +233,6 @@ async def _run(args: argparse.Namespace) -> int:
             "TELEGRAM_BOT_TOKEN": telegram.token,
             "TELEGRAM_SECRET_TOKEN": WEBHOOK_SECRET,
             "TELEGRAM_API_BASE_URL": telegram.url,
-            "BUSINESS_HOURS_FILE": "",
             **BENCH_GATEWAY_ENV,
         }
         if args.turn_workers:
@@ -243,8 +242,9 @@ async def _run(args: argparse.Namespace) -> int:
         ]
         await stack.enter_async_context(_started(gateways))
         say("Gateways ready: " + ", ".join(g.url for g in gateways))
-        workers = TurnWorkers(args.turn_workers, env, workdir).start()
+        workers = TurnWorkers(args.turn_workers, env, workdir)
         stack.callback(workers.stop)
+        workers.start()
         if args.turn_workers:
             say(f"Turn workers started: {args.turn_workers}")
 

@@ -84,10 +84,12 @@ def ack_targets(settings: list[AckSetting]) -> list[Target]:
             ),
             Target(
                 f"gateway CPU per SMS, burst, {where}",
-                f"{burst.cpu_ms_per_message['gateway']:.1f} ms",
+                f"{burst.gateway_cpu_ms:.1f} ms",
                 f"<= {MAX_GATEWAY_CPU_MS:g} ms",
-                burst.cpu_ms_per_message["gateway"] <= MAX_GATEWAY_CPU_MS,
-                f"(Rasa's {burst.cpu_ms_per_message['rasa']:.1f} ms)",
+                burst.gateway_cpu_ms <= MAX_GATEWAY_CPU_MS,
+                f"(workers included; Rasa's {burst.cpu_ms_per_message['rasa']:.1f} ms)"
+                if s.workers
+                else f"(Rasa's {burst.cpu_ms_per_message['rasa']:.1f} ms)",
             ),
         ]
     return found

@@ -3,22 +3,20 @@
 With `TURNS_IN_WORKERS=true` a gateway stores each vendor webhook (SMS, WhatsApp, Telegram) and
 answers it at once; worker processes claim the pending messages from the store and run their
 turns. Benchmarks start both modes side by side when the gateway has the `worker` command, and
-the mode of today (turns in the gateway's own event loop) when it has not.
+the mode without it (turns in the gateway's own event loop) when it has not.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
 
-from bot.assistant_model import PROJECT_ROOT
+from tests.support.gateway_process import WorkerProcess
 
 WORKER_COMMAND = "worker"
 # What the gateway itself reads to leave vendor webhooks' turns to the workers.
@@ -60,44 +58,34 @@ class TurnWorkers:
     count: int
     env: Mapping[str, str]
     workdir: Path
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    processes: list[WorkerProcess] = field(default_factory=list)
 
     @property
     def pids(self) -> dict[str, int]:
         return {f"worker {n}": p.pid for n, p in enumerate(self.processes, start=1)}
 
     def start(self) -> TurnWorkers:
-        for number in range(1, self.count + 1):
-            with (self.workdir / f"worker-{number}.log").open("ab") as log:
-                self.processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "gateway.cli", WORKER_COMMAND],
-                        cwd=PROJECT_ROOT,
-                        env={**os.environ, **self.env},
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
+        """Start them side by side; back once each serves its counters (it is taking turns)."""
+        self.processes = [
+            WorkerProcess(env=dict(self.env), log_path=self.workdir / f"worker-{n}.log")
+            for n in range(1, self.count + 1)
+        ]
+        if self.processes:
+            with ThreadPoolExecutor(max_workers=len(self.processes)) as pool:
+                for started in [pool.submit(p.start) for p in self.processes]:
+                    started.result()
         return self
 
     def check_alive(self) -> None:
         """Raise with the log's tail if a worker has ended (a bench must not wait for it)."""
-        for number, process in enumerate(self.processes, start=1):
-            if process.poll() is not None:
-                log = (self.workdir / f"worker-{number}.log").read_text(errors="replace")
-                raise RuntimeError(f"worker {number} ended ({process.returncode}):\n{log[-3000:]}")
+        for number, worker in enumerate(self.processes, start=1):
+            if worker.process is None or worker.process.poll() is not None:
+                raise RuntimeError(f"worker {number} ended:\n{worker.logs()}")
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-        self.processes.clear()
+        for worker in self.processes:
+            worker.stop()
+        self.processes = []
 
 
 @contextmanager

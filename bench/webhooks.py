@@ -53,9 +53,14 @@ class AckRun:
     load: str
     acknowledged: Summary
     answered: Summary
-    cpu_ms_per_message: dict[str, float]  # by group: gateway (with its workers), rasa, …
+    cpu_ms_per_message: dict[str, float]  # by group: gateway, workers, rasa, actions, postgres
     gauges: QueueGauges
     unanswered: int  # acknowledged, and no answer at Twilio's API within ANSWER_TIMEOUT
+
+    @property
+    def gateway_cpu_ms(self) -> float:
+        """The gateway's work per message: its own process and its turn workers'."""
+        return self.cpu_ms_per_message["gateway"] + self.cpu_ms_per_message["workers"]
 
 
 async def measure(
@@ -103,8 +108,7 @@ async def _one_load(
     senders: int,
     messages: int,
 ) -> AckRun:
-    # The gateway's CPU is its own and its turn workers': both do the gateway's work.
-    groups = {"gateway": [gateway.pid, *workers.pids.values()]}
+    groups = {"gateway": [gateway.pid], "workers": list(workers.pids.values())}
     groups.update({name: [pid] for name, pid in others.items()})
     watch = ProcessWatch(
         {f"{group} {pid}": pid for group, pids in groups.items() for pid in pids},
