@@ -89,10 +89,12 @@ def table(rows: list[ChannelFigures]) -> list[str]:
 
 def cpu_groups(watch: ProcessWatch) -> dict[str, list[str]]:
     """The watched processes in the groups a message's cost is told in."""
-    groups: dict[str, list[str]] = {"gateways": [], "rasa": [], "actions": []}
+    groups: dict[str, list[str]] = {"gateways": [], "workers": [], "rasa": [], "actions": []}
     for name in watch.pids:
-        if name.startswith(("gateway", "worker")):
+        if name.startswith("gateway"):
             groups["gateways"].append(name)
+        elif name.startswith("worker"):
+            groups["workers"].append(name)
         elif name == "rasa server":
             groups["rasa"].append(name)
         elif name == "action server":
@@ -157,7 +159,7 @@ def print_report(
     print(
         "  CPU per answered message: "
         + ", ".join(f"{group} {ms:.1f} ms" for group, ms in cpu.items())
-        + " (gateways: both, with their turn workers)"
+        + " (gateways: both together)"
     )
     print()
     callbacks = ", ".join(f"{k} {v}" for k, v in extra["twilio_status_callbacks"].items())

@@ -83,8 +83,8 @@ async def search(
 def header() -> str:
     return (
         f"  {'offered':>8} {'answered':>9} {'msg/s':>6} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'ack p99':>7} {'errors':>6}  {'CPU ms/msg: gateways':>20} {'rasa':>5} "
-        f"{'actions':>7} {'pg':>5}  {'machine':>7}"
+        f"{'ack p99':>7} {'errors':>6}  {'CPU ms/msg: gateways':>20} {'workers':>7} "
+        f"{'rasa':>5} {'actions':>7} {'pg':>5}  {'machine':>7}"
     )
 
 
@@ -98,7 +98,8 @@ def step_row(step: Step) -> str:
     return (
         f"  {step.rate:>6g}/s {row.answered:>9} {row.throughput:>6.1f} {ms(row.p50_ms):>7} "
         f"{ms(row.p99_ms):>7} {ms(row.ack_p99_ms):>7} {row.errors:>6}  "
-        f"{cpu['gateways']:>20.1f} {cpu['rasa']:>5.1f} {cpu['actions']:>7.1f} "
+        f"{cpu['gateways']:>20.1f} {cpu['workers']:>7.1f} {cpu['rasa']:>5.1f} "
+        f"{cpu['actions']:>7.1f} "
         f"{cpu['postgres']:>5.1f}  {step.machine_busy_share * 100:>6.0f} %  {verdict}"
     )
 

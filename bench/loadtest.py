@@ -38,7 +38,7 @@ import httpx
 
 from bench import load_steps
 from bench import questions as catalogue
-from bench.load_report import as_json, figures, print_report
+from bench.load_report import as_json, figures, print_report, table
 from bench.load_traffic import (
     POOL,
     REPLY_TIMEOUT,
@@ -410,6 +410,8 @@ async def _step_search(
     print(load_steps.header())
     print("\n".join(load_steps.step_row(step) for step in steps))
     print(load_steps.verdict(steps))
+    print(f"\nThe last step ({steps[-1].rate:g} messages/s) by channel:")
+    print("\n".join(table(steps[-1].rows)))
     say("Stopping every process and removing the scratch databases and Redis keys…")
     return 0 if steps[0].sustained else 1
 
