@@ -3,8 +3,8 @@
 #   make run-scaled  the same with two gateways on PostgreSQL and Redis (README: several instances)
 #   make test   set up what is missing and run the whole suite
 #   make eval   how well the assistant understands requests it never saw (evaluation/)
-#   make bench  benchmarks (turn latency and throughput, webhook acknowledgement)
-#   make loadtest  two minutes of mixed-channel traffic against the scaled setup (README: Load test)
+#   make bench  benchmarks (turn latency and throughput, webhook acknowledgement under a burst)
+#   make loadtest  highest mixed rate the scaled setup sustains, by steps (README: Load test)
 #   make lint   ruff + mypy
 
 SHELL := /bin/bash

@@ -87,21 +87,49 @@ def table(rows: list[ChannelFigures]) -> list[str]:
     return lines
 
 
-def process_table(watch: ProcessWatch, seconds: float) -> list[str]:
+def cpu_groups(watch: ProcessWatch) -> dict[str, list[str]]:
+    """The watched processes in the groups a message's cost is told in."""
+    groups: dict[str, list[str]] = {"gateways": [], "workers": [], "rasa": [], "actions": []}
+    for name in watch.pids:
+        if name.startswith("gateway"):
+            groups["gateways"].append(name)
+        elif name.startswith("worker"):
+            groups["workers"].append(name)
+        elif name == "rasa server":
+            groups["rasa"].append(name)
+        elif name == "action server":
+            groups["actions"].append(name)
+    groups["postgres"] = ["postgres backends"]
+    return groups
+
+
+def cpu_ms_per_message(watch: ProcessWatch, answered: int) -> dict[str, float]:
+    return {
+        group: sum(watch.cpu_used.get(name, 0.0) for name in names) * 1000 / max(1, answered)
+        for group, names in cpu_groups(watch).items()
+    }
+
+
+def process_table(watch: ProcessWatch, seconds: float, answered: int) -> list[str]:
+    """Memory and CPU of each process; CPU also in ms per message answered in the period."""
     lines = [
         f"  {'process':<26} {'RSS start':>9} {'peak':>7} {'end':>7} MiB   "
-        f"{'CPU, % of one core':>18}"
+        f"{'CPU, % of one core':>18} {'ms/message':>11}"
     ]
+
+    def cpu(name: str) -> str:
+        used = watch.cpu_used.get(name, 0.0)
+        share = used / seconds * 100 if seconds else 0.0
+        return f"{share:>12.0f} % {used * 1000 / max(1, answered):>11.1f}"
+
     for name in watch.pids:
-        cpu = watch.cpu_used.get(name, 0.0) / seconds * 100 if seconds else 0.0
         lines.append(
             f"  {name:<26} {watch.start_mib.get(name, 0):>9.0f} "
             f"{watch.peak_mib.get(name, 0):>7.0f} "
-            f"{watch.end_mib.get(name, 0):>7.0f}       {cpu:>12.0f} %"
+            f"{watch.end_mib.get(name, 0):>7.0f}       {cpu(name)}"
         )
     for name in watch.others:
-        cpu = watch.cpu_used.get(name, 0.0) / seconds * 100 if seconds else 0.0
-        lines.append(f"  {name:<26} {'':>9} {'':>7} {'':>7}       {cpu:>12.0f} %")
+        lines.append(f"  {name:<26} {'':>9} {'':>7} {'':>7}       {cpu(name)}")
     return lines
 
 
@@ -126,7 +154,13 @@ def print_report(
         f"{watch.machine_busy_share * 100:.0f} % busy over all {os.cpu_count()} cores, "
         "other users' work included)"
     )
-    print("\n".join(process_table(watch, seconds)))
+    print("\n".join(process_table(watch, seconds, rows[-1].answered)))
+    cpu = cpu_ms_per_message(watch, rows[-1].answered)
+    print(
+        "  CPU per answered message: "
+        + ", ".join(f"{group} {ms:.1f} ms" for group, ms in cpu.items())
+        + " (gateways: both together)"
+    )
     print()
     callbacks = ", ".join(f"{k} {v}" for k, v in extra["twilio_status_callbacks"].items())
     print(

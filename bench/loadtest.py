@@ -1,15 +1,19 @@
-"""`make loadtest`: mixed channels at a sustained rate against the scaled setup, on loopback.
+"""`make loadtest`: mixed channels at sustained rates against the scaled setup, on loopback.
 
-    .venv/bin/python -m bench.loadtest [--seconds 120] [--rate 15] [--json PATH]
+    .venv/bin/python -m bench.loadtest [--steps 10,20,30] [--seconds 60] [--turn-workers N]
+    .venv/bin/python -m bench.loadtest --rate 15 [--seconds 120] [--json PATH]
 
 Starts everything it measures on scratch resources of its own (see bench/scaled_stack.py):
 PostgreSQL databases for the store and Rasa's tracker store, a Redis key prefix, the Rasa
 server with deploy/endpoints.scaled.yml and its action server, and two gateway processes
 sharing the store and Redis. The Twilio and Telegram APIs are stand-ins in this process.
 Customers (bench/load_traffic.py) write on web chat, SMS, WhatsApp and Telegram, alternating
-between the gateways. Prints progress every 10 s, then throughput, p50/p99 turn latency and
-errors per channel, and each process's memory and CPU. Everything it started is stopped and
-removed at the end, also on Ctrl-C or when the run overruns its time bound.
+between the gateways; with turn worker processes (`caricom worker`) when the gateway has them.
+By default it steps the rate up (bench/load_steps.py) until a step is not sustained and names
+the highest that was; with --rate, one run at that rate. Prints progress every 10 s, then
+throughput, p50/p99 turn latency and errors per channel, and each process's memory and CPU
+(also per message). Everything it started is stopped and removed at the end, also on Ctrl-C or
+when the run overruns its time bound.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from typing import Any
 
 import httpx
 
+from bench import load_steps
 from bench import questions as catalogue
-from bench.load_report import as_json, figures, print_report
+from bench.load_report import as_json, figures, print_report, table
 from bench.load_traffic import (
     POOL,
     REPLY_TIMEOUT,
@@ -42,8 +47,16 @@ from bench.load_traffic import (
     Traffic,
 )
 from bench.proc_stats import ProcessWatch
+from bench.processes import BENCH_GATEWAY_ENV
 from bench.scaled_stack import SCALED_ENDPOINTS, ScaledRasa, ScratchData
 from bench.stats import percentile
+from bench.turn_workers import (
+    DEFAULT_WORKERS,
+    IN_WORKERS_ENV,
+    TurnWorkers,
+    mode_label,
+    workers_supported,
+)
 from bot.assistant_model import PROJECT_ROOT
 from tests.support.gateway_process import GatewayProcess
 from tests.support.telegram_standin import WEBHOOK_SECRET, running_telegram_standin
@@ -53,6 +66,9 @@ from tests.support.twilio_standin import running_twilio_standin, twilio_settings
 # was answered with p99 under half a second while the machine was quiet; 20 and 25/s still held
 # (p99 of seconds); at 30/s, with other work taking a core, the backlog grew without end.
 DEFAULT_RATE = 15.0
+SINGLE_RUN_SECONDS = 120.0
+STEP_SECONDS = 60.0
+QUICK_STEP_SECONDS = 20.0
 STARTUP_SECONDS = 240  # Rasa loads its model, gateways check their schema
 WARMUP_SECONDS = 10
 PROGRESS_EVERY = 10
@@ -69,9 +85,31 @@ def main() -> None:
         prog="python -m bench.loadtest",
         description="Mixed-channel load test against two gateways, Rasa and the action server.",
     )
-    parser.add_argument("--seconds", type=float, default=120.0, help="measured period")
     parser.add_argument(
-        "--rate", type=float, default=DEFAULT_RATE, help="customer messages a second, in total"
+        "--seconds",
+        type=float,
+        help=f"measured period (default {SINGLE_RUN_SECONDS:g} s; a step: {STEP_SECONDS:g} s)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help=f"one run at this many customer messages a second, in total (e.g. {DEFAULT_RATE:g})",
+    )
+    parser.add_argument(
+        "--steps",
+        default=",".join(f"{r:g}" for r in load_steps.DEFAULT_RATES),
+        help="the rates to step through (messages/s, rising) when --rate is not given",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"steps of {QUICK_STEP_SECONDS:g} s, to try it out (figures are rough)",
+    )
+    parser.add_argument(
+        "--turn-workers",
+        type=int,
+        help=f"turn worker processes (default: {DEFAULT_WORKERS} when the gateway has "
+        "`caricom worker`, else 0: turns in the gateways)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
@@ -89,11 +127,26 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="random seed (arrivals, questions)")
     parser.add_argument("--logs", type=Path, help="keep the processes' logs in this directory")
     args = parser.parse_args()
-    if args.seconds <= 0 or args.rate <= 0:
+    try:
+        args.rates = [args.rate] if args.rate is not None else load_steps.parse_rates(args.steps)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.seconds is None:
+        single = SINGLE_RUN_SECONDS if args.rate is not None else STEP_SECONDS
+        args.seconds = QUICK_STEP_SECONDS if args.quick else single
+    if args.seconds <= 0 or args.rates[0] <= 0:
         parser.error("--seconds and --rate must be positive")
+    supported = workers_supported()
+    if args.turn_workers is None:
+        args.turn_workers = DEFAULT_WORKERS if supported else 0
+    elif args.turn_workers > 0 and not supported:
+        parser.error("--turn-workers: this gateway has no `caricom worker` command")
+    if args.rate is None and args.json:
+        parser.error("--json is for one run at --rate")
 
-    # The hard bound: start-up, warm-up, the run, answers still due, and stopping everything.
-    bound = STARTUP_SECONDS + WARMUP_SECONDS + args.seconds + REPLY_TIMEOUT + 90
+    # The hard bound: start-up, warm-up, each run and its answers still due, stopping it all.
+    each = args.seconds + REPLY_TIMEOUT + 5
+    bound = STARTUP_SECONDS + WARMUP_SECONDS + each * len(args.rates) + 90
     signal.signal(signal.SIGALRM, _overran)
     signal.alarm(int(bound) + 30)  # a backstop, should the event loop itself be stuck
     try:
@@ -138,9 +191,16 @@ async def _bounded(args: argparse.Namespace, bound: float) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    offered = (
+        f"{args.rate:g} messages/s"
+        if args.rate is not None
+        else "steps of " + ", ".join(f"{r:g}" for r in args.rates) + " messages/s"
+    )
     say(
-        f"Load test: {args.rate:g} messages/s for {args.seconds:g} s on {platform.node()} "
-        f"({os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start)"
+        f"Load test: {offered}, {args.seconds:g} s {'each' if args.rate is None else 'long'}, "
+        f"{mode_label(args.turn_workers)}, on "
+        f"{platform.node()} ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
+        "at start)"
     )
     async with AsyncExitStack() as stack:
         workdir = args.logs or Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -173,21 +233,20 @@ async def _run(args: argparse.Namespace) -> int:
             "TELEGRAM_BOT_TOKEN": telegram.token,
             "TELEGRAM_SECRET_TOKEN": WEBHOOK_SECRET,
             "TELEGRAM_API_BASE_URL": telegram.url,
-            "ENVIRONMENT": "development",
-            # Load-test customers write far faster than a person; the per-sender limit would
-            # refuse them (as it should a flood) and their turns would never be answered.
-            "RATE_LIMIT_PER_MINUTE": "1000000",
-            "RATE_LIMIT_BURST": "1000000",
-            # All of them come from one address, and each counts its replies.
-            "WEBCHAT_ADDRESS_PER_MINUTE": "1000000",
-            "WEBCHAT_ADDRESS_BURST": "1000000",
-            "PRIVACY_NOTICE": "",
+            **BENCH_GATEWAY_ENV,
         }
+        if args.turn_workers:
+            env.update(IN_WORKERS_ENV)
         gateways = [
             GatewayProcess(env=env, log_path=workdir / f"gateway-{name}.log") for name in "ab"
         ]
         await stack.enter_async_context(_started(gateways))
         say("Gateways ready: " + ", ".join(g.url for g in gateways))
+        workers = TurnWorkers(args.turn_workers, env, workdir)
+        stack.callback(workers.stop)
+        workers.start()
+        if args.turn_workers:
+            say(f"Turn workers started: {args.turn_workers}")
 
         watch = ProcessWatch(
             {
@@ -195,6 +254,7 @@ async def _run(args: argparse.Namespace) -> int:
                 "action server": rasa.processes["actions"].pid,
                 "gateway A": gateways[0].pid,
                 "gateway B": gateways[1].pid,
+                **workers.pids,
             },
             database_tag=data.tag,
         )
@@ -231,15 +291,17 @@ async def _run(args: argparse.Namespace) -> int:
         )
 
         say(f"Warm-up: {WARMUP_SECONDS} s (not counted)")
-        await traffic.generate(seconds=WARMUP_SECONDS, rate=args.rate, measured=False)
+        await traffic.generate(seconds=WARMUP_SECONDS, rate=args.rates[0], measured=False)
         await traffic.drain(timeout=15)
+        if args.rate is None:
+            return await _step_search(args, traffic, watch, workers)
 
         say(f"Measuring {args.seconds:g} s at {args.rate:g} messages/s…")
         checkpoints = await asyncio.to_thread(data.checkpoints)
         timeline: list[dict[str, Any]] = []
         watch.begin_cpu()
         started = time.monotonic()
-        progress = asyncio.create_task(_progress(traffic, watch, started, timeline))
+        progress = asyncio.create_task(_progress(traffic, watch, started, timeline, first=0))
         try:
             await traffic.generate(seconds=args.seconds, rate=args.rate, measured=True)
         finally:
@@ -316,19 +378,63 @@ async def _started(gateways: list[GatewayProcess]) -> AsyncIterator[None]:
         pool.shutdown(wait=False)
 
 
+async def _step_search(
+    args: argparse.Namespace, traffic: Traffic, watch: ProcessWatch, workers: TurnWorkers
+) -> int:
+    """Step the rate up on the running setup; 0 when the first step at least was sustained."""
+
+    async def run_step(rate: float) -> tuple[float, int]:
+        say(f"Step: {rate:g} messages/s for {args.seconds:g} s…")
+        first = len(traffic.turns)
+        started = time.monotonic()
+        progress = asyncio.create_task(_progress(traffic, watch, started, [], first=first))
+        try:
+            await traffic.generate(seconds=args.seconds, rate=rate, measured=True)
+        finally:
+            progress.cancel()
+        measured_seconds = time.monotonic() - started
+        say(f"  waiting for answers still due (up to {REPLY_TIMEOUT:.0f} s)…")
+        # CPU is counted to the last answer: a step's backlog is its own cost.
+        await traffic.drain(timeout=REPLY_TIMEOUT + 2)
+        workers.check_alive()
+        return measured_seconds, first
+
+    steps = await load_steps.search(
+        args.rates, run_step, lambda first: traffic.turns[first:], watch, say
+    )
+    print()
+    print(
+        f"Steps ({mode_label(args.turn_workers)}; CPU ms per answered message, each process's "
+        "own CPU time from the step's first message to its last answer):"
+    )
+    print(load_steps.header())
+    print("\n".join(load_steps.step_row(step) for step in steps))
+    print(load_steps.verdict(steps))
+    print(f"\nThe last step ({steps[-1].rate:g} messages/s) by channel:")
+    print("\n".join(table(steps[-1].rows)))
+    say("Stopping every process and removing the scratch databases and Redis keys…")
+    return 0 if steps[0].sustained else 1
+
+
 async def _remove_data(data: ScratchData) -> None:
     await data.clear_redis()
     await asyncio.to_thread(data.drop)
 
 
 async def _progress(
-    traffic: Traffic, watch: ProcessWatch, started: float, timeline: list[dict[str, Any]]
+    traffic: Traffic,
+    watch: ProcessWatch,
+    started: float,
+    timeline: list[dict[str, Any]],
+    *,
+    first: int,
 ) -> None:
-    """A line every PROGRESS_EVERY seconds: counts so far, latency of the last interval, RSS."""
+    """A line every PROGRESS_EVERY seconds: counts so far (of turns from index `first` on),
+    latency of the last interval, RSS."""
     seen = 0
     while True:
         await asyncio.sleep(PROGRESS_EVERY)
-        measured = [t for t in traffic.turns if t.measured]
+        measured = [t for t in traffic.turns[first:] if t.measured]
         window = [t.latency_ms for t in measured[seen:] if t.latency_ms is not None]
         seen = len(measured)
         answered = sum(1 for t in measured if t.latency_ms is not None)

@@ -19,8 +19,8 @@ import httpx
 import yaml  # type: ignore[import-untyped]
 
 from bot.assistant_model import PROJECT_ROOT
+from bot.buttons import chosen_option
 from channels.twilio.consent import keyword_of
-from channels.twilio.sms_text import chosen_option
 
 NLU_DIR = PROJECT_ROOT / "data" / "nlu"
 # Handed to a person (actions/handoff.py), or meaningful only as an answer to a question.

@@ -34,11 +34,13 @@ RASA_LOCK_KEYS = "caricom:lock:*"
 
 @dataclass
 class ScratchData:
-    """Two scratch PostgreSQL databases and a Redis key prefix, all of this run's own."""
+    """Scratch PostgreSQL databases (the store, Rasa's trackers) and a Redis key prefix, all of
+    this run's own."""
 
     admin_url: str  # a PostgreSQL URL whose user may create databases
     redis_url: str
     tag: str = field(default_factory=lambda: f"cc_load_{uuid.uuid4().hex[:10]}")
+    with_rasa_database: bool = True  # False: the store alone (Rasa keeps its own trackers)
 
     @property
     def store_database(self) -> str:
@@ -53,19 +55,23 @@ class ScratchData:
         return self.tag.replace("_", "-")
 
     @property
+    def databases(self) -> list[str]:
+        return [self.store_database] + ([self.rasa_database] if self.with_rasa_database else [])
+
+    @property
     def store_url(self) -> str:
         return make_url(self.admin_url).set(database=self.store_database).render_as_string(False)
 
     def create(self) -> None:
-        """Create both databases and bring the store's schema to the current migration."""
+        """Create the databases and bring the store's schema to the current migration."""
         with self._admin() as admin:
-            for name in (self.store_database, self.rasa_database):
+            for name in self.databases:
                 admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         migrate.upgrade(self.store_url)
 
     def drop(self) -> None:
         with self._admin() as admin:
-            for name in (self.store_database, self.rasa_database):
+            for name in self.databases:
                 admin.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
@@ -83,10 +89,10 @@ class ScratchData:
         return int(str(row[0])) if row else 0
 
     def usage(self) -> dict[str, dict[str, int]]:
-        """Size (bytes) and open connections of each of the two databases now."""
+        """Size (bytes) and open connections of each database now."""
         found: dict[str, dict[str, int]] = {}
         with self._admin() as admin:
-            for name in (self.store_database, self.rasa_database):
+            for name in self.databases:
                 row = admin.execute(
                     "SELECT pg_database_size(%s),"
                     " (SELECT count(*) FROM pg_stat_activity WHERE datname = %s)",
@@ -108,11 +114,12 @@ class ScratchData:
             await client.aclose()
 
     async def clear_redis(self) -> int:
-        """Delete this run's keys (the gateways' prefix, Rasa's locks); return how many."""
+        """Delete this run's keys (the gateways' prefix, Rasa's locks if its); return how many."""
         client = redis.Redis.from_url(self.redis_url)
         try:
             keys = [k async for k in client.scan_iter(match=f"{self.redis_prefix}:*")]
-            keys += [k async for k in client.scan_iter(match=RASA_LOCK_KEYS)]
+            if self.with_rasa_database:  # Rasa's lock store is this run's too
+                keys += [k async for k in client.scan_iter(match=RASA_LOCK_KEYS)]
             if keys:
                 await client.delete(*keys)
             return len(keys)

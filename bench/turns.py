@@ -6,10 +6,12 @@ import asyncio
 import itertools
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 
 import httpx
 
+from bench.proc_stats import tree_cpu_seconds
 from bench.stats import Summary
 from tests.support.webchat_customer import WebChatCustomer
 
@@ -25,6 +27,7 @@ QUESTIONS = [
     "how do i change my shipping address",
 ]
 TURNS_PER_CONVERSATION = 20  # keep trackers short, as real conversations are
+CONCURRENCIES = (1, 16)
 
 Turn = Callable[[str], Awaitable[None]]
 
@@ -88,6 +91,59 @@ async def _worker(
         latencies.append((time.perf_counter() - started) * 1000)
 
 
+@dataclass
+class CpuCounter:
+    """CPU seconds used by named processes over the periods measured, and the turns taken."""
+
+    pids: Mapping[str, int]
+    seconds: dict[str, float] = field(default_factory=dict)
+    turns: int = 0
+
+    async def over(self, period: Awaitable[Summary]) -> Summary:
+        before = {name: tree_cpu_seconds(pid) for name, pid in self.pids.items()}
+        summary = await period
+        for name, pid in self.pids.items():
+            used = tree_cpu_seconds(pid) - before[name]
+            self.seconds[name] = self.seconds.get(name, 0.0) + used
+        self.turns += len(summary.latencies_ms)
+        return summary
+
+    def ms_per_turn(self, name: str) -> float:
+        return self.seconds.get(name, 0.0) * 1000 / max(1, self.turns)
+
+
+@dataclass
+class Comparison:
+    """Both paths at one concurrency, over every round, with CPU per turn."""
+
+    concurrency: int
+    rasa: Summary
+    gateway: Summary
+    rasa_cpu: CpuCounter  # rounds straight to Rasa
+    gateway_cpu: CpuCounter  # rounds through the gateway (the gateway and Rasa both)
+
+    @property
+    def p50_ratio(self) -> float:
+        return self.gateway.p50 / self.rasa.p50
+
+    @property
+    def throughput_ratio(self) -> float:
+        return self.gateway.per_second / self.rasa.per_second
+
+    def lines(self) -> list[str]:
+        return [
+            self.rasa.row(),
+            self.gateway.row(),
+            f"  ratio gateway/Rasa: p50 x{self.p50_ratio:.2f} "
+            f"(overhead {(self.p50_ratio - 1) * 100:+.0f} %), "
+            f"throughput x{self.throughput_ratio:.2f}",
+            f"  CPU per turn: gateway {self.gateway_cpu.ms_per_turn('gateway'):.1f} ms, "
+            f"Rasa {self.gateway_cpu.ms_per_turn('rasa'):.1f} ms through the gateway; "
+            f"Rasa {self.rasa_cpu.ms_per_turn('rasa'):.1f} ms straight",
+            "",
+        ]
+
+
 async def measure(
     label: str, make_session: Callable[[], Awaitable[Turn]], *, concurrency: int, turns: int
 ) -> Summary:
@@ -108,34 +164,43 @@ def merge(label: str, parts: list[Summary]) -> Summary:
     )
 
 
-async def compare(rasa_url: str, gateway_url: str, *, rounds: int, turns: int) -> list[str]:
-    """Alternate rounds of the two paths at concurrency 1 and 16; return report lines."""
+async def compare(
+    rasa_url: str, gateway_url: str, pids: Mapping[str, int], *, rounds: int, turns: int
+) -> list[Comparison]:
+    """Alternate rounds of the two paths at concurrency 1 and 16.
+
+    `pids`: the "gateway" and "rasa" processes, whose CPU is counted over the rounds.
+    """
     direct, webchat = RasaDirect(rasa_url), GatewayWebChat(gateway_url)
-    lines: list[str] = []
+    comparisons: list[Comparison] = []
     try:
         for make in (direct.session, webchat.session):  # warm both paths up
             await measure("warm-up", make, concurrency=4, turns=40)
-        for concurrency in (1, 16):
+        for concurrency in CONCURRENCIES:
             results: dict[str, list[Summary]] = {"rasa": [], "gateway": []}
-            for _ in range(rounds):
+            rasa_cpu, gateway_cpu = CpuCounter(pids), CpuCounter(pids)
+            for number in range(1, rounds + 1):
+                print(f"    c={concurrency}, round {number} of {rounds}…", flush=True)
                 results["rasa"].append(
-                    await measure("rasa", direct.session, concurrency=concurrency, turns=turns)
+                    await rasa_cpu.over(
+                        measure("rasa", direct.session, concurrency=concurrency, turns=turns)
+                    )
                 )
                 results["gateway"].append(
-                    await measure("gateway", webchat.session, concurrency=concurrency, turns=turns)
+                    await gateway_cpu.over(
+                        measure("gateway", webchat.session, concurrency=concurrency, turns=turns)
+                    )
                 )
-            rasa = merge(f"(a) Rasa server, c={concurrency}", results["rasa"])
-            gateway = merge(f"(b) gateway web chat, c={concurrency}", results["gateway"])
-            overhead = (gateway.p50 - rasa.p50) / rasa.p50 * 100
-            lines += [
-                rasa.row(),
-                gateway.row(),
-                f"  ratio gateway/Rasa: p50 x{gateway.p50 / rasa.p50:.2f} "
-                f"(overhead {overhead:+.0f} %), "
-                f"throughput x{gateway.per_second / rasa.per_second:.2f}",
-                "",
-            ]
+            comparisons.append(
+                Comparison(
+                    concurrency,
+                    merge(f"(a) Rasa server, c={concurrency}", results["rasa"]),
+                    merge(f"(b) gateway web chat, c={concurrency}", results["gateway"]),
+                    rasa_cpu,
+                    gateway_cpu,
+                )
+            )
     finally:
         await direct.close()
         await webchat.close()
-    return lines
+    return comparisons
