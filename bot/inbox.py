@@ -29,6 +29,7 @@ from bot.rate_limit import RateLimiter
 from bot.replies import ReplyInLanguage, ReplyService
 from bot.router import ConversationRouter
 from bot.store.models import Conversation
+from bot.turn_signal import TurnSignal
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +62,12 @@ class Inbox:
         rate_limiter: RateLimiter | None,
         background: BackgroundTasks,
         routed_by_workers: frozenset[Channel] = frozenset(),
+        turn_signal: TurnSignal | None = None,
     ) -> None:
         self._session_factory = session_factory
         # Channels whose stored messages worker processes take from the store (bot/turn_worker.py)
         self._routed_by_workers = routed_by_workers
+        self._turn_signal = turn_signal  # tells the workers, after the commit
         self._router = router
         self._replies = replies
         self._outbox = outbox
@@ -94,6 +97,8 @@ class Inbox:
             return Taken.RATE_LIMITED
         if inbound.channel not in self._routed_by_workers:
             self.route_later(received.conversation_id)
+        elif self._turn_signal is not None:
+            self._background.spawn(self._turn_signal.ring(), name="turn-signal")
         return Taken.ACCEPTED
 
     async def record(self, inbound: InboundMessage, *, limited: bool = False) -> Received | None:

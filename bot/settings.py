@@ -93,10 +93,11 @@ class Settings(BaseSettings):
     # turns never delays an acknowledgement. Web chat's customers wait on an open socket: their
     # turns stay in the gateway. Needs REDIS_URL (consoles follow workers' turns through it).
     TURNS_IN_WORKERS: bool = False
-    # Turns one worker process runs at once (more wait in the store, visible in /metrics).
-    TURN_WORKER_CONCURRENCY: int = Field(default=8, ge=1)
-    # How often a worker looks for new customer messages.
-    TURN_WORKER_POLL_SECONDS: float = Field(default=0.05, gt=0)
+    # Turns one worker process runs at once (more wait in the store, visible in /metrics): the
+    # assistant answers a few turns at a time, and more in flight only wait inside it.
+    TURN_WORKER_CONCURRENCY: int = Field(default=4, ge=1)
+    # How often a worker looks for new customer messages it was not told of (bot/turn_signal.py).
+    TURN_WORKER_POLL_SECONDS: float = Field(default=1.0, gt=0)
     # Times a customer message may be taken for routing (a crash or an error each time) before
     # it is given up and the conversation handed to a person, so the messages after it move on.
     ROUTE_MAX_ATTEMPTS: int = Field(default=3, ge=1)

@@ -7,7 +7,8 @@ router, claims and leases as several gateways use: of workers racing, one takes 
 that dies mid-turn leaves a lease another takes over. Web chat's customers wait on an open
 socket for their answer, so their turns stay in the gateway (`LIVE_CHANNELS`).
 
-A worker looks for new messages every `TURN_WORKER_POLL_SECONDS` and runs at most
+A worker looks for new messages when a gateway says some wait (bot/turn_signal.py), and every
+`TURN_WORKER_POLL_SECONDS` in case a word was lost; it runs at most
 `TURN_WORKER_CONCURRENCY` turns at once; what waits beyond that stays in the store, counted in
 `/metrics` and `/readyz` (`TurnClaims.backlog`). A turn that failed is retried on the sweep's
 slower rhythm (`TURN_SWEEP_SECONDS`), as on the gateway, so a failing assistant does not use up
@@ -25,6 +26,7 @@ from datetime import timedelta
 from bot.loop_failures import LoopFailures
 from bot.messages import Channel
 from bot.router import ConversationRouter
+from bot.turn_signal import TurnSignal
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +46,11 @@ class TurnWorker:
         concurrency: int,
         poll_seconds: float,
         sweep_seconds: float,
+        signal: TurnSignal | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._router = router
+        self._signal = signal  # the gateways' word that messages wait; None: polling only
         self._slots = asyncio.Semaphore(concurrency)
         self._poll_seconds = poll_seconds
         self._sweep_seconds = sweep_seconds
@@ -84,7 +88,10 @@ class TurnWorker:
                 except Exception as error:
                     # A store outage must not end the worker: log and look again next time.
                     self._failures.failed(error)
-                await asyncio.sleep(self._poll_seconds)
+                if self._signal is None:
+                    await asyncio.sleep(self._poll_seconds)
+                else:
+                    await self._signal.wait(self._poll_seconds)
         finally:
             await self._stop_turns()
 

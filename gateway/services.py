@@ -32,6 +32,7 @@ from bot.replies import ReplyService
 from bot.router import ConversationRouter
 from bot.settings import Settings
 from bot.store.db import create_engine, create_session_factory
+from bot.turn_signal import TurnSignal
 from bot.turn_worker import WORKER_CHANNELS
 from channels.contract import ChannelAdapter, ChannelDeps
 from channels.registry import build_channels
@@ -68,6 +69,8 @@ class Services:
     alert_outbox: AlertOutbox | None = None  # supervisor alerts by webhook and email
     # Offers waiting conversations to available reps; started by the app's lifespan.
     assigner: AutoAssigner | None = None
+    # With TURNS_IN_WORKERS: gateways ring it when messages wait, workers listen.
+    turn_signal: TurnSignal | None = None
     metrics: Metrics = field(default_factory=Metrics)
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
 
@@ -90,6 +93,8 @@ class Services:
         if isinstance(self.desk.live, RedisHub):
             await self.desk.live.close()
         await self.rate_limiter.close()
+        if self.turn_signal is not None:
+            await self.turn_signal.close()
         await self.rasa.close()
         self.desk.close()
         await self.engine.dispose()
@@ -169,6 +174,13 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         episode_quiet=timedelta(hours=settings.EPISODE_QUIET_HOURS),
         come_back=timedelta(hours=settings.CONTAINMENT_COME_BACK_HOURS),
     )
+    turn_signal = (
+        TurnSignal(
+            redis.Redis.from_url(settings.REDIS_URL), channel=f"{settings.REDIS_PREFIX}:turns"
+        )
+        if settings.TURNS_IN_WORKERS and settings.REDIS_URL
+        else None
+    )
     inbox = Inbox(
         session_factory=session_factory,
         router=router,
@@ -177,6 +189,7 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         rate_limiter=rate_limiter,
         background=background,
         routed_by_workers=WORKER_CHANNELS if settings.TURNS_IN_WORKERS else frozenset(),
+        turn_signal=turn_signal,
     )
     files = file_store_from_settings(settings)
     file_links = FileLinks(settings.FILE_LINK_SECRET)
@@ -270,5 +283,6 @@ def build_services(settings: Settings, sio: socketio.AsyncServer) -> Services:
         monitor=monitor,
         alert_outbox=alert_outbox,
         assigner=assigner,
+        turn_signal=turn_signal,
         background=background,
     )

@@ -37,6 +37,8 @@ async def started_worker(settings: Settings) -> AsyncIterator[tuple[Services, Tu
         await ensure_schema_current(services.engine)
         if isinstance(services.desk.live, RedisHub):
             services.spawn(services.desk.live.run(), name="console-live")
+        if services.turn_signal is not None:
+            services.spawn(services.turn_signal.listen(), name="turn-signal")
         yield (
             services,
             TurnWorker(
@@ -44,6 +46,7 @@ async def started_worker(settings: Settings) -> AsyncIterator[tuple[Services, Tu
                 concurrency=settings.TURN_WORKER_CONCURRENCY,
                 poll_seconds=settings.TURN_WORKER_POLL_SECONDS,
                 sweep_seconds=settings.TURN_SWEEP_SECONDS,
+                signal=services.turn_signal,
             ),
         )
     finally:
