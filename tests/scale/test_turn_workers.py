@@ -110,11 +110,13 @@ async def test_an_idle_worker_is_told_of_a_new_message_rather_than_finding_it_la
     store_url: str, redis_prefix: str
 ) -> None:
     # It would look by itself only after a minute: the gateway's word is what wakes it.
-    async with harness(store_url, redis_prefix, TURN_WORKER_POLL_SECONDS=60.0) as h:
-        async with running_worker(h.gateway.services.settings):
-            await asyncio.sleep(0.5)  # its first look is done: it waits
-            assert (await h.twilio.message(sms("+12465550177", "hi"))).status_code == 200
-            await h.api.wait_for("+12465550177", timeout=10)
+    async with (
+        harness(store_url, redis_prefix, TURN_WORKER_POLL_SECONDS=60.0) as h,
+        running_worker(h.gateway.services.settings),
+    ):
+        await asyncio.sleep(0.5)  # its first look is done: it waits
+        assert (await h.twilio.message(sms("+12465550177", "hi"))).status_code == 200
+        await h.api.wait_for("+12465550177", timeout=10)
 
 
 async def test_two_workers_route_every_message_once_and_in_order(
