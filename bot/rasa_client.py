@@ -46,6 +46,10 @@ class Turn:
     confidence: float | None
     slots: dict[str, Any] = field(default_factory=dict)
     handoff: HandoffRequest | None = None
+    # The assistant asked a question (the order number, a contact, a code), not answered one.
+    asking: bool = False
+    # The assistant asked for a one-time code: the next message is one (masked in the log).
+    expects_one_time_code: bool = False
 
 
 def parse_turn(body: Any) -> Turn:
@@ -83,6 +87,8 @@ def parse_turn(body: Any) -> Turn:
         confidence=float(confidence) if isinstance(confidence, int | float) else None,
         slots=slots or {},
         handoff=handoff,
+        asking=body.get("asking") is True,
+        expects_one_time_code=body.get("expects_one_time_code") is True,
     )
 
 
