@@ -143,6 +143,8 @@ class ValidateLookupForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
+        if value is None:  # emptied by the lookup that started the form: nothing to check
+            return {"order_number": None}
         number = order_digits(value)
         if number is not None:
             return {"order_number": number}
@@ -159,7 +161,13 @@ class ValidateLookupForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
+        if value is None:  # emptied by the lookup that started the form: nothing to check
+            return {"verification_contact": None}
         contact = contact_on_file(value)
+        if contact is None and not re.search(r"[\d@]", str(value or "")):
+            # Neither an email nor a phone, not even mistyped ("never mind", another question):
+            # the customer would rather not, and the pointer answer tells where to look.
+            return {"verification_contact": None, "lookup_refusal": Refusal.NO_CONTACT}
         if contact is None:
             dispatcher.utter_message(response="utter_verification_contact_not_understood")
             return {"verification_contact": None, **self._failed(dispatcher, tracker)}
@@ -205,6 +213,8 @@ class ValidateLookupForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> Dict[Text, Any]:
+        if value is None:  # emptied by the lookup that started the form: nothing to check
+            return {"verification_code": None}
         if value == CODE_APPROVED:
             return {"verification_code": CODE_APPROVED}
         if _expired(tracker.get_slot("verification_expires_at")):

@@ -340,6 +340,39 @@ class LookupFormTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(messages, [{"response": "utter_order_number_not_understood"}])
         self.assert_asks_next(slots_set)  # order_number
 
+    async def test_starting_the_form_checks_nothing_the_lookup_emptied(self) -> None:
+        # What validate_lookup_form sees when action_track_order starts the form: the slots it
+        # emptied, set after the customer's question.
+        latest = {"text": "where is my order?", "entities": [], "metadata": {"channel": "webchat"}}
+        emptied = ["order_number", "verification_contact", "verification_code"]
+        events = [{"event": "user", "text": latest["text"], "parse_data": latest}] + [
+            {"event": "slot", "name": name, "value": None} for name in emptied
+        ]
+        t = Tracker("c", {"language": "en"}, latest, events, False, None, {}, "action_track_order")
+        slots_set, messages = await self.validate(t)
+        self.assertEqual(messages, [])
+        self.assertEqual(slots_set, dict.fromkeys(emptied))
+        self.assertEqual(self.platform.calls, [])
+
+    async def test_a_mistyped_contact_is_asked_again_and_counts_as_a_try(self) -> None:
+        slots_set, messages = await self.validate(
+            form_turn("keisha@", requested="verification_contact", slots={"order_number": "55123"})
+        )
+        self.assertEqual(messages, [{"response": "utter_verification_contact_not_understood"}])
+        self.assertEqual(slots_set["verification_attempts"], 1)
+        self.assert_asks_next(slots_set)
+
+    async def test_no_contact_at_all_ends_with_the_pointer_answer(self) -> None:
+        slots_set, messages = await self.validate(
+            form_turn(
+                "never mind", requested="verification_contact", slots={"order_number": "55123"}
+            )
+        )
+        self.assertEqual(messages, [])
+        self.assertEqual(slots_set["lookup_refusal"], "no_contact")
+        self.assertEqual(slots_set["requested_slot"], None)
+        self.assertEqual(self.platform.codes_sent, [])
+
     async def test_a_platform_outage_while_sending_ends_with_the_pointer_answer(self) -> None:
         self.platform.go_down()
         slots_set, messages = await self.validate(
