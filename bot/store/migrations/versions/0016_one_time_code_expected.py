@@ -23,5 +23,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('conversations', schema=None) as batch_op:
-        batch_op.drop_column('code_expected_until')
+    # A plain DROP COLUMN (PostgreSQL, SQLite 3.35+): batch mode copies the table, which
+    # SQLite refuses for `conversations` once other tables refer to it.
+    op.drop_column('conversations', 'code_expected_until')
