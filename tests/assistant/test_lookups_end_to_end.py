@@ -106,6 +106,32 @@ async def test_a_verified_whatsapp_customer_gets_the_orders_status_in_one_turn(
     assert "CCR123456789" not in logs
 
 
+async def test_a_whatsapp_customer_gets_the_delivery_date_and_the_invoice(live: Live) -> None:
+    answers = await live.ask("when will order 55123 arrive?")
+    assert answers == [
+        said(
+            "utter_delivery_expected",
+            order_number="55123",
+            status="shipped",
+            expected_delivery="2026-12-03",
+        )
+    ]
+    answers = await live.ask("can you send me the invoice for order 55123")
+    assert answers == [
+        said(
+            "utter_invoice_link",
+            invoice_number="INV-55123",
+            order_number="55123",
+            total="XCD 120.00",
+            pdf_url=f"{live.platform.url}/v1/invoices/INV-55123.pdf",
+        )
+    ]
+    # Someone else's order: not even its invoice.
+    answers = await live.ask("send me the invoice for order 77777")
+    assert answers[0] == said("utter_order_not_found_for_phone", order_number="77777")
+    assert "INV-77777" not in " ".join(answers)
+
+
 async def test_a_platform_outage_degrades_to_the_pointer_answer(live: Live) -> None:
     live.platform.go_down()
     [answer] = await live.ask("where is order 55123")
