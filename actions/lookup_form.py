@@ -20,10 +20,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.handoff import HANDOFF_BY_INTENT
 from actions.lookups import LOOKUPS, order_digits
 from actions.platform import PlatformUnavailable, TooManyCodes, platform_client
 from actions.verification import BY_ONE_TIME_CODE, channel_phone, verified_by_code
@@ -54,6 +55,43 @@ class Refusal:
 
     # Refusals whose own message already tells the customer where to look instead.
     ALREADY_EXPLAINED = {TOO_MANY_ATTEMPTS, TOO_MANY_CODES, EXPIRED}
+    # The reply was no answer to the form's question: maybe a request of its own.
+    LEFT_THE_QUESTION = {NO_NUMBER, NO_CONTACT}
+
+
+# Understood well enough to act on a reply as a new request rather than as "no answer".
+OTHER_REQUEST_CONFIDENCE = 0.7
+# Intents that are no request of their own (small talk, "not ours", "not sure").
+NOT_A_REQUEST = frozenset(
+    {
+        "greet",
+        "goodbye",
+        "thank",
+        "affirm",
+        "deny",
+        "bot_challenge",
+        "out_of_scope",
+        "nlu_fallback",
+    }
+)
+
+
+def other_request(tracker: Tracker, domain: Dict[Text, Any], asked_by: Text) -> Optional[Text]:
+    """The action answering the customer's reply as a request of its own (a person, another
+    topic), or None when it is no clear request or the same one the form was asking for."""
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    name, confidence = intent.get("name"), intent.get("confidence") or 0.0
+    if not name or name in NOT_A_REQUEST or confidence < OTHER_REQUEST_CONFIDENCE:
+        return None
+    if name in HANDOFF_BY_INTENT:
+        return "action_handoff_to_human"
+    action = f"action_{name}"
+    if action == asked_by:
+        return None
+    if action in LOOKUPS:
+        return action
+    response = f"utter_{name}"
+    return response if response in (domain.get("responses") or {}) else None
 
 
 def contact_on_file(text: object) -> Optional[Text]:
@@ -295,6 +333,12 @@ class ActionAnswerLookup(Action):
             return done
         lookup = lookup_class()
         refusal = tracker.get_slot("lookup_refusal")
+        if refusal in Refusal.LEFT_THE_QUESTION:
+            other = other_request(tracker, domain, lookup.name())
+            if other is not None:
+                # Not an answer but a request of its own ("I want to talk to a person"): that
+                # is what the customer gets, not the pointer about the old question.
+                return [*done, FollowupAction(other)]
         number = order_digits(tracker.get_slot("order_number"))
         client = platform_client()
         if refusal or number is None or client is None:

@@ -248,3 +248,26 @@ async def test_a_web_chat_customer_verifies_with_a_one_time_code_then_sees_the_o
     # Nor in the Rasa and action server logs, with the email.
     logs = "".join(p.read_text(errors="replace") for p in stack.workdir.glob("*.log"))
     assert sent.code not in logs and "keisha@example.com" not in logs
+
+
+async def test_asking_for_a_person_instead_of_verifying_hands_the_conversation_over(
+    webchat: tuple[Any, PlatformStandIn],
+) -> None:
+    gateway, platform = webchat
+    customer = await WebChatCustomer().connect(gateway.url)
+    try:
+        replies = await customer.say("where is order 55123", timeout=60)
+        assert [r["text"] for r in replies] == [
+            said("utter_ask_lookup_form_verification_contact", order_number="55123")
+        ]
+        await customer.say("I want to talk to a person", timeout=60)
+    finally:
+        await customer.close()
+    async with gateway.services.session_factory() as session:
+        conversation = await session.scalar(select(Conversation))
+        assert conversation is not None
+        assert (conversation.state, conversation.escalation_reason) == (
+            "queued",
+            "customer_request",
+        )
+    assert platform.calls == []

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 from unittest import mock
 
-from rasa.shared.core.domain import Domain
+from rasa.shared.importers.importer import TrainingDataImporter
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -21,7 +21,12 @@ from actions.lookup_form import (
 from actions.platform import TOKEN_VARIABLE, URL_VARIABLE, platform_client
 from tests.support.platform_standin import PlatformStandIn, running_platform_standin
 
-DOMAIN = Domain.load("domain.yml").as_dict()
+# The domain as Rasa sends it to the action server: domain.yml with the responses in data/.
+DOMAIN = (
+    TrainingDataImporter.load_from_dict(domain_path="domain.yml", training_data_paths=["data"])
+    .get_domain()
+    .as_dict()
+)
 EMAIL = "keisha@example.com"
 
 
@@ -332,6 +337,42 @@ class LookupFormTest(unittest.IsolatedAsyncioTestCase):
         )
         await ActionAnswerLookup().run(dispatcher, t, DOMAIN)
         self.assertEqual([m["response"] for m in dispatcher.messages], ["utter_get_invoice"])
+
+    async def answer_after(
+        self, refusal: str, intent: str, confidence: float
+    ) -> "tuple[list, list]":
+        dispatcher = CollectingDispatcher()
+        latest = {
+            "text": "…",
+            "intent": {"name": intent, "confidence": confidence},
+            "entities": [],
+            "metadata": {"channel": "webchat"},
+        }
+        slots = {"pending_lookup": "action_track_order", "lookup_refusal": refusal}
+        t = Tracker("c", slots, latest, [], False, None, {}, "lookup_form")
+        events = await ActionAnswerLookup().run(dispatcher, t, DOMAIN)
+        return events, [m["response"] for m in dispatcher.messages]
+
+    async def test_a_request_instead_of_an_answer_is_what_the_customer_gets(self) -> None:
+        for intent, followed_by in (
+            ("contact_human_agent", "action_handoff_to_human"),
+            ("change_shipping_address", "utter_change_shipping_address"),
+            ("get_invoice", "action_get_invoice"),
+        ):
+            events, messages = await self.answer_after("no_contact", intent, 0.95)
+            self.assertEqual(messages, [])
+            self.assertEqual(
+                events[-1], {"event": "followup", "timestamp": None, "name": followed_by}
+            )
+        # Unsure, small talk, or the same question again: the pointer answer.
+        for intent, confidence in (
+            ("contact_human_agent", 0.4),
+            ("deny", 0.99),
+            ("track_order", 0.99),
+        ):
+            events, messages = await self.answer_after("no_number", intent, confidence)
+            self.assertEqual(messages, ["utter_track_order"])
+            self.assertNotIn("followup", [e["event"] for e in events])
 
     async def test_digits_that_are_no_order_number_are_asked_again(self) -> None:
         slots_set, messages = await self.validate(
