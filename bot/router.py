@@ -496,7 +496,9 @@ class ConversationRouter:
                 session,
                 conversation,
                 message_id=message.id,
-                intent=turn.intent if turn is not None else None,
+                # An answer to the assistant's own question (an order number, an email, a
+                # code) is no new request, whatever topic the classifier gave it.
+                intent=turn.intent if turn is not None and not turn.answering else None,
                 now=now,
                 quiet=self._episode_quiet,
                 come_back=self._come_back,

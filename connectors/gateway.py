@@ -134,6 +134,8 @@ async def _run_turn(
     async with agent.lock_store.lock(sender):
         processor = agent.processor
         tracker = await processor.log_message(message, should_save_tracker=False)
+        # Before this turn the assistant was waiting for an answer to its own question.
+        answering = tracker.active_loop_name == LOOKUP_FORM
         _set_language(tracker, agent.domain, metadata.get("language"))
         tracker = await processor.run_action_extract_slots(output, tracker)
         await processor._run_prediction_loop(output, tracker)
@@ -154,6 +156,9 @@ async def _run_turn(
             for name, value in tracker.current_slot_values().items()
             if value is not None and name not in _INTERNAL_SLOTS
         },
+        # The message answered the assistant's question (a number, a contact, a code): no new
+        # request, whatever the topic classifier made of it.
+        "answering": answering,
         # The assistant asked a question of its own (a form): no "did this help?" under it.
         "asking": tracker.active_loop_name == LOOKUP_FORM,
         # The gateway masks the next message's code in its log and passes it in the metadata.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import func, select
@@ -17,6 +18,7 @@ from bot.store.models import (
     ConversationState,
     Delivery,
     DeliveryStatus,
+    Episode,
     Message,
     Priority,
     TurnStatus,
@@ -27,6 +29,7 @@ from tests.support.gateway import LiveGateway, running_gateway
 from tests.support.rasa_standin import RasaStandIn, running_rasa_standin
 
 ATTACHMENT_NOTICE = system_texts.text(TextKey.ATTACHMENT_NOTICE, "en")
+T = TypeVar("T")
 
 
 @dataclass
@@ -44,6 +47,10 @@ class Harness:
             found = await session.scalar(select(Conversation).filter_by(address=address))
             assert found is not None
             return found
+
+    async def all(self, model: type[T]) -> list[T]:
+        async with self.gateway.services.session_factory() as session:
+            return list(await session.scalars(select(model)))
 
     async def messages(self, conversation_id: int) -> list[Message]:
         async with self.gateway.services.session_factory() as session:
@@ -304,6 +311,7 @@ async def test_a_code_the_assistant_asked_for_is_masked_and_handed_over_beside_t
         "messages": [{"text": "Thank you, that's you."}],
         "intent": {"name": "out_of_scope", "confidence": 0.4},
         "slots": {"verified_order": "55123", "verification_method": "one_time_code"},
+        "answering": True,
     }
     received = await router.handle(chat("it is 482 913"))
     assert received is not None
@@ -315,6 +323,10 @@ async def test_a_code_the_assistant_asked_for_is_masked_and_handed_over_beside_t
     assert sent["message"] == "it is [code removed]"
     assert sent["metadata"]["one_time_code"] == "482913"
     assert (await harness.conversation(ADDRESS)).code_expected_until is None
+    # An answer to the assistant's question, not an off-topic request: the episode did not
+    # end on a fallback.
+    [episode] = await harness.all(Episode)
+    assert episode.ended_on_fallback is False and episode.last_intent == "track_order"
 
     # Not asked for any more: digits are an ordinary message again (an order number).
     await router.handle(chat("and order 55001?"))
