@@ -30,4 +30,4 @@ def test_custom_actions_and_the_sentence_encoder() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    assert "Ran 70 tests" in result.stderr and "OK" in result.stderr, result.stderr[-2000:]
+    assert "Ran 71 tests" in result.stderr and "OK" in result.stderr, result.stderr[-2000:]

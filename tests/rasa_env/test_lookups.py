@@ -3,6 +3,7 @@ stand-in behind the real client; exact messages and events."""
 
 import os
 import unittest
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 from unittest import mock
 
@@ -151,6 +152,39 @@ class LookupTest(unittest.IsolatedAsyncioTestCase):
             ],
         )
         self.assertEqual(self.platform.calls, [])  # nothing asked, nothing shown
+
+    async def test_verified_by_a_code_web_chat_answers_in_one_turn_for_an_hour(self) -> None:
+        def verified(minutes_ago: int) -> Tracker:
+            t = tracker("when will order 55123 arrive", channel="webchat", order_number="55123")
+            sent = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+            t.slots.update(
+                verified_order="55123",
+                verification_method="one_time_code",
+                verification_codes_sent=[sent.isoformat()],
+            )
+            return t
+
+        events, messages = await self.run_action(ActionDeliveryPeriod(), verified(minutes_ago=5))
+        self.assertEqual(
+            messages,
+            [
+                {
+                    "response": "utter_delivery_expected",
+                    "order_number": "55123",
+                    "status": "shipped",
+                    "expected_delivery": "2026-12-03",
+                }
+            ],
+        )
+        self.assertEqual(events, [SlotSet("looked_up", ORDER_55123)])
+        # Later than that the proof has lapsed: the form asks for a new code.
+        events, messages = await self.run_action(ActionDeliveryPeriod(), verified(minutes_ago=61))
+        self.assertEqual((messages, events[-1]), ([], FollowupAction("lookup_form")))
+        # And a code for one order proves nothing about another.
+        t = verified(minutes_ago=5)
+        t.slots["verified_order"] = "55001"
+        events, messages = await self.run_action(ActionDeliveryPeriod(), t)
+        self.assertEqual((messages, events[-1]), ([], FollowupAction("lookup_form")))
 
     async def test_the_expected_delivery_of_a_verified_customers_order(self) -> None:
         events, messages = await self.run_action(
