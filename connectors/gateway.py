@@ -171,8 +171,12 @@ def _forget_one_time_code(tracker: Any) -> None:
     """Drop the one-time code from the stored message's metadata once the turn has read it:
     it was checked (or refused) in this turn, and the tracker store keeps events for good."""
     latest = tracker.latest_message
-    if latest is not None and isinstance(latest.metadata, dict):
-        latest.metadata.pop(CODE_METADATA_KEY, None)
+    if latest is None:
+        return
+    # The message keeps its metadata twice: on itself and in its parse data.
+    for metadata in (latest.metadata, (latest.parse_data or {}).get("metadata")):
+        if isinstance(metadata, dict):
+            metadata.pop(CODE_METADATA_KEY, None)
 
 
 def _set_language(tracker: Any, domain: Any, language: Any) -> None:

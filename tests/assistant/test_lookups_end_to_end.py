@@ -6,6 +6,7 @@ no phone, code or record reaches the logs."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -242,6 +243,11 @@ async def test_a_web_chat_customer_verifies_with_a_one_time_code_then_sees_the_o
         assert slots["looked_up"]["order_number"] == "55123"
         assert "verification_code" not in slots or slots["verification_code"] != sent.code
         texts = [m.text for m in await session.scalars(select(Message).order_by(Message.id))]
+    # Nor in Rasa's tracker store (the text was masked, the metadata dropped after the turn).
+    tracker_events = await gateway.services.rasa.tracker_events("conversation-1")
+    dumped = json.dumps(tracker_events)
+    at = dumped.find(sent.code)
+    assert at < 0, dumped[max(0, at - 600) : at + 100]
     # Neither code is in the message log; both are masked there.
     assert not any(sent.code in t or wrong in t for t in texts)
     assert "[code removed]" in texts and "the code is [code removed]" in texts
