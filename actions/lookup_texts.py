@@ -1,15 +1,18 @@
 """Status words for the answers with a customer's own records, per conversation language.
 
 The sentences around them are responses in data/responses/lookups.yml; these are the values the
-platform's contract defines for an order's and a refund's status (docs/platform-api.yaml), in
-the words a customer reads. Listed for review by fluent speakers in locales/review.yml
-(`lookup_status_words`).
+platform's contract defines for an order's, a refund's and an invoice's status
+(docs/platform-api.yaml), in the words a customer reads. Listed for review by fluent speakers
+in locales/review.yml (`lookup_status_words`).
 """
 
 from typing import Dict, Optional, Text
 
 ORDER_STATUSES = ("processing", "shipped", "out_for_delivery", "delivered", "cancelled")
 REFUND_STATUSES = ("requested", "approved", "paid", "rejected")
+# An invoice's "paid" reads differently from a refund's ("invoice_paid"); "issued" stands for an
+# invoice whose platform gives no status.
+INVOICE_STATUSES = ("open", "paid", "overdue", "void", "issued")
 
 STATUS_WORDS: Dict[Text, Dict[Text, Text]] = {
     "en": {
@@ -22,6 +25,11 @@ STATUS_WORDS: Dict[Text, Dict[Text, Text]] = {
         "approved": "approved, on its way to you",
         "paid": "paid out",
         "rejected": "not approved",
+        "open": "not paid yet",
+        "overdue": "overdue",
+        "void": "cancelled",
+        "issued": "issued",
+        "invoice_paid": "paid",
         "date_unknown": "not known yet",
     },
     "es": {
@@ -34,6 +42,11 @@ STATUS_WORDS: Dict[Text, Dict[Text, Text]] = {
         "approved": "aprobado, en camino",
         "paid": "pagado",
         "rejected": "no aprobado",
+        "open": "pendiente de pago",
+        "overdue": "vencida",
+        "void": "anulada",
+        "issued": "emitida",
+        "invoice_paid": "pagada",
         "date_unknown": "aún sin fecha",
     },
     "fr": {
@@ -46,6 +59,11 @@ STATUS_WORDS: Dict[Text, Dict[Text, Text]] = {
         "approved": "approuvé, en route vers vous",
         "paid": "versé",
         "rejected": "refusé",
+        "open": "pas encore payée",
+        "overdue": "en retard de paiement",
+        "void": "annulée",
+        "issued": "émise",
+        "invoice_paid": "payée",
         "date_unknown": "pas encore connue",
     },
     "ht": {
@@ -58,6 +76,11 @@ STATUS_WORDS: Dict[Text, Dict[Text, Text]] = {
         "approved": "li apwouve, l ap vini",
         "paid": "yo peye l",
         "rejected": "li pa apwouve",
+        "open": "poko peye",
+        "overdue": "an reta",
+        "void": "anile",
+        "issued": "bay",
+        "invoice_paid": "peye",
         "date_unknown": "nou poko konnen",
     },
     "nl": {
@@ -70,6 +93,11 @@ STATUS_WORDS: Dict[Text, Dict[Text, Text]] = {
         "approved": "goedgekeurd, onderweg naar u",
         "paid": "uitbetaald",
         "rejected": "niet goedgekeurd",
+        "open": "nog niet betaald",
+        "overdue": "te laat",
+        "void": "geannuleerd",
+        "issued": "uitgegeven",
+        "invoice_paid": "betaald",
         "date_unknown": "nog niet bekend",
     },
 }
@@ -80,6 +108,12 @@ def status_word(status: Text, language: Optional[Text]) -> Text:
     platform) is shown as the platform names it rather than dropped."""
     words = STATUS_WORDS.get(language or "en", STATUS_WORDS["en"])
     return words.get(status, status.replace("_", " "))
+
+
+def invoice_status_word(status: Optional[Text], language: Optional[Text]) -> Text:
+    if status is None:
+        return status_word("issued", language)
+    return status_word("invoice_paid" if status == "paid" else status, language)
 
 
 def date_or_unknown(date: Optional[Text], language: Optional[Text]) -> Text:

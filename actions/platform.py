@@ -1,4 +1,5 @@
-"""The platform's records, read through its contract (docs/platform-api.yaml, /v1).
+"""The platform's records, read through its contract (docs/platform-api.yaml, /v1), and its
+one-time codes for customers whose channel proves nothing about them.
 
 Each answer that looks something up waits on this client inside a customer's turn, so it is
 built to give up quickly: a short timeout per request, one retry of a GET that failed in a way
@@ -13,11 +14,12 @@ Nothing here logs a phone number, an email address or a record's contents.
 import asyncio
 import logging
 import os
-import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Text
+from typing import Any, Callable, Dict, List, Optional, Text, Tuple
 
 import aiohttp
+
+from actions.circuit_breaker import CircuitBreaker
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +31,6 @@ TOKEN_VARIABLE = "PLATFORM_API_TOKEN"  # noqa: S105 (the name of a variable, not
 ATTEMPT_TIMEOUT = 1.2
 RETRY_PAUSE = 0.1
 DEADLINE = 2.5
-# After FAILURES_TO_OPEN failed calls in a row the breaker opens: calls fail at once for
-# OPEN_FOR seconds, then one trial call is let through (half-open) to see if it is back.
-FAILURES_TO_OPEN = 3
-OPEN_FOR = 30.0
 
 
 class PlatformUnavailable(Exception):
@@ -72,6 +70,20 @@ class Invoice:
     issued_at: Text
     total: Text
     pdf_url: Text
+    status: Optional[Text] = None  # open, paid, overdue, void (contract 1.1; older: absent)
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    """A one-time code the platform sent to the contact on file for an order."""
+
+    verification_id: Text
+    sent_to: Text  # the contact, masked by the platform ("k***@example.com", "+1******0123")
+    expires_at: Text  # ISO date-time with its offset
+
+
+class TooManyCodes(Exception):
+    """The platform refused to send another code for this order for now (its hourly limit)."""
 
 
 @dataclass(frozen=True)
@@ -81,66 +93,13 @@ class AccountState:
     masked_email: Optional[Text]
 
 
-class CircuitBreaker:
-    """Closed (calls go through), open (they fail at once), half-open (one trial call)."""
-
-    def __init__(
-        self,
-        *,
-        failures_to_open: int = FAILURES_TO_OPEN,
-        open_for: float = OPEN_FOR,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._failures_to_open = failures_to_open
-        self._open_for = open_for
-        self._clock = clock
-        self._failures = 0
-        self._opened_at: Optional[float] = None
-        self._trial_running = False
-
-    @property
-    def state(self) -> Text:
-        if self._opened_at is None:
-            return "closed"
-        if self._clock() - self._opened_at >= self._open_for:
-            return "half_open"
-        return "open"
-
-    def allow(self) -> bool:
-        """Whether a call may go out now; in half-open, only the one trial call may."""
-        state = self.state
-        if state == "closed":
-            return True
-        if state == "half_open" and not self._trial_running:
-            self._trial_running = True
-            return True
-        return False
-
-    def succeeded(self) -> None:
-        self._failures = 0
-        self._opened_at = None
-        self._trial_running = False
-
-    def abandoned(self) -> None:
-        """A call given up by its caller before it ended: it proved nothing either way."""
-        self._trial_running = False
-
-    def failed(self) -> None:
-        self._trial_running = False
-        self._failures += 1
-        if self._opened_at is not None or self._failures >= self._failures_to_open:
-            # A failed trial opens it again for a full period.
-            if self._opened_at is None or self.state == "half_open":
-                logger.warning("platform.breaker_opened failures=%s", self._failures)
-            self._opened_at = self._clock()
-
-
 class _Retryable(Exception):
     """One attempt failed in a way another attempt may not (timeout, connection, 5xx)."""
 
 
 class PlatformClient:
-    """Reads orders, refunds, invoices and account states from the platform's /v1 contract."""
+    """Reads orders, refunds, invoices and account states from the platform's /v1 contract, and
+    has it send and check one-time codes."""
 
     def __init__(
         self,
@@ -204,6 +163,7 @@ class PlatformClient:
                     issued_at=str(i["issued_at"]),
                     total=str(i["total"]),
                     pdf_url=str(i["pdf_url"]),
+                    status=i.get("status"),
                 )
                 for i in body["invoices"]
             ]
@@ -246,6 +206,35 @@ class PlatformClient:
             )
         )
 
+    async def send_code(self, order_number: Text, contact: Text) -> Optional[CodeSent]:
+        """Ask the platform to send a one-time code to the order's contact on file, if
+        `contact` (an email or E.164 phone the customer named) is that contact; None when it is
+        not, or there is no such order (one answer for both). TooManyCodes past its limit."""
+        status, body = await self._post(
+            f"/orders/{order_number}/verifications", {"contact": contact}, allowed=(201, 404, 429)
+        )
+        if status == 404:
+            return None
+        if status == 429:
+            raise TooManyCodes()
+        return _parse(
+            lambda: CodeSent(
+                verification_id=str(body["verification_id"]),
+                sent_to=str(body["sent_to"]),
+                expires_at=str(body["expires_at"]),
+            )
+        )
+
+    async def check_code(self, verification_id: Text, code: Text) -> Text:
+        """The platform's verdict on a code typed for a verification: `approved`, `wrong_code`,
+        `expired` or `too_many_attempts` (an unknown verification counts as expired)."""
+        status, body = await self._post(
+            f"/verifications/{verification_id}/checks", {"code": code}, allowed=(200, 404)
+        )
+        if status == 404:
+            return "expired"
+        return _parse(lambda: str(body["status"]))
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -273,6 +262,52 @@ class PlatformClient:
             raise PlatformUnavailable(str(error) or "timed out") from error
         self.breaker.succeeded()
         return body
+
+    async def _post(
+        self, path: Text, payload: Dict[Text, Text], *, allowed: Tuple[int, ...]
+    ) -> Tuple[int, Dict[Text, Any]]:
+        """The status and JSON body of a POST answered with one of `allowed`; anything else is
+        PlatformUnavailable. Tried once: sending a code or checking one is not idempotent (a
+        second attempt could send a second code or count a try twice)."""
+        if not self.breaker.allow():
+            raise PlatformUnavailable("circuit open")
+        try:
+            result = await asyncio.wait_for(self._post_once(path, payload, allowed), self._deadline)
+        except asyncio.CancelledError:
+            self.breaker.abandoned()
+            raise
+        except (PlatformUnavailable, asyncio.TimeoutError) as error:
+            self.breaker.failed()
+            # The path holds an order number or a verification id; the body (a contact, a
+            # code) is never logged.
+            logger.warning(
+                "platform.unavailable path=%s reason=%s", path, str(error) or "timed out"
+            )
+            raise PlatformUnavailable(str(error) or "timed out") from error
+        self.breaker.succeeded()
+        return result
+
+    async def _post_once(
+        self, path: Text, payload: Dict[Text, Text], allowed: Tuple[int, ...]
+    ) -> Tuple[int, Dict[Text, Any]]:
+        session = self._session_for_this_loop()
+        try:
+            async with session.post(
+                self._base_url + path,
+                json=payload,
+                headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
+                timeout=aiohttp.ClientTimeout(total=self._attempt_timeout),
+            ) as response:
+                if response.status not in allowed:
+                    raise PlatformUnavailable(f"HTTP {response.status}")
+                body = await response.json(content_type=None)
+        except (asyncio.TimeoutError, aiohttp.ClientConnectionError) as error:
+            raise PlatformUnavailable(type(error).__name__) from error
+        except (aiohttp.ContentTypeError, ValueError) as error:
+            raise PlatformUnavailable("the answer was not JSON") from error
+        if not isinstance(body, dict):
+            raise PlatformUnavailable("the answer was not a JSON object")
+        return response.status, body
 
     async def _get_with_retry(
         self, path: Text, params: Optional[Dict[Text, Text]]

@@ -85,13 +85,16 @@ def with_helpful_question(
     intent: str | None,
     handing_off: bool,
     language: str | None = None,
+    asking: bool = False,
 ) -> list[Reply]:
     """The bot's replies, the last one asking whether it helped when it answered a
-    self-service question (and offered no choices of its own)."""
+    self-service question (and offered no choices of its own, nor asked a question of its own:
+    `asking`, e.g. for the order number)."""
     out = list(replies)
     if (
         not out
         or handing_off
+        or asking
         or intent not in SELF_SERVICE_INTENTS
         or out[-1].buttons
         or out[-1].sender_kind != SenderKind.BOT

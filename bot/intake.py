@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -24,7 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.language_id import Detection, detect_in_worker
 from bot.languages import decided_language, message_language
 from bot.messages import Channel, Direction, InboundMessage, SenderKind
-from bot.privacy import mask_sensitive, visitor_label, without_masks
+from bot.privacy import (
+    ONE_TIME_CODE_KEY,
+    mask_sensitive,
+    take_one_time_code,
+    visitor_label,
+    without_masks,
+)
 from bot.rate_limit import RateLimiter
 from bot.store.models import (
     Contact,
@@ -131,6 +137,11 @@ class _Allowance:
         return self._verdict
 
 
+def _expects_code(conversation: Conversation, now: datetime) -> bool:
+    until = conversation.code_expected_until
+    return until is not None and until > now
+
+
 async def _store(
     session_factory: async_sessionmaker[AsyncSession],
     inbound: InboundMessage,
@@ -156,6 +167,13 @@ async def _store(
             payload["button_payload"] = inbound.button_payload
         if inbound.metadata:
             payload["metadata"] = inbound.metadata
+        text = masked
+        if not routed and _expects_code(conversation, now):
+            # The assistant asked for a one-time code: masked in the log like any code, and
+            # kept beside the text only until the turn that checks it is done (bot/router.py).
+            text, code = take_one_time_code(inbound.text)
+            if code is not None:
+                payload[ONE_TIME_CODE_KEY] = code
         # Inserted already claimed when the caller routes it at once (`claim_for`): in the
         # usual case, when nothing earlier waits, that costs no statement of its own.
         claiming = claim_for is not None and not routed
@@ -164,7 +182,7 @@ async def _store(
             channel=inbound.channel,
             direction=Direction.INBOUND,
             sender_kind=SenderKind.CUSTOMER,
-            text=masked,
+            text=text,
             language=message_language(detection),
             payload=payload or None,
             external_id=inbound.external_id,
@@ -184,7 +202,9 @@ async def _store(
             # Decided before the commit: no turn loop or sweep can ever find it pending.
             message.turn_status = TurnStatus.DONE
             message.turn_lease_until = None
-            message.payload = {**payload, RATE_LIMITED: True}
+            # Never routed, so a code in it would never be checked: not kept.
+            kept = {k: v for k, v in payload.items() if k != ONE_TIME_CODE_KEY}
+            message.payload = {**kept, RATE_LIMITED: True}
         claimed: ClaimedTurn | None = None
         if claiming and not rate_limited:
             # Checked with the new row written: on SQLite no other writer can commit until this

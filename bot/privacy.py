@@ -10,13 +10,15 @@ boundaries on purpose: a sliding window over a long run would find a Luhn-valid 
 stretch in one run out of ten (two phone numbers in a row, a long reference) and destroy text
 that holds no card. Order numbers (CC-482913, #482913), phone numbers and amounts are kept: they
 are shorter than 13 digits. A one-time code is 3 to 8 digits right after words like "code",
-"OTP", "PIN" or "passcode".
+"OTP", "PIN" or "passcode"; when the assistant has just asked for a code, any 4 to 8 digits are
+one (`take_one_time_code`).
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 
 # A run of digit groups: separators of one to three spaces, tabs, dashes, dots or slashes.
 _DIGIT_RUN = re.compile(r"\d+(?:[ \t\-./]{1,3}\d+)*")
@@ -84,6 +86,38 @@ def mask_sensitive(text: str) -> str:
     """`text` with card numbers reduced to their last four digits and one-time codes removed."""
     text = _DIGIT_RUN.sub(_mask_run, text)
     return _ONE_TIME_CODE.sub(lambda m: m.group("lead") + CODE_MASK, text)
+
+
+# A code the customer was asked for, typed on its own or in a sentence: a run of 4 to 8 digits,
+# maybe in groups ("482 913"). A longer run (a card, a phone number) is not a code.
+_DIGIT_GROUPS = re.compile(r"(?<![\w+-])\d+(?:[ -]\d+)*(?![\w-])")
+CODE_MIN_DIGITS = 4
+CODE_MAX_DIGITS = 8
+# Where the code travels from the stored message (its payload, until the turn is done) to the
+# assistant (the turn's metadata).
+ONE_TIME_CODE_KEY = "one_time_code"
+# How long after asking the next message is taken as the code: a code lives 10 minutes on the
+# platform (docs/platform-api.yaml); later digits are an ordinary message again.
+CODE_ANSWER_WINDOW = timedelta(minutes=10)
+
+
+def take_one_time_code(text: str) -> tuple[str, str | None]:
+    """For a message answering "type the code": the text masked as `mask_sensitive` does, with
+    every code-like run of digits masked too, and the first such code (digits only) or None.
+
+    The code is handed to the assistant beside the stored text, never in it.
+    """
+    codes: list[str] = []
+
+    def mask(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        if not CODE_MIN_DIGITS <= len(digits) <= CODE_MAX_DIGITS:
+            return match.group(0)
+        codes.append(digits)
+        return CODE_MASK
+
+    masked = _DIGIT_GROUPS.sub(mask, text)
+    return mask_sensitive(masked), (codes[0] if codes else None)
 
 
 _MASKS = re.compile(r"\[card ending \d{4}\]|" + re.escape(CODE_MASK))

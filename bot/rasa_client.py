@@ -46,6 +46,12 @@ class Turn:
     confidence: float | None
     slots: dict[str, Any] = field(default_factory=dict)
     handoff: HandoffRequest | None = None
+    # The message answered the assistant's own question (the order number, a contact, a code).
+    answering: bool = False
+    # The assistant asked a question (the order number, a contact, a code), not answered one.
+    asking: bool = False
+    # The assistant asked for a one-time code: the next message is one (masked in the log).
+    expects_one_time_code: bool = False
 
 
 def parse_turn(body: Any) -> Turn:
@@ -83,6 +89,9 @@ def parse_turn(body: Any) -> Turn:
         confidence=float(confidence) if isinstance(confidence, int | float) else None,
         slots=slots or {},
         handoff=handoff,
+        answering=body.get("answering") is True,
+        asking=body.get("asking") is True,
+        expects_one_time_code=body.get("expects_one_time_code") is True,
     )
 
 

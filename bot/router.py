@@ -41,6 +41,7 @@ from bot.lifecycle import HUMAN_STATES, Actor, transition
 from bot.messages import Channel, InboundMessage, Reply, SenderKind
 from bot.metrics import Metrics
 from bot.policy import ResponseTargets, queue_notice_text
+from bot.privacy import CODE_ANSWER_WINDOW, ONE_TIME_CODE_KEY
 from bot.privacy_notice import privacy_notice
 from bot.rasa_client import AssistantUnavailable, RasaClient, Turn
 from bot.rate_limit import RateLimiter
@@ -306,13 +307,12 @@ class ConversationRouter:
             await self._hand_off_unsupported(conversation_id, message_id, language)
             return
         has_attachments = bool(turn.payload.get("attachments"))
-        await self._bot_turn(
-            conversation_id,
-            message_id,
-            said,
-            turn_metadata(turn.channel, language, turn.address),
-            has_attachments,
-        )
+        metadata = turn_metadata(turn.channel, language, turn.address)
+        code = turn.payload.get(ONE_TIME_CODE_KEY)
+        if isinstance(code, str):
+            # The code the assistant asked for: masked in the text, so it travels beside it.
+            metadata[ONE_TIME_CODE_KEY] = code
+        await self._bot_turn(conversation_id, message_id, said, metadata, has_attachments)
 
     async def _hand_off_unsupported(
         self, conversation_id: int, message_id: int, language: str
@@ -501,12 +501,16 @@ class ConversationRouter:
             if turn is not None:
                 message.intent = turn.intent
                 message.intent_confidence = turn.confidence
+            expects_code = turn is not None and turn.expects_one_time_code
+            conversation.code_expected_until = now + CODE_ANSWER_WINDOW if expects_code else None
             # The interaction record: nature of inquiry per episode, fallbacks, come-backs.
             await record_bot_turn(
                 session,
                 conversation,
                 message_id=message.id,
-                intent=turn.intent if turn is not None else None,
+                # An answer to the assistant's own question (an order number, an email, a
+                # code) is no new request, whatever topic the classifier gave it.
+                intent=turn.intent if turn is not None and not turn.answering else None,
                 now=now,
                 quiet=self._episode_quiet,
                 come_back=self._come_back,
@@ -521,6 +525,7 @@ class ConversationRouter:
                         bot_replies,
                         intent=turn.intent,
                         handing_off=turn.handoff is not None,
+                        asking=turn.asking,
                         language=language,
                     )
                 )
@@ -641,6 +646,11 @@ class ConversationRouter:
             if finish is None:
                 return None
             message.turn_status = TurnStatus.DONE
+            if message.payload and ONE_TIME_CODE_KEY in message.payload:
+                # Checked (or not wanted any more) once the turn is done: not kept.
+                message.payload = {
+                    k: v for k, v in message.payload.items() if k != ONE_TIME_CODE_KEY
+                } or None
             deliveries = await self._replies.add(session, conversation, finish.replies, now)
         return finish, deliveries
 

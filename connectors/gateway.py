@@ -38,6 +38,11 @@ from sanic.response import HTTPResponse
 
 # Slots Rasa manages itself; they mean nothing to a representative.
 _INTERNAL_SLOTS = {"session_started_metadata", "requested_slot"}
+# The form that asks for a one-time code, its slot, and the metadata key the code comes in
+# (actions/lookup_form.py).
+LOOKUP_FORM = "lookup_form"
+CODE_SLOT = "verification_code"
+CODE_METADATA_KEY = "one_time_code"
 # The slot answers pick their language by; the gateway decides the language (metadata).
 LANGUAGE_SLOT = "language"
 TOKEN_VARIABLE = "RASA_CHANNEL_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
@@ -129,9 +134,12 @@ async def _run_turn(
     async with agent.lock_store.lock(sender):
         processor = agent.processor
         tracker = await processor.log_message(message, should_save_tracker=False)
+        # Before this turn the assistant was waiting for an answer to its own question.
+        answering = tracker.active_loop_name == LOOKUP_FORM
         _set_language(tracker, agent.domain, metadata.get("language"))
         tracker = await processor.run_action_extract_slots(output, tracker)
         await processor._run_prediction_loop(output, tracker)
+        _forget_one_time_code(tracker)
         await processor.run_anonymization_pipeline(tracker)
         await processor.save_tracker(tracker)
 
@@ -148,7 +156,27 @@ async def _run_turn(
             for name, value in tracker.current_slot_values().items()
             if value is not None and name not in _INTERNAL_SLOTS
         },
+        # The message answered the assistant's question (a number, a contact, a code): no new
+        # request, whatever the topic classifier made of it.
+        "answering": answering,
+        # The assistant asked a question of its own (a form): no "did this help?" under it.
+        "asking": tracker.active_loop_name == LOOKUP_FORM,
+        # The gateway masks the next message's code in its log and passes it in the metadata.
+        "expects_one_time_code": tracker.active_loop_name == LOOKUP_FORM
+        and tracker.get_slot("requested_slot") == CODE_SLOT,
     }
+
+
+def _forget_one_time_code(tracker: Any) -> None:
+    """Drop the one-time code from the stored message's metadata once the turn has read it:
+    it was checked (or refused) in this turn, and the tracker store keeps events for good."""
+    latest = tracker.latest_message
+    if latest is None:
+        return
+    # The message keeps its metadata twice: on itself and in its parse data.
+    for metadata in (latest.metadata, (latest.parse_data or {}).get("metadata")):
+        if isinstance(metadata, dict):
+            metadata.pop(CODE_METADATA_KEY, None)
 
 
 def _set_language(tracker: Any, domain: Any, language: Any) -> None:

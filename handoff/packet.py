@@ -34,6 +34,7 @@ from handoff.schemas import (
     ButtonPublic,
     ConversationPublic,
     HandoffPacketPublic,
+    LookupPublic,
     MessagePublic,
     NotePublic,
     QueueItemPublic,
@@ -114,9 +115,48 @@ async def queue_items(
     return [queue_item(c, contacts.get(c.contact_id), names, now, spoken) for c in conversations]
 
 
+# The slots the assistant's lookups keep (actions/lookups.py, actions/lookup_form.py): shown
+# as one "looked up" card, not as raw values; the code's id and timings are of no use to a rep.
+LOOKUP_SLOTS = frozenset(
+    {
+        "verified_order",
+        "verification_method",
+        "verification_contact",
+        "verification_code",
+        "verification_id",
+        "verification_expires_at",
+        "verification_codes_sent",
+        "verification_attempts",
+        "pending_lookup",
+        "lookup_refusal",
+        "looked_up",
+    }
+)
+
+
+def lookup(slots: dict[str, Any]) -> LookupPublic | None:
+    """What the bot verified and looked up, from its slots; None when it did neither."""
+    method = slots.get("verification_method")
+    verified_order = slots.get("verified_order") if method else None
+    record = slots.get("looked_up") if isinstance(slots.get("looked_up"), dict) else None
+    attempts = slots.get("verification_attempts")
+    failed = int(attempts) if isinstance(attempts, int | float) else 0
+    if verified_order is None and record is None and not failed:
+        return None
+    # Where a code went is known once one was sent (the slot then holds the masked contact).
+    sent_to = slots.get("verification_contact") if slots.get("verification_id") else None
+    return LookupPublic(
+        verified_order=str(verified_order) if verified_order is not None else None,
+        verified_by=str(method) if verified_order is not None else None,
+        code_sent_to=str(sent_to) if sent_to else None,
+        failed_attempts=failed,
+        record={k: v for k, v in record.items() if v not in (None, "", [])} if record else None,
+    )
+
+
 def packet(conversation: Conversation) -> HandoffPacketPublic:
     context: dict[str, Any] = conversation.handoff_context or {}
-    slots = context.get("slots")
+    slots = context.get("slots") or {}
     return HandoffPacketPublic(
         intent=context.get("intent"),
         confidence=context.get("confidence"),
@@ -124,8 +164,9 @@ def packet(conversation: Conversation) -> HandoffPacketPublic:
         priority=str(conversation.priority) if conversation.priority else None,
         language=conversation.language,
         # Empty slots say nothing to a rep.
-        slots={k: v for k, v in (slots or {}).items() if v not in (None, "", [])},
+        slots={k: v for k, v in slots.items() if v not in (None, "", []) and k not in LOOKUP_SLOTS},
         summary=context.get("summary"),
+        lookup=lookup(slots),
     )
 
 

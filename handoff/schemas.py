@@ -118,8 +118,25 @@ class QueueItemPublic(BaseModel):
 # A conversation ------------------------------------------------------------------------------
 
 
+class LookupPublic(BaseModel):
+    """What the bot checked and looked up on the platform for the customer before handing over.
+
+    `verified_by`: how the customer proved the order is theirs ("channel_phone": the SMS or
+    WhatsApp number is the order's; "one_time_code": a code sent to `code_sent_to`, the
+    contact on file, masked), or None when they did not. `record`: the order, refund or invoice
+    as the customer was shown it (kind, order number, status, dates), or None.
+    """
+
+    verified_order: str | None
+    verified_by: str | None
+    code_sent_to: str | None
+    failed_attempts: int
+    record: dict[str, Any] | None
+
+
 class HandoffPacketPublic(BaseModel):
-    """What the bot knew when it handed over: last intent and confidence, reason, slots, summary."""
+    """What the bot knew when it handed over: last intent and confidence, reason, slots, summary,
+    and what it verified and looked up (`lookup`, None when it looked nothing up)."""
 
     intent: str | None
     confidence: float | None
@@ -128,6 +145,7 @@ class HandoffPacketPublic(BaseModel):
     language: str | None  # the conversation's, as the customer writes it
     slots: dict[str, Any]
     summary: str | None
+    lookup: LookupPublic | None = None
 
 
 class ButtonPublic(BaseModel):

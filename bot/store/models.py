@@ -186,6 +186,10 @@ class Conversation(Base):
     # When it was first found waiting in a language no active rep speaks (flagged to
     # supervisors); cleared when a person takes it.
     unserved_language_at: Mapped[datetime | None] = mapped_column()
+    # Until when the customer's next message is taken as a one-time code the assistant asked
+    # for: its digits are masked in the log and handed to the assistant beside the text
+    # (bot/privacy.py `take_one_time_code`, bot/router.py).
+    code_expected_until: Mapped[datetime | None] = mapped_column()
 
     contact: Mapped[Contact] = relationship(back_populates="conversations")
 

@@ -20,6 +20,7 @@ def test_custom_actions_and_the_sentence_encoder() -> None:
             "tests.rasa_env.test_encoder",
             "tests.rasa_env.test_platform",
             "tests.rasa_env.test_lookups",
+            "tests.rasa_env.test_lookup_form",
         ],
         cwd=PROJECT_ROOT,
         env=rasa_environment(),
@@ -29,4 +30,4 @@ def test_custom_actions_and_the_sentence_encoder() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    assert "Ran 44 tests" in result.stderr and "OK" in result.stderr, result.stderr[-2000:]
+    assert "Ran 71 tests" in result.stderr and "OK" in result.stderr, result.stderr[-2000:]

@@ -41,6 +41,9 @@ CATALOGUE = [
 POINTER_ANSWERS = {
     "action_track_order": "utter_track_order",
     "action_track_refund": "utter_track_refund",
+    "action_delivery_period": "utter_delivery_period",
+    "action_get_invoice": "utter_get_invoice",
+    "action_check_invoice": "utter_check_invoice",
 }
 # Replies that ask the customer to clarify rather than answer.
 CLARIFYING = {

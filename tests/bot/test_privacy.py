@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.privacy import CODE_MASK, mask_sensitive
+from bot.privacy import CODE_MASK, mask_sensitive, take_one_time_code
 from tests.support.card_text import KEPT, card_survives, messages_with_a_card
 
 
@@ -75,3 +75,24 @@ def test_generated_cards_never_survive_masking(case: tuple[str, str]) -> None:
 def test_order_numbers_phone_numbers_and_amounts_are_kept(parts: list[str]) -> None:
     text = " ".join(parts)
     assert mask_sensitive(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "stored", "code"),
+    [
+        ("482913", "[code removed]", "482913"),
+        ("my code is 482 913", "my code is [code removed]", "482913"),
+        ("4821", "[code removed]", "4821"),
+        ("12345678 thanks", "[code removed] thanks", "12345678"),
+        # Not codes: too short, too long, part of a word or an order number, a phone, a card.
+        ("123", "123", None),
+        ("CC-55123", "CC-55123", None),
+        ("+1 868 555 0123", "+1 868 555 0123", None),
+        ("4111 1111 1111 1111", "[card ending 1111]", None),
+        ("I didn't get it", "I didn't get it", None),
+    ],
+)
+def test_a_code_asked_for_is_taken_out_of_the_text(
+    text: str, stored: str, code: str | None
+) -> None:
+    assert take_one_time_code(text) == (stored, code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import func, select
@@ -17,6 +18,7 @@ from bot.store.models import (
     ConversationState,
     Delivery,
     DeliveryStatus,
+    Episode,
     Message,
     Priority,
     TurnStatus,
@@ -27,6 +29,7 @@ from tests.support.gateway import LiveGateway, running_gateway
 from tests.support.rasa_standin import RasaStandIn, running_rasa_standin
 
 ATTACHMENT_NOTICE = system_texts.text(TextKey.ATTACHMENT_NOTICE, "en")
+T = TypeVar("T")
 
 
 @dataclass
@@ -44,6 +47,10 @@ class Harness:
             found = await session.scalar(select(Conversation).filter_by(address=address))
             assert found is not None
             return found
+
+    async def all(self, model: type[T]) -> list[T]:
+        async with self.gateway.services.session_factory() as session:
+            return list(await session.scalars(select(model)))
 
     async def messages(self, conversation_id: int) -> list[Message]:
         async with self.gateway.services.session_factory() as session:
@@ -274,6 +281,57 @@ async def test_card_numbers_and_codes_are_masked_before_storing_and_the_bot(
     expected = "card [card ending 1111] declined, code [code removed]"
     assert customer.text == expected
     assert harness.rasa.received[0]["message"] == expected
+
+
+async def test_a_code_the_assistant_asked_for_is_masked_and_handed_over_beside_the_text(
+    harness: Harness,
+) -> None:
+    router = harness.gateway.services.router
+    harness.rasa.reply = {
+        "messages": [{"text": "I've sent a code to k***@example.com."}, {"text": "Type it here."}],
+        # A self-service topic, which would get "did this help?" under an answer.
+        "intent": {"name": "track_order", "confidence": 0.9},
+        "slots": {},
+        "asking": True,
+        "expects_one_time_code": True,
+    }
+    received = await router.handle(chat("keisha@example.com"))
+    assert received is not None
+    conversation = await harness.conversation(ADDRESS)
+    assert conversation.code_expected_until is not None
+    # A question of the assistant's own: no "did this help?" under it.
+    bot_messages = (await harness.messages(received.conversation_id))[1:]
+    assert [m.text for m in bot_messages] == [
+        "I've sent a code to k***@example.com.",
+        "Type it here.",
+    ]
+    assert all(not (m.payload or {}).get("buttons") for m in bot_messages)
+
+    harness.rasa.reply = {
+        "messages": [{"text": "Thank you, that's you."}],
+        "intent": {"name": "out_of_scope", "confidence": 0.4},
+        "slots": {"verified_order": "55123", "verification_method": "one_time_code"},
+        "answering": True,
+    }
+    received = await router.handle(chat("it is 482 913"))
+    assert received is not None
+    customer = (await harness.messages(received.conversation_id))[-2]
+    assert customer.text == "it is [code removed]"
+    # Kept beside the text only for the turn: gone once it is done.
+    assert "one_time_code" not in (customer.payload or {})
+    sent = harness.rasa.received[-1]
+    assert sent["message"] == "it is [code removed]"
+    assert sent["metadata"]["one_time_code"] == "482913"
+    assert (await harness.conversation(ADDRESS)).code_expected_until is None
+    # An answer to the assistant's question, not an off-topic request: the episode did not
+    # end on a fallback.
+    [episode] = await harness.all(Episode)
+    assert episode.ended_on_fallback is False and episode.last_intent == "track_order"
+
+    # Not asked for any more: digits are an ordinary message again (an order number).
+    await router.handle(chat("and order 55001?"))
+    assert harness.rasa.received[-1]["message"] == "and order 55001?"
+    assert "one_time_code" not in harness.rasa.received[-1]["metadata"]
 
 
 async def test_replies_go_through_the_outbox(harness: Harness) -> None:

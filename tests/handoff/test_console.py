@@ -149,15 +149,33 @@ async def test_a_supervisor_manages_canned_responses(desk: Desk) -> None:
     assert await desk.all(CannedResponse) == []
 
 
-@pytest.mark.parametrize("where", ["message", "display name", "slot"])
+def _slots_with_script(where: str) -> dict[str, object]:
+    if where == "slot":
+        return {"order": SCRIPT}
+    # A looked-up record and the contact a code went to, as the rep's card shows them.
+    return {
+        "verified_order": "55123",
+        "verification_method": "one_time_code",
+        "verification_id": "v1",
+        "verification_contact": SCRIPT,
+        "looked_up": {"kind": "order", "order_number": "55123", "carrier": SCRIPT},
+    }
+
+
+@pytest.mark.parametrize("where", ["message", "display name", "slot", "looked up"])
 async def test_customer_html_is_escaped_in_the_console(desk: Desk, where: str) -> None:
     await desk.rep("ann")
     cid = await desk.queued(
         "c1",
         customer_text=SCRIPT if where == "message" else "hello",
         display_name=SCRIPT if where == "display name" else None,
-        context={"intent": "x", "confidence": 0.5, "slots": {"order": SCRIPT}, "summary": None}
-        if where == "slot"
+        context={
+            "intent": "x",
+            "confidence": 0.5,
+            "slots": _slots_with_script(where),
+            "summary": None,
+        }
+        if where in ("slot", "looked up")
         else None,
     )
     await sign_in(desk, "ann")
@@ -168,6 +186,73 @@ async def test_customer_html_is_escaped_in_the_console(desk: Desk, where: str) -
     assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;" in page
     fragment = (await desk.http.get(f"/console/conversations/{cid}/fragment")).json()
     assert all("<script>alert" not in html for html in fragment["parts"].values())
+
+
+@pytest.mark.parametrize(
+    ("slots", "verified", "record"),
+    [
+        (
+            {
+                "verified_order": "55123",
+                "verification_method": "one_time_code",
+                "verification_contact": "k***@example.com",
+                "verification_id": "AbCdEf123",
+                "verification_expires_at": "2026-11-29T23:00:00Z",
+                "verification_attempts": 1.0,
+                "verification_code": "approved",
+                "looked_up": {
+                    "kind": "order",
+                    "order_number": "55123",
+                    "status": "out_for_delivery",
+                    "expected_delivery": "2026-12-03",
+                    "carrier": None,
+                },
+            },
+            "order 55123, by a one-time code sent to k***@example.com",
+            {"kind": "order", "order number": "55123", "status": "out for delivery"},
+        ),
+        (
+            {
+                "verified_order": "55001",
+                "verification_method": "channel_phone",
+                "looked_up": {
+                    "kind": "refund",
+                    "order_number": "55001",
+                    "status": "approved",
+                    "amount": "XCD 45.00",
+                },
+            },
+            "order 55001, by the phone they write from (it is the order's)",
+            {"kind": "refund", "amount": "XCD 45.00"},
+        ),
+        (
+            {"verification_attempts": 5.0, "lookup_refusal": "too_many_attempts"},
+            "no",
+            {},
+        ),
+    ],
+)
+async def test_the_conversation_page_shows_what_the_bot_verified_and_looked_up(
+    desk: Desk, slots: dict[str, object], verified: str, record: dict[str, str]
+) -> None:
+    await desk.rep("ann")
+    cid = await desk.queued(
+        "c1",
+        context={"intent": "track_order", "confidence": 0.9, "slots": slots, "summary": None},
+    )
+    await sign_in(desk, "ann")
+    page = (await desk.http.get(f"/console/conversations/{cid}")).text
+    card = page[page.index('data-testid="looked-up"') :]
+    card = card[: card.index("</section>")]
+    shown = re.search(r'data-testid="verification">\s*(.*?)</dd>', card, re.S)
+    assert shown is not None and shown.group(1).strip().replace("&#39;", "'") == verified
+    for name, value in record.items():
+        assert f"<dt>{name}</dt><dd>{value}</dd>" in card, name
+    # Empty fields, the code's id and its check are not shown; nor are they raw slots.
+    assert "AbCdEf123" not in page and "verification code" not in page
+    assert "carrier" not in card and "verification id" not in page
+    api = await desk.http.get(f"/api/conversations/{cid}", headers=await desk.auth("ann"))
+    assert api.json()["packet"]["lookup"]["verified_by"] == slots.get("verification_method")
 
 
 async def test_a_rep_works_a_conversation_through_the_console_forms(desk: Desk) -> None:

@@ -3,14 +3,21 @@ stand-in behind the real client; exact messages and events."""
 
 import os
 import unittest
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 from unittest import mock
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.lookups import ActionTrackOrder, ActionTrackRefund
+from actions.lookups import (
+    ActionCheckInvoice,
+    ActionDeliveryPeriod,
+    ActionGetInvoice,
+    ActionTrackOrder,
+    ActionTrackRefund,
+)
 from actions.platform import TOKEN_VARIABLE, URL_VARIABLE, platform_client
 from tests.support.platform_standin import (
     CUSTOMER_PHONE,
@@ -18,7 +25,19 @@ from tests.support.platform_standin import (
     running_platform_standin,
 )
 
-VERIFIED = [SlotSet("verified_order", "55123"), SlotSet("verification_method", "channel_phone")]
+ORDER_55123 = {
+    "kind": "order",
+    "order_number": "55123",
+    "status": "shipped",
+    "expected_delivery": "2026-12-03",
+    "carrier": "Caribbean Courier",
+    "tracking_number": "CCR123456789",
+}
+VERIFIED = [
+    SlotSet("verified_order", "55123"),
+    SlotSet("verification_method", "channel_phone"),
+    SlotSet("looked_up", ORDER_55123),
+]
 
 
 def tracker(
@@ -112,15 +131,137 @@ class LookupTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(messages[0]["order_number"], "55123")
         self.assertEqual(events, VERIFIED)
 
-    async def test_web_chat_proves_no_phone_so_nothing_personal_is_shown(self) -> None:
+    async def test_web_chat_proves_no_phone_so_the_form_asks_for_a_code_first(self) -> None:
         # Even a phone in the metadata counts only on the channels that prove it.
-        t = tracker("where is order 55123", channel="webchat", phone=CUSTOMER_PHONE)
+        t = tracker(
+            "where is order 55123", channel="webchat", phone=CUSTOMER_PHONE, order_number="55123"
+        )
         events, messages = await self.run_action(ActionTrackOrder(), t)
+        self.assertEqual(messages, [])
+        self.assertEqual(
+            events,
+            [
+                SlotSet("pending_lookup", "action_track_order"),
+                SlotSet("order_number", "55123"),
+                SlotSet("verification_contact", None),
+                SlotSet("verification_code", None),
+                SlotSet("verification_id", None),
+                SlotSet("verification_expires_at", None),
+                SlotSet("lookup_refusal", None),
+                FollowupAction("lookup_form"),
+            ],
+        )
+        self.assertEqual(self.platform.calls, [])  # nothing asked, nothing shown
+
+    async def test_verified_by_a_code_web_chat_answers_in_one_turn_for_an_hour(self) -> None:
+        def verified(minutes_ago: int) -> Tracker:
+            t = tracker("when will order 55123 arrive", channel="webchat", order_number="55123")
+            sent = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+            t.slots.update(
+                verified_order="55123",
+                verification_method="one_time_code",
+                verification_codes_sent=[sent.isoformat()],
+            )
+            return t
+
+        events, messages = await self.run_action(ActionDeliveryPeriod(), verified(minutes_ago=5))
         self.assertEqual(
             messages,
-            [{"response": "utter_track_order"}, {"response": "utter_lookup_needs_verified_phone"}],
+            [
+                {
+                    "response": "utter_delivery_expected",
+                    "order_number": "55123",
+                    "status": "shipped",
+                    "expected_delivery": "2026-12-03",
+                }
+            ],
         )
-        self.assertEqual((events, self.platform.calls), ([], []))
+        self.assertEqual(events, [SlotSet("looked_up", ORDER_55123)])
+        # Later than that the proof has lapsed: the form asks for a new code.
+        events, messages = await self.run_action(ActionDeliveryPeriod(), verified(minutes_ago=61))
+        self.assertEqual((messages, events[-1]), ([], FollowupAction("lookup_form")))
+        # And a code for one order proves nothing about another.
+        t = verified(minutes_ago=5)
+        t.slots["verified_order"] = "55001"
+        events, messages = await self.run_action(ActionDeliveryPeriod(), t)
+        self.assertEqual((messages, events[-1]), ([], FollowupAction("lookup_form")))
+
+    async def test_the_expected_delivery_of_a_verified_customers_order(self) -> None:
+        events, messages = await self.run_action(
+            ActionDeliveryPeriod(), whatsapp("when will order 55123 arrive", "55123", language="nl")
+        )
+        self.assertEqual(
+            messages,
+            [
+                {
+                    "response": "utter_delivery_expected",
+                    "order_number": "55123",
+                    "status": "verzonden",
+                    "expected_delivery": "2026-12-03",
+                }
+            ],
+        )
+        self.assertEqual(events, VERIFIED)
+
+    async def test_a_copy_of_the_invoice_is_a_link_to_its_pdf(self) -> None:
+        events, messages = await self.run_action(
+            ActionGetInvoice(), whatsapp("send me the invoice for order 55123", "55123")
+        )
+        self.assertEqual(
+            messages,
+            [
+                {
+                    "response": "utter_invoice_link",
+                    "invoice_number": "INV-55123",
+                    "order_number": "55123",
+                    "total": "XCD 120.00",
+                    "pdf_url": f"{self.platform.url}/v1/invoices/INV-55123.pdf",
+                }
+            ],
+        )
+        self.assertEqual(
+            events[-1],
+            SlotSet(
+                "looked_up",
+                {"kind": "invoices", "order_number": "55123", "invoices": ["INV-55123"]},
+            ),
+        )
+
+    async def test_an_invoices_status_in_the_conversations_language(self) -> None:
+        _, messages = await self.run_action(
+            ActionCheckInvoice(),
+            whatsapp("is invoice for order 55001 paid", "55001", language="es"),
+        )
+        self.assertEqual(
+            messages,
+            [
+                {
+                    "response": "utter_invoice_status",
+                    "invoice_number": "INV-55001",
+                    "order_number": "55001",
+                    "issued_on": "2026-10-02",
+                    "total": "XCD 120.00",
+                    "status": "pagada",
+                }
+            ],
+        )
+
+    async def test_an_order_without_an_invoice_says_so(self) -> None:
+        self.platform.invoiceless.add("55123")
+        _, messages = await self.run_action(
+            ActionCheckInvoice(), whatsapp("invoice for order 55123", "55123")
+        )
+        self.assertEqual(messages, [{"response": "utter_no_invoice_yet", "order_number": "55123"}])
+
+    async def test_invoices_and_delivery_degrade_to_their_pointer_answers(self) -> None:
+        self.platform.go_down()
+        for action, pointer in (
+            (ActionDeliveryPeriod(), "utter_delivery_period"),
+            (ActionGetInvoice(), "utter_get_invoice"),
+            (ActionCheckInvoice(), "utter_check_invoice"),
+        ):
+            events, messages = await self.run_action(action, whatsapp("order 55123", "55123"))
+            self.assertEqual((events, messages), ([], [{"response": pointer}]))
 
     async def test_someone_elses_order_and_an_unknown_one_get_the_same_answer(self) -> None:
         answers = []
@@ -177,7 +318,20 @@ class LookupTest(unittest.IsolatedAsyncioTestCase):
         )
         self.assertEqual(
             events,
-            [SlotSet("verified_order", "55001"), SlotSet("verification_method", "channel_phone")],
+            [
+                SlotSet("verified_order", "55001"),
+                SlotSet("verification_method", "channel_phone"),
+                SlotSet(
+                    "looked_up",
+                    {
+                        "kind": "refund",
+                        "order_number": "55001",
+                        "status": "approved",
+                        "amount": "XCD 45.00",
+                        "expected_date": "2026-12-05",
+                    },
+                ),
+            ],
         )
 
     async def test_an_order_without_a_refund_says_so(self) -> None:

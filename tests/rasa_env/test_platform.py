@@ -101,6 +101,30 @@ class PlatformClientTest(unittest.IsolatedAsyncioTestCase):
         with self.assertRaises(PlatformUnavailable):
             await self.client.order("55123")
 
+    async def test_a_code_is_sent_to_the_contact_on_file_and_checked(self) -> None:
+        sent = await self.client.send_code("55123", "keisha@example.com")
+        assert sent is not None
+        self.assertEqual(sent.sent_to, "k***@example.com")
+        wrong = "000000" if self.platform.last_code() != "000000" else "111111"
+        self.assertEqual(await self.client.check_code(sent.verification_id, wrong), "wrong_code")
+        code = self.platform.last_code()
+        self.assertEqual(await self.client.check_code(sent.verification_id, code), "approved")
+        # Used once: the same code is no good again.
+        self.assertEqual(await self.client.check_code(sent.verification_id, code), "expired")
+        self.assertEqual(await self.client.check_code("no-such-id", code), "expired")
+
+    async def test_a_contact_not_on_file_and_an_unknown_order_are_both_none(self) -> None:
+        self.assertIsNone(await self.client.send_code("77777", "keisha@example.com"))
+        self.assertIsNone(await self.client.send_code("99999", "keisha@example.com"))
+        self.assertEqual(self.platform.codes_sent, [])
+
+    async def test_a_post_is_not_retried(self) -> None:
+        # A second attempt could send a second code, or count a try twice.
+        self.platform.fail_next(1, 502)
+        with self.assertRaises(PlatformUnavailable):
+            await self.client.send_code("55123", "keisha@example.com")
+        self.assertEqual(len(self.platform.calls), 1)
+
     async def test_an_answer_outside_the_contract_is_unavailable(self) -> None:
         self.platform.orders["55123"] = {"number": "55123"}  # no status, no phone
         with self.assertRaises(PlatformUnavailable):
@@ -161,7 +185,11 @@ class ContractTest(unittest.IsolatedAsyncioTestCase):
             "/v1/orders": ("/v1/orders", {"phone": CUSTOMER_PHONE}),
             "/v1/accounts/state": ("/v1/accounts/state", {"email": "keisha@example.com"}),
         }
-        self.assertEqual(set(contract["paths"]), set(requests))
+        posts = [
+            "/v1/orders/{order_number}/verifications",
+            "/v1/verifications/{verification_id}/checks",
+        ]
+        self.assertEqual(set(contract["paths"]), set(requests) | set(posts))
         async with running_platform_standin() as platform, aiohttp.ClientSession() as session:
             headers = {"Authorization": f"Bearer {platform.token}"}
             for documented, (path, params) in requests.items():
@@ -170,6 +198,17 @@ class ContractTest(unittest.IsolatedAsyncioTestCase):
                     body = await r.json()
                 answer = contract["paths"][documented]["get"]["responses"]["200"]
                 _validate(contract, answer["content"]["application/json"]["schema"], body)
+            sent_path = platform.url + "/v1/orders/55123/verifications"
+            async with session.post(
+                sent_path, json={"contact": "keisha@example.com"}, headers=headers
+            ) as r:
+                self.assertEqual(r.status, 201)
+                sent = await r.json()
+            _validate(contract, {"$ref": "#/components/schemas/CodeSent"}, sent)
+            check_path = f"{platform.url}/v1/verifications/{sent['verification_id']}/checks"
+            async with session.post(check_path, json={"code": "0000"}, headers=headers) as r:
+                self.assertEqual(r.status, 200)
+                _validate(contract, {"$ref": "#/components/schemas/CodeCheck"}, await r.json())
             async with session.get(platform.url + "/v1/orders/99999", headers=headers) as r:
                 self.assertEqual(r.status, 404)
                 _validate(contract, {"$ref": "#/components/schemas/Problem"}, await r.json())

@@ -5,6 +5,11 @@ demand: `slow_down(seconds)` (every answer waits that long), `fail_next(n, statu
 calls answer that status), `go_down()` / `come_back()` (every call answers 503). A number it was
 not given is unknown (404), as on the platform.
 
+One-time codes (contract 1.1): a code "sent" to an order's contact on file is kept in
+`codes_sent` (what the customer would receive) rather than sent; codes live `code_lifetime`
+seconds, allow `MAX_TRIES` tries and `CODES_PER_HOUR` codes per order, and are compared in
+constant time, as the contract asks of the platform.
+
 It runs in both environments (the action server's Python 3.10 and the gateway's 3.11), so it
 uses only what both versions of aiohttp have.
 """
@@ -12,6 +17,10 @@ uses only what both versions of aiohttp have.
 from __future__ import annotations
 
 import asyncio
+import hmac
+import re
+import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,6 +31,9 @@ from aiohttp import web
 from bench.net import free_port
 
 TOKEN = "platform-stand-in-token"
+CODE_LIFETIME = 600.0
+MAX_TRIES = 5
+CODES_PER_HOUR = 5
 # The seeded customer: writes from this phone, which is on order 55123.
 CUSTOMER_PHONE = "+18685550123"
 OTHER_PHONE = "+12465550999"
@@ -77,6 +89,18 @@ def seeded_refunds() -> dict[str, dict[str, Any]]:
 
 
 @dataclass
+class SentCode:
+    order_number: str
+    to: str
+    code: str
+    verification_id: str
+    sent_at: float
+    expires: float
+    tries: int = 0
+    used: bool = False
+
+
+@dataclass
 class PlatformStandIn:
     token: str = TOKEN
     orders: dict[str, dict[str, Any]] = field(default_factory=seeded_orders)
@@ -85,7 +109,14 @@ class PlatformStandIn:
     delay: float = 0.0
     down: bool = False
     url: str = ""
+    code_lifetime: float = CODE_LIFETIME
+    invoiceless: set[str] = field(default_factory=set)  # orders with no invoice issued yet
+    codes_sent: list[SentCode] = field(default_factory=list)
     _failures: list[int] = field(default_factory=list)
+
+    def last_code(self) -> str:
+        """The code the customer would have received last."""
+        return self.codes_sent[-1].code
 
     def slow_down(self, seconds: float) -> None:
         self.delay = seconds
@@ -113,6 +144,8 @@ class PlatformStandIn:
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         parts = request.path.strip("/").split("/")[1:]  # after "v1"
+        if request.method == "POST":
+            return await self._verification(request, parts)
         if parts == ["orders"]:
             return self._recent_orders(request)
         if parts == ["accounts", "state"]:
@@ -129,7 +162,8 @@ class PlatformStandIn:
                     return _problem(404, "no refund on this order")
                 return web.json_response(refund)
             if parts[2:] == ["invoices"]:
-                return web.json_response({"invoices": [self._invoice(order)]})
+                issued = [] if parts[1] in self.invoiceless else [self._invoice(order)]
+                return web.json_response({"invoices": issued})
         return _problem(404, "no such resource")
 
     def _recent_orders(self, request: web.Request) -> web.Response:
@@ -171,8 +205,86 @@ class PlatformStandIn:
             "order_number": order["number"],
             "issued_at": order["placed_at"],
             "total": "XCD 120.00",
+            "status": "paid" if order["status"] == "delivered" else "open",
             "pdf_url": f"{self.url}/v1/invoices/INV-{order['number']}.pdf",
         }
+
+    async def _verification(self, request: web.Request, parts: list[str]) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _problem(400, "a JSON body is required")
+        if len(parts) == 3 and parts[0] == "orders" and parts[2] == "verifications":
+            return self._send_code(parts[1], str(body.get("contact", "")))
+        if len(parts) == 3 and parts[0] == "verifications" and parts[2] == "checks":
+            return self._check_code(parts[1], str(body.get("code", "")))
+        return _problem(404, "no such resource")
+
+    def _send_code(self, order_number: str, contact: str) -> web.Response:
+        order = self.orders.get(order_number)
+        to = _on_file(order, contact) if order else None
+        if order is None or to is None:
+            return _problem(404, "no such order with this contact")
+        now = time.time()
+        recent = [
+            c for c in self.codes_sent if c.order_number == order_number and c.sent_at > now - 3600
+        ]
+        if len(recent) >= CODES_PER_HOUR:
+            return _problem(429, "too many codes for this order")
+        sent = SentCode(
+            order_number=order_number,
+            to=to,
+            code=f"{secrets.randbelow(10**6):06d}",
+            verification_id=secrets.token_urlsafe(12),
+            sent_at=now,
+            expires=now + self.code_lifetime,
+        )
+        self.codes_sent.append(sent)
+        expires_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sent.expires))
+        return web.json_response(
+            {
+                "verification_id": sent.verification_id,
+                "sent_to": _masked(to),
+                "expires_at": expires_at,
+            },
+            status=201,
+        )
+
+    def _check_code(self, verification_id: str, code: str) -> web.Response:
+        sent = next((c for c in self.codes_sent if c.verification_id == verification_id), None)
+        if sent is None:
+            return _problem(404, "no such verification")
+        if sent.used or sent.expires <= time.time():
+            return web.json_response({"status": "expired", "order_number": sent.order_number})
+        if sent.tries >= MAX_TRIES:
+            return web.json_response(
+                {"status": "too_many_attempts", "order_number": sent.order_number}
+            )
+        sent.tries += 1
+        if hmac.compare_digest(sent.code.encode(), code.strip().encode()):
+            sent.used = True
+            return web.json_response({"status": "approved", "order_number": sent.order_number})
+        status = "too_many_attempts" if sent.tries >= MAX_TRIES else "wrong_code"
+        return web.json_response({"status": status, "order_number": sent.order_number})
+
+
+def _on_file(order: dict[str, Any], contact: str) -> str | None:
+    """The order's email or phone that `contact` names, or None."""
+    if "@" in contact:
+        return (
+            str(order["email"]) if contact.strip().lower() == str(order["email"]).lower() else None
+        )
+    digits = re.sub(r"\D", "", contact)
+    return (
+        str(order["phone"]) if digits and digits == re.sub(r"\D", "", str(order["phone"])) else None
+    )
+
+
+def _masked(contact: str) -> str:
+    if "@" in contact:
+        name, _, domain = contact.partition("@")
+        return f"{name[0]}***@{domain}"
+    return contact[:2] + "*" * (len(contact) - 6) + contact[-4:]
 
 
 def _problem(status: int, title: str) -> web.Response:
@@ -191,6 +303,7 @@ async def running_platform_standin(
     standin = standin or PlatformStandIn()
     app = web.Application()
     app.router.add_route("GET", "/v1/{tail:.*}", standin._handle)
+    app.router.add_route("POST", "/v1/{tail:.*}", standin._handle)
     # No access log: request lines carry phone numbers and email addresses.
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
