@@ -1,7 +1,7 @@
 """web chat addresses hashed: conversations and deliveries hold the session id's SHA-256
 
 Revision ID: 0017
-Revises: 0012
+Revises: 0016
 Create Date: 2026-11-29 23:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0017'
-down_revision: str | None = '0012'
+down_revision: str | None = '0016'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
