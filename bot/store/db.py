@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.settings import async_database_url
+from bot.store.sqlite_driver import one_trip_dbapi
 
 
 def create_engine(database_url: str) -> AsyncEngine:
@@ -55,7 +56,12 @@ def _create_sqlite_engine(database_url: str) -> AsyncEngine:
     database = make_url(database_url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(database_url, connect_args={"timeout": 30}, hide_parameters=True)
+    engine = create_async_engine(
+        database_url,
+        connect_args={"timeout": 30},
+        hide_parameters=True,
+        module=one_trip_dbapi(),  # one thread hop a statement (bot/store/sqlite_driver.py)
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
