@@ -17,9 +17,11 @@ partial unique index allows one open episode per conversation.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select, update
+from sqlalchemy import ColumnElement, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.store.models import Conversation, Episode, EpisodeOutcome
@@ -69,45 +71,85 @@ async def close_quiet_episodes(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def _open_episode(
-    session: AsyncSession, conversation: Conversation, *, now: datetime, quiet: timedelta
-) -> Episode:
-    """The conversation's open episode, touched at `now`; a new one when none is open.
+@dataclass(frozen=True, slots=True)
+class _Topic:
+    """A substantive intent asked by a message: the episode's topic, if it has none yet."""
+
+    intent: str
+    at: datetime
+    message_id: int
+
+
+def _active(conversation_id: int, now: datetime, quiet: timedelta) -> ColumnElement[bool]:
+    """The conversation's open episode, unless it has been quiet for longer than `quiet`."""
+    return (
+        (Episode.conversation_id == conversation_id)
+        & Episode.closed_at.is_(None)
+        & (Episode.handoff_requested_at.is_not(None) | (Episode.last_activity_at > now - quiet))
+    )
+
+
+async def _record_in_open_episode(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    now: datetime,
+    quiet: timedelta,
+    values: dict[str, Any],
+    topic: _Topic | None = None,
+) -> bool:
+    """Write `values` on the conversation's open episode, touched at `now`; on a new one when
+    none is open. Returns whether `topic` became the episode's topic (it had none).
 
     An open episode quiet for longer than `quiet` (the job has not come round yet) is closed
-    first, so the new message starts a new episode as it would have a minute later.
+    first, so the new message starts a new episode as it would have a minute later. In the
+    usual case (an episode open and active) this is one conditional UPDATE, which also locks the
+    row on PostgreSQL; the episode is never loaded.
     """
-    await session.execute(
-        update(Episode)
-        .where(Episode.conversation_id == conversation.id, _quiet(now, quiet))
-        .values(closed_at=now, outcome=_bot_outcome())
-        .execution_options(synchronize_session=False)
-    )
-    touched = await session.execute(
-        update(Episode)
-        .where(Episode.conversation_id == conversation.id, Episode.closed_at.is_(None))
-        .values(last_activity_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if touched.rowcount:  # type: ignore[attr-defined]
-        episode = await session.scalar(
-            select(Episode)
-            .where(Episode.conversation_id == conversation.id, Episode.closed_at.is_(None))
-            .execution_options(populate_existing=True)
+    changes: dict[str, Any] = {"last_activity_at": now, **values}
+    if topic is not None:
+        # Each SET sees the row as it was: only an episode without a topic takes this one.
+        untopical = Episode.nature_of_inquiry.is_(None)
+        changes["nature_of_inquiry"] = func.coalesce(Episode.nature_of_inquiry, topic.intent)
+        changes["topic_at"] = case((untopical, topic.at), else_=Episode.topic_at)
+        changes["topic_message_id"] = case(
+            (untopical, topic.message_id), else_=Episode.topic_message_id
         )
-        assert episode is not None
-        return episode
-    episode = Episode(
-        conversation_id=conversation.id,
-        contact_id=conversation.contact_id,
-        started_at=now,
-        last_activity_at=now,
-        ended_on_fallback=False,
-        outcome=EpisodeOutcome.OPEN,
-    )
-    session.add(episode)
-    await session.flush()
-    return episode
+    # Core statements on episodes only: the turn's pending changes to the conversation and the
+    # message are flushed once, with its replies, not before each of these.
+    with session.no_autoflush:
+        touched = (
+            await session.execute(
+                update(Episode)
+                .where(_active(conversation.id, now, quiet))
+                .values(changes)
+                .returning(Episode.topic_message_id)
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+        if touched is not None:
+            return topic is not None and touched.topic_message_id == topic.message_id
+        await session.execute(
+            update(Episode)
+            .where(Episode.conversation_id == conversation.id, _quiet(now, quiet))
+            .values(closed_at=now, outcome=_bot_outcome())
+            .execution_options(synchronize_session=False)
+        )
+        opened: dict[str, Any] = {
+            "conversation_id": conversation.id,
+            "contact_id": conversation.contact_id,
+            "started_at": now,
+            "last_activity_at": now,
+            "ended_on_fallback": False,
+            "outcome": EpisodeOutcome.OPEN,
+            **values,
+        }
+        if topic is not None:
+            opened.update(
+                nature_of_inquiry=topic.intent, topic_at=topic.at, topic_message_id=topic.message_id
+            )
+        await session.execute(insert(Episode).values(opened))
+    return topic is not None
 
 
 async def record_bot_turn(
@@ -119,7 +161,7 @@ async def record_bot_turn(
     now: datetime,
     quiet: timedelta,
     come_back: timedelta,
-) -> Episode:
+) -> None:
     """Record a turn the bot answered in the conversation's open episode (caller commits).
 
     The first substantive intent becomes the episode's nature of inquiry (and the
@@ -127,31 +169,33 @@ async def record_bot_turn(
     topic asked again within `come_back` of when the contact first asked it marks that
     earlier episode (on any of the contact's channels) as "came back".
     """
-    episode = await _open_episode(session, conversation, now=now, quiet=quiet)
     if intent is None:  # a photo alone: nothing was asked the assistant
-        return episode
-    episode.last_intent = intent
-    episode.ended_on_fallback = intent in FALLBACK_INTENTS
+        await _record_in_open_episode(session, conversation, now=now, quiet=quiet, values={})
+        return
+    values = {"last_intent": intent, "ended_on_fallback": intent in FALLBACK_INTENTS}
     if intent in SMALL_TALK:
-        return episode
-    await session.execute(
-        update(Episode)
-        .where(
-            Episode.contact_id == conversation.contact_id,
-            Episode.nature_of_inquiry == intent,
-            Episode.topic_at >= now - come_back,
-            Episode.topic_message_id != message_id,
-            Episode.came_back_at.is_(None),
-        )
-        .values(came_back_at=now)
-        .execution_options(synchronize_session=False)
+        await _record_in_open_episode(session, conversation, now=now, quiet=quiet, values=values)
+        return
+    topic = _Topic(intent=intent, at=now, message_id=message_id)
+    took_topic = await _record_in_open_episode(
+        session, conversation, now=now, quiet=quiet, values=values, topic=topic
     )
-    if episode.nature_of_inquiry is None:
-        episode.nature_of_inquiry = intent
-        episode.topic_at = now
-        episode.topic_message_id = message_id
+    with session.no_autoflush:
+        # This turn's own episode is left out by its topic message.
+        await session.execute(
+            update(Episode)
+            .where(
+                Episode.contact_id == conversation.contact_id,
+                Episode.nature_of_inquiry == intent,
+                Episode.topic_at >= now - come_back,
+                Episode.topic_message_id != message_id,
+                Episode.came_back_at.is_(None),
+            )
+            .values(came_back_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if took_topic:
         conversation.nature_of_inquiry = intent
-    return episode
 
 
 async def record_handoff(
@@ -161,15 +205,21 @@ async def record_handoff(
     reason: str,
     now: datetime,
     quiet: timedelta,
-) -> Episode:
+) -> None:
     """The open episode becomes a handoff episode (a new one when none is open)."""
-    episode = await _open_episode(session, conversation, now=now, quiet=quiet)
-    episode.handoff_requested_at = now
-    episode.handoff_reason = reason
-    episode.outcome = EpisodeOutcome.HANDED_OFF
-    # A person answers now: whatever the bot said last is not how the episode ended.
-    episode.ended_on_fallback = False
-    return episode
+    await _record_in_open_episode(
+        session,
+        conversation,
+        now=now,
+        quiet=quiet,
+        values={
+            "handoff_requested_at": now,
+            "handoff_reason": reason,
+            "outcome": EpisodeOutcome.HANDED_OFF,
+            # A person answers now: whatever the bot said last is not how the episode ended.
+            "ended_on_fallback": False,
+        },
+    )
 
 
 async def record_feedback(

@@ -379,6 +379,12 @@ class Outbox:
         async with self._session_factory() as session, session.begin():
             first_wait: datetime | None = None
             for job, outcome in outcomes:
+                if isinstance(outcome, Sent):
+                    # The usual outcome, in one statement: the row is not loaded.
+                    change = await self._record_sent(session, job, outcome, now)
+                    if change is not None:
+                        changes.append(change)
+                    continue
                 delivery = await session.get(Delivery, job.delivery_id)
                 if delivery is None:
                     continue
@@ -414,6 +420,35 @@ class Outbox:
                         )
         self._announce(changes)
         await self._track_channel_health(outcomes)
+
+    @staticmethod
+    async def _record_sent(
+        session: AsyncSession, job: OutboundJob, outcome: Sent, now: datetime
+    ) -> DeliveryChange | None:
+        """`apply_outcome` for a send the vendor took, as one UPDATE; the change to announce."""
+        row = (
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == job.delivery_id)
+                .values(
+                    status=DeliveryStatus.SENT,
+                    attempts=Delivery.attempts + 1,
+                    in_doubt=False,
+                    accepted_at=func.coalesce(Delivery.accepted_at, now),
+                    provider_message_id=outcome.provider_message_id,
+                    next_attempt_at=None,
+                    last_error=None,
+                    lease_until=None,
+                    updated_at=now,
+                )
+                .returning(Delivery.conversation_id, Delivery.message_id)
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+        if row is None:
+            return None
+        # Claimed for sending, so it was not `sent` before: its status changed.
+        return DeliveryChange(row.conversation_id, row.message_id, DeliveryStatus.SENT)
 
     async def _track_channel_health(
         self, outcomes: list[tuple[OutboundJob, Outcome | None]]

@@ -82,14 +82,20 @@ class ReplyService:
 
         Raises `bot.outbox.NoSender` when no sender serves the conversation's channel.
         """
-        deliveries: list[Delivery] = []
-        for reply in replies:
-            reply = replace(
+        if not replies:
+            return []
+        # Set first: the conversation's one UPDATE goes out with the replies' INSERTs.
+        conversation.last_message_at = now
+        worded = [
+            replace(
                 reply,
                 text=mask_sensitive(reply.text),  # a rep may paste one too
                 language=reply.language or conversation.language,
             )
-            message = Message(
+            for reply in replies
+        ]
+        messages = [
+            Message(
                 conversation_id=conversation.id,
                 channel=conversation.channel,
                 direction=Direction.OUTBOUND,
@@ -99,8 +105,13 @@ class ReplyService:
                 payload=reply.payload() or None,
                 created_at=now,
             )
-            session.add(message)
-            await session.flush()
+            for reply in worded
+        ]
+        session.add_all(messages)
+        # One flush for all of them (one INSERT … RETURNING): their ids name the deliveries.
+        await session.flush()
+        deliveries: list[Delivery] = []
+        for reply, message in zip(worded, messages, strict=True):
             self._metrics.messages.labels(str(conversation.channel), "outbound").inc()
             deliveries.extend(
                 await self._outbox.enqueue(
@@ -112,9 +123,6 @@ class ReplyService:
                     reply=signed(reply, conversation.channel, self._rep_reply_format),
                 )
             )
-        if replies:
-            conversation.last_message_at = now
-            await session.flush()
         return deliveries
 
     async def send_claimed(self, deliveries: Sequence[Delivery]) -> None:

@@ -498,9 +498,6 @@ class ConversationRouter:
                 Reply(text=system_texts.text(n, language), sender_kind=SenderKind.SYSTEM)
                 for n in notices
             )
-            if turn is not None:
-                message.intent = turn.intent
-                message.intent_confidence = turn.confidence
             expects_code = turn is not None and turn.expects_one_time_code
             conversation.code_expected_until = now + CODE_ANSWER_WINDOW if expects_code else None
             # The interaction record: nature of inquiry per episode, fallbacks, come-backs.
@@ -550,6 +547,10 @@ class ConversationRouter:
                     conversation.escalation_reason,
                     conversation.priority,
                 )
+            if turn is not None:
+                # Set last: written in the one UPDATE of the message that marks it done.
+                message.intent = turn.intent
+                message.intent_confidence = turn.confidence
             # A bot turn is not shown live: no person follows a conversation the bot owns.
             return _Finish(replies=replies, queued=queued, show_message=False)
 
