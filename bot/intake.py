@@ -160,6 +160,9 @@ async def _store(
         conversation.language = decided_language(
             conversation.language, detection, inbound.language_hint
         )
+        # Set with the language, before the first flush: one UPDATE of the conversation.
+        conversation.last_message_at = now
+        conversation.last_customer_message_at = now
         payload: dict[str, Any] = {}
         if inbound.attachments:
             payload["attachments"] = [a.as_dict() for a in inbound.attachments]
@@ -223,8 +226,6 @@ async def _store(
                     language=conversation.language,
                     address=conversation.address,
                 )
-        conversation.last_message_at = now
-        conversation.last_customer_message_at = now
         await session.flush()
         return Received(
             conversation_id=conversation.id,
