@@ -49,6 +49,7 @@ from bot.replies import ReplyService
 from bot.response_clock import ResponseClock
 from bot.response_windows import open_next_window
 from bot.settings import setting_default
+from bot.store.db import reading
 from bot.store.models import (
     DEFAULT_TEAM,
     Conversation,
@@ -220,7 +221,7 @@ class ConversationRouter:
         None to take: nothing waits, or another instance is routing the oldest one (it looks
         again for what follows once its turn is done).
         """
-        async with self._session_factory() as session:
+        async with reading(self._session_factory) as session:
             rows = (
                 await session.execute(
                     select(

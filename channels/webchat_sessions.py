@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.messages import Channel
+from bot.store.db import reading
 from bot.store.models import Conversation
 from bot.webchat_address import webchat_address
 
@@ -93,7 +94,7 @@ class WebChatSessions:
                     return True
             except RedisError as error:
                 logger.warning("webchat.issued_unknown error=%s", type(error).__name__)
-        async with self._session_factory() as session:
+        async with reading(self._session_factory) as session:
             found = await session.scalar(
                 select(Conversation.id).where(
                     Conversation.channel == Channel.WEBCHAT,

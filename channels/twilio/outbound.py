@@ -22,6 +22,7 @@ from bot.files.links import MediaLinks
 from bot.messages import Channel, Reply
 from bot.policy import whatsapp_window_open
 from bot.sending import Failed, OutboundJob, Outcome, RetryLater, Sent
+from bot.store.db import reading
 from bot.store.models import Contact, Conversation, utcnow
 from channels.twilio.consent import set_opted_out
 from channels.twilio.inbound import WHATSAPP_PREFIX
@@ -159,7 +160,7 @@ class TwilioSender:
         return [m.sid for m in matching]
 
     async def _recipient(self, conversation_id: int) -> Recipient | None:
-        async with self._session_factory() as session:
+        async with reading(self._session_factory) as session:
             row = (
                 await session.execute(
                     select(Contact.opted_out_at, Conversation.last_customer_message_at)

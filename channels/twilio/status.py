@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.outbox import Outbox
+from bot.store.db import reading
 from bot.store.models import Delivery, DeliveryStatus
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def _error_text(target: DeliveryStatus, error_code: str | None) -> str | None:
 async def _current_status(
     session_factory: async_sessionmaker[AsyncSession], message_sid: str
 ) -> DeliveryStatus | None:
-    async with session_factory() as session:
+    async with reading(session_factory) as session:
         status = await session.scalar(
             select(Delivery.status).where(Delivery.provider_message_id == message_sid).limit(1)
         )
