@@ -15,11 +15,13 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple, TypeVar
 
 import aiohttp
 
 from actions.circuit_breaker import CircuitBreaker
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -244,24 +246,8 @@ class PlatformClient:
         self, path: Text, params: Optional[Dict[Text, Text]] = None
     ) -> Optional[Dict[Text, Any]]:
         """The JSON body of a GET; None on 404; PlatformUnavailable on anything else."""
-        if not self.breaker.allow():
-            raise PlatformUnavailable("circuit open")
-        try:
-            body = await asyncio.wait_for(self._get_with_retry(path, params), self._deadline)
-        except asyncio.CancelledError:
-            # The caller's own deadline ran out (a lookup of several calls): a half-open
-            # breaker must not wait forever for this trial's verdict.
-            self.breaker.abandoned()
-            raise
-        except (PlatformUnavailable, asyncio.TimeoutError) as error:
-            self.breaker.failed()
-            # The path holds an order number at most: no phone or email (those go in params).
-            logger.warning(
-                "platform.unavailable path=%s reason=%s", path, str(error) or "timed out"
-            )
-            raise PlatformUnavailable(str(error) or "timed out") from error
-        self.breaker.succeeded()
-        return body
+        # The path holds an order number at most: no phone or email (those go in params).
+        return await self._guarded(path, lambda: self._get_with_retry(path, params))
 
     async def _post(
         self, path: Text, payload: Dict[Text, Text], *, allowed: Tuple[int, ...]
@@ -269,17 +255,23 @@ class PlatformClient:
         """The status and JSON body of a POST answered with one of `allowed`; anything else is
         PlatformUnavailable. Tried once: sending a code or checking one is not idempotent (a
         second attempt could send a second code or count a try twice)."""
+        # The path holds an order number or a verification id; the body (a contact, a code)
+        # is never logged.
+        return await self._guarded(path, lambda: self._post_once(path, payload, allowed))
+
+    async def _guarded(self, path: Text, call: Callable[[], Awaitable[T]]) -> T:
+        """`call` through the circuit breaker, within the client's deadline."""
         if not self.breaker.allow():
             raise PlatformUnavailable("circuit open")
         try:
-            result = await asyncio.wait_for(self._post_once(path, payload, allowed), self._deadline)
+            result = await asyncio.wait_for(call(), self._deadline)
         except asyncio.CancelledError:
+            # The caller's own deadline ran out (a lookup of several calls): a half-open
+            # breaker must not wait forever for this trial's verdict.
             self.breaker.abandoned()
             raise
         except (PlatformUnavailable, asyncio.TimeoutError) as error:
             self.breaker.failed()
-            # The path holds an order number or a verification id; the body (a contact, a
-            # code) is never logged.
             logger.warning(
                 "platform.unavailable path=%s reason=%s", path, str(error) or "timed out"
             )
