@@ -36,6 +36,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors import action_results, tracker_sqlite
+
+action_results.install()
+tracker_sqlite.install()
+
 # Slots Rasa manages itself; they mean nothing to a representative.
 _INTERNAL_SLOTS = {"session_started_metadata", "requested_slot"}
 # The form that asks for a one-time code, its slot, and the metadata key the code comes in
