@@ -36,9 +36,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors import action_results, tracker_sqlite
+from connectors import action_results, event_types, tracker_sqlite
 
 action_results.install()
+event_types.install()
 tracker_sqlite.install()
 
 # Slots Rasa manages itself; they mean nothing to a representative.

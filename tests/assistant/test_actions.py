@@ -20,6 +20,7 @@ def test_custom_actions_and_the_sentence_encoder() -> None:
             "tests.rasa_env.test_encoder",
             "tests.rasa_env.test_action_results",
             "tests.rasa_env.test_tracker_store",
+            "tests.rasa_env.test_event_types",
             "tests.rasa_env.test_platform",
             "tests.rasa_env.test_lookups",
             "tests.rasa_env.test_lookup_form",
@@ -32,4 +33,4 @@ def test_custom_actions_and_the_sentence_encoder() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    assert "Ran 75 tests" in result.stderr and "OK" in result.stderr, result.stderr[-2000:]
+    assert "Ran 79 tests" in result.stderr and "OK" in result.stderr, result.stderr[-2000:]
