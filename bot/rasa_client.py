@@ -175,12 +175,16 @@ class RasaClient:
         timeout: aiohttp.ClientTimeout | None = None,
     ) -> tuple[int, bytes]:
         """(status, body) of one request; `AssistantUnavailable` when none came back."""
+        timeout = timeout or self._timeout
         try:
             async with self._http().request(
-                method, self._base_url + path, json=body, timeout=timeout or self._timeout
+                method, self._base_url + path, json=body, timeout=timeout
             ) as response:
                 return response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except TimeoutError as error:
+            # aiohttp's timeouts carry no message of their own.
+            raise AssistantUnavailable(f"no answer within {timeout.total} s") from error
+        except aiohttp.ClientError as error:
             raise AssistantUnavailable(f"{type(error).__name__}: {error}") from error
 
     async def is_ready(self) -> bool:

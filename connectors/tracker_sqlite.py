@@ -12,6 +12,7 @@ record lives in the gateway's store).
 creates its tracker store; PostgreSQL stores are left alone.
 """
 
+import sqlite3
 from typing import Any
 
 from sqlalchemy import event
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 
 def _on_connect(connection: Any, _record: Any) -> None:
-    if type(connection).__module__.startswith("sqlite3"):
+    if isinstance(connection, sqlite3.Connection):
         cursor = connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
